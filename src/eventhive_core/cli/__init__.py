@@ -1,0 +1,1 @@
+"""The ``eventhive`` command line."""

@@ -1,0 +1,1 @@
+"""The pure domain: entities, rules, commands, events and errors (standard library only)."""

@@ -1,0 +1,178 @@
+"""The error tree: each error knows its HTTP-like status and serialises to the original's shape.
+
+Every error renders as ``{"errors": [{"message": ..., "field": ...}]}`` with ``field`` only on
+validation errors, exactly like the original's ``@eventhive/common`` errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One failing validation rule.
+
+    Attributes:
+        message: What is wrong, in the original's words where it had them.
+        field: The name of the input field (camelCase, as clients send it).
+    """
+
+    message: str
+    field: str
+
+
+class EventHiveError(Exception):
+    """Base class of every error EventHive raises on purpose.
+
+    Attributes:
+        status_code: The HTTP status an edge should answer with.
+        message: The public message (safe to show to the caller).
+    """
+
+    status_code: int = 500
+    message: str = "Something went wrong"
+
+    def __init__(self, message: str | None = None) -> None:
+        if message is not None:
+            self.message = message
+        super().__init__(self.message)
+
+    def serialize(self) -> list[dict[str, str]]:
+        """Return the ``errors`` list of the original's error body."""
+        return [{"message": self.message}]
+
+    def to_dict(self) -> dict[str, list[dict[str, str]]]:
+        """Return the whole error body, ``{"errors": [...]}``."""
+        return {"errors": self.serialize()}
+
+
+class ValidationFailed(EventHiveError):
+    """One or more inputs break a rule; one entry per failing rule (400)."""
+
+    status_code = 400
+    message = "Invalid request parameters"
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__()
+
+    def serialize(self) -> list[dict[str, str]]:
+        """Return one ``{"message", "field"}`` entry per failing rule."""
+        return [{"message": e.message, "field": e.field} for e in self.errors]
+
+
+class BadRequest(EventHiveError):
+    """The request is well-formed but cannot be carried out (400)."""
+
+    status_code = 400
+
+
+class EmailInUse(BadRequest):
+    """Someone already signed up with this email."""
+
+    message = "Email already in use"
+
+
+class InvalidCredentials(BadRequest):
+    """Unknown email or wrong password (deliberately indistinguishable)."""
+
+    message = "Invalid credentials"
+
+
+class TicketReserved(BadRequest):
+    """The owner tried to edit a ticket while some unit of it is held."""
+
+    message = "Cannot edit a reserved ticket"
+
+
+class SoldOut(BadRequest):
+    """Not enough free units of the ticket for this order."""
+
+    message = "Ticket is already reserved"
+
+
+class OwnTicket(BadRequest):
+    """A seller tried to buy their own ticket (an addition to the original)."""
+
+    message = "You cannot order your own ticket"
+
+
+class OrderCancelled(BadRequest):
+    """Payment for an order that is cancelled (or whose hold just ran out)."""
+
+    message = "Order is already cancelled. Cannot make payment."
+
+
+class OrderComplete(BadRequest):
+    """The buyer tried to cancel an order that is already paid."""
+
+    message = "Cannot cancel a complete order"
+
+
+class OrderAlreadyPaid(BadRequest):
+    """The buyer tried to pay an order that is already complete."""
+
+    message = "Order is already paid"
+
+
+class PaymentDeclined(BadRequest):
+    """The payment provider refused the charge; the order stays open for another try."""
+
+    message = "Your payment was declined. Try another card."
+
+
+class NotAuthorized(EventHiveError):
+    """No valid identity, or not the owner of the thing (401)."""
+
+    status_code = 401
+    message = "Not authorized"
+
+
+class NotFound(EventHiveError):
+    """Unknown id, or an id of the wrong shape (404)."""
+
+    status_code = 404
+    message = "Not Found"
+
+
+class ConcurrencyConflict(EventHiveError):
+    """A stale write lost against a concurrent one; retried, then reported (409)."""
+
+    status_code = 409
+    message = "This changed while we were saving it; reload and try again"
+
+
+class IdempotencyKeyInFlight(EventHiveError):
+    """A request with the same Idempotency-Key is still running (409)."""
+
+    status_code = 409
+    message = "A request with this Idempotency-Key is still being processed; retry later"
+
+
+class IdempotencyKeyReused(EventHiveError):
+    """The same Idempotency-Key came with a different request body (422)."""
+
+    status_code = 422
+    message = "This Idempotency-Key was used with a different request; use a new key"
+
+
+class TransientStorageError(EventHiveError):
+    """The storage is briefly unavailable; the caller may retry (503)."""
+
+    status_code = 503
+    message = "Service temporarily unavailable; retry shortly"
+
+
+class ConfigurationError(EventHiveError):
+    """The settings or the plugin set are wrong; raised at start, never mid-request."""
+
+    status_code = 500
+
+
+class PaymentProviderUnavailable(EventHiveError):
+    """The payment provider could not be reached; nothing was charged and the buyer may retry (502)."""
+
+    status_code = 502
+    message = "The payment provider is unavailable; try again shortly"

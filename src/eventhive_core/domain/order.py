@@ -1,0 +1,103 @@
+"""The Order entity, its statuses and the transition table."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from eventhive_core.domain.ids import OrderId, TicketId, UserId
+from eventhive_core.domain.money import Money
+
+
+class OrderStatus(enum.StrEnum):
+    """The four statuses, spelled exactly as the original spells them."""
+
+    CREATED = "created"
+    AWAITING_PAYMENT = "awaiting:payment"
+    COMPLETE = "complete"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        """Tell whether nothing can change this status any more."""
+        return self in FINAL_STATUSES
+
+
+class CancelReason(enum.StrEnum):
+    """Why an order was cancelled."""
+
+    BUYER = "buyer"
+    EXPIRED = "expired"
+
+
+#: Statuses in which an order holds units (while its hold has not run out).
+HOLDING_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT})
+#: Terminal statuses: complete and cancelled never change again.
+FINAL_STATUSES = frozenset({OrderStatus.COMPLETE, OrderStatus.CANCELLED})
+
+#: Allowed moves. Expiry and buyer cancellation start only from a holding status, so
+#: a complete order can never be cancelled.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.CREATED: frozenset({OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED}),
+    OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.COMPLETE, OrderStatus.CREATED, OrderStatus.CANCELLED}),
+    OrderStatus.COMPLETE: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+
+class InvalidTransition(ValueError):
+    """Raised when a move is not in the transition table (a programming error)."""
+
+
+def can_transition(source: OrderStatus, target: OrderStatus) -> bool:
+    """Tell whether the table allows moving from ``source`` to ``target``.
+
+    Examples:
+        >>> can_transition(OrderStatus.CREATED, OrderStatus.CANCELLED)
+        True
+        >>> can_transition(OrderStatus.COMPLETE, OrderStatus.CANCELLED)
+        False
+    """
+    return target in TRANSITIONS[source]
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A buyer's order for some units of one ticket.
+
+    Attributes:
+        id: The order's id.
+        ticket_id: The ticket ordered.
+        buyer_id: Who ordered it; only they may see, cancel or pay it.
+        quantity: Units held (and sold when paid).
+        status: Where the order is in its life.
+        expires_at: When the hold runs out if unpaid (aware UTC).
+        created_at: When it was placed (aware UTC).
+        amount: What the buyer pays: the ticket price at reservation × quantity.
+        version: Optimistic-concurrency version, +1 per transition.
+        cancel_reason: Why it was cancelled, once it is.
+    """
+
+    id: OrderId
+    ticket_id: TicketId
+    buyer_id: UserId
+    status: OrderStatus
+    expires_at: datetime
+    created_at: datetime
+    amount: Money
+    quantity: int = 1
+    version: int = 0
+    cancel_reason: CancelReason | None = None
+
+    def moved_to(self, target: OrderStatus, *, reason: CancelReason | None = None) -> Order:
+        """Return the order in ``target`` status with its version bumped.
+
+        Raises:
+            InvalidTransition: The table does not allow the move.
+        """
+        if not can_transition(self.status, target):
+            raise InvalidTransition(f"Order {self.id} cannot go from {self.status} to {target}")
+        if target is OrderStatus.CANCELLED and reason is None:
+            raise InvalidTransition("A cancellation needs a reason")
+        return replace(self, status=target, version=self.version + 1, cancel_reason=reason)

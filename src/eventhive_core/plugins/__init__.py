@@ -1,0 +1,1 @@
+"""Plugins: pluggy hook specifications, the per-Hive plugin manager and name registries."""

@@ -1,0 +1,1 @@
+"""Ports: the interfaces the service layer needs and adapters provide (protocols only)."""

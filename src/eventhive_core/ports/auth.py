@@ -1,0 +1,58 @@
+"""Auth ports: password hashing and tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class PasswordHasher(Protocol):
+    """Hashes and checks passwords."""
+
+    def hash(self, password: str) -> str:
+        """Return a salted hash of ``password`` that embeds its parameters."""
+        ...
+
+    def verify(self, password: str, hashed: str) -> bool:
+        """Tell, in constant time, whether ``password`` matches ``hashed``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a valid token says.
+
+    Attributes:
+        user_id: The subject.
+        email: The user's email when it was issued.
+        jti: The token's own id (used to revoke it).
+        issued_at: When it was issued (aware UTC).
+        expires_at: When it stops being valid (aware UTC).
+    """
+
+    user_id: str
+    email: str
+    jti: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A freshly signed token and what it says."""
+
+    token: str
+    claims: TokenClaims
+
+
+class TokenService(Protocol):
+    """Issues and verifies signed tokens."""
+
+    def issue(self, user_id: str, email: str, now: datetime) -> IssuedToken:
+        """Sign a token for the user, valid from ``now`` for the configured lifetime."""
+        ...
+
+    def verify(self, token: str, now: datetime) -> TokenClaims:
+        """Return the claims of a valid token; raise NotAuthorized for any bad token."""
+        ...

@@ -1,0 +1,288 @@
+"""Storage ports: repositories, the unit of work, outbox, processed ids, idempotency, read queries.
+
+A storage plugin's factory returns a :class:`Storage`. Every method that changes state runs
+inside a :class:`UnitOfWork` (one transaction); nothing is visible to others before
+``commit()`` and everything is discarded without it. The contract suite in
+``eventhive_core.testing.contract_suites`` pins down the behaviour each storage must show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from eventhive_core.domain.order import Order
+from eventhive_core.domain.payment import Payment
+from eventhive_core.domain.reservation import Units
+from eventhive_core.domain.ticket import Ticket
+from eventhive_core.domain.user import User
+from eventhive_core.ports.messages import Message, OutboxRecord
+from eventhive_core.ports.views import OrderView, Page, TicketView, UserView
+
+
+class UserRepository(Protocol):
+    """Users."""
+
+    def add(self, user: User) -> None:
+        """Insert a new user. Raises EmailInUse when the (normalised) email is taken."""
+        ...
+
+    def get(self, user_id: str) -> User | None:
+        """Return the user with this id, or None."""
+        ...
+
+    def get_by_email(self, email: str) -> User | None:
+        """Return the user with this normalised email, or None."""
+        ...
+
+    def save(self, user: User) -> None:
+        """Store changes to an existing user (ban)."""
+        ...
+
+
+class TicketRepository(Protocol):
+    """Tickets and their units."""
+
+    def add(self, ticket: Ticket) -> None:
+        """Insert a new ticket with no unit taken."""
+        ...
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        """Return the ticket with this id, or None."""
+        ...
+
+    def save(self, before: Ticket, after: Ticket) -> None:
+        """Store ``after`` if the stored ticket is still at ``before.version``; else raise ConcurrencyConflict."""
+        ...
+
+    def units(self, ticket_id: str, now: datetime) -> Units:
+        """Return the ticket's capacity, units held by live orders and units sold, as of ``now``."""
+        ...
+
+    def reserve(self, ticket_id: str, quantity: int, now: datetime) -> bool:
+        """Take ``quantity`` units atomically if the reservation rule allows it at ``now``.
+
+        Returns False, taking nothing, when they do not fit. A storage that keeps counters may
+        return False while due (expired) holds still count; the caller then expires those and
+        tries once more. Must be safe against every concurrent caller, in every process.
+        """
+        ...
+
+
+class OrderRepository(Protocol):
+    """Orders."""
+
+    def add(self, order: Order) -> None:
+        """Insert a new order (its units were taken by ``TicketRepository.reserve``)."""
+        ...
+
+    def get(self, order_id: str) -> Order | None:
+        """Return the order with this id, or None."""
+        ...
+
+    def save(self, before: Order, after: Order) -> None:
+        """Move an order from ``before`` to ``after`` as one guarded write.
+
+        The write happens only if the stored order still has ``before.status`` and
+        ``before.version``; otherwise ConcurrencyConflict is raised and nothing changes. A
+        storage keeping unit counters moves them here, so a duplicate never moves them twice.
+        """
+        ...
+
+    def due(self, now: datetime, limit: int, ticket_id: str | None = None) -> list[Order]:
+        """Return up to ``limit`` orders still holding on paper whose hold ran out by ``now``."""
+        ...
+
+
+class PaymentRepository(Protocol):
+    """Payments."""
+
+    def add(self, payment: Payment) -> None:
+        """Insert a new payment. At most one succeeded payment per order may exist."""
+        ...
+
+    def get(self, payment_id: str) -> Payment | None:
+        """Return the payment with this id, or None."""
+        ...
+
+    def for_order(self, order_id: str) -> list[Payment]:
+        """Return the order's payments, oldest first."""
+        ...
+
+    def save(self, payment: Payment) -> None:
+        """Store changes to an existing payment."""
+        ...
+
+
+class RevokedTokens(Protocol):
+    """Token ids revoked by signing out, kept until the token would have expired."""
+
+    def revoke(self, jti: str, expires_at: datetime) -> None:
+        """Refuse the token with this id from now on (idempotent)."""
+        ...
+
+    def is_revoked(self, jti: str) -> bool:
+        """Tell whether the token with this id was revoked."""
+        ...
+
+
+class Outbox(Protocol):
+    """Integration events written with the change that produced them, published by the relay."""
+
+    def add(self, message: Message, occurred_at: datetime) -> None:
+        """Store an event in this unit of work's transaction."""
+        ...
+
+    def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRecord]:
+        """Claim up to ``limit`` oldest unsent, unclaimed (or lease-expired), not-dead rows until ``lease_until``.
+
+        Safe with several relays at once: a row is claimed by one of them at a time.
+        """
+        ...
+
+    def mark_sent(self, message_id: str, now: datetime) -> None:
+        """Record that the event was published."""
+        ...
+
+    def mark_failed(self, message_id: str, error: str, retry_at: datetime, max_attempts: int) -> None:
+        """Record a failed publish; retry at ``retry_at``, or mark dead once ``max_attempts`` is reached."""
+        ...
+
+    def dead(self, limit: int) -> list[OutboxRecord]:
+        """Return rows that gave up after too many attempts."""
+        ...
+
+    def pending(self) -> int:
+        """Return how many rows are not yet sent (dead ones excluded)."""
+        ...
+
+
+class ProcessedMessages(Protocol):
+    """Which subscriber handled which event, so a redelivered event changes nothing."""
+
+    def add(self, subscriber: str, message_id: str, now: datetime) -> bool:
+        """Record the pair; return False (and record nothing) when it was already there."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """A stored response for an Idempotency-Key.
+
+    Attributes:
+        fingerprint: Hash of the request it answered.
+        status_code: The stored status, or None while the first request still runs.
+        body: The stored response body (JSON text), or None while running.
+        expires_at: When the key may be reused.
+    """
+
+    fingerprint: str
+    status_code: int | None
+    body: str | None
+    expires_at: datetime
+
+
+class IdempotencyStore(Protocol):
+    """Responses of requests sent with an Idempotency-Key, per caller."""
+
+    def begin(self, scope: str, key: str, fingerprint: str, now: datetime, expires_at: datetime) -> IdempotencyRecord | None:
+        """Start a keyed request: None when this caller may run it, else the existing live record."""
+        ...
+
+    def finish(self, scope: str, key: str, status_code: int, body: str) -> None:
+        """Store the response of a keyed request."""
+        ...
+
+    def abandon(self, scope: str, key: str) -> None:
+        """Forget a keyed request whose response must not be replayed (an error worth retrying)."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository; use as a context manager, call ``commit()``."""
+
+    users: UserRepository
+    tickets: TicketRepository
+    orders: OrderRepository
+    payments: PaymentRepository
+    revoked_tokens: RevokedTokens
+    outbox: Outbox
+    processed: ProcessedMessages
+    idempotency: IdempotencyStore
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Make every change of this unit visible at once."""
+        ...
+
+    def rollback(self) -> None:
+        """Discard every change of this unit."""
+        ...
+
+
+class ReadQueries(Protocol):
+    """The read side: views for listings and pages."""
+
+    def available_tickets(self, now: datetime, limit: int, cursor: str | None = None) -> Page[TicketView]:
+        """Tickets with at least one free unit, oldest first, keyset-paginated."""
+        ...
+
+    def tickets_owned_by(self, owner_id: str, now: datetime, limit: int, cursor: str | None = None) -> Page[TicketView]:
+        """A seller's tickets whatever their state, oldest first."""
+        ...
+
+    def ticket(self, ticket_id: str, now: datetime) -> TicketView | None:
+        """One ticket, sold out or not."""
+        ...
+
+    def orders_for_user(self, user_id: str, limit: int, cursor: str | None = None) -> Page[OrderView]:
+        """A buyer's orders in any status, oldest first."""
+        ...
+
+    def order(self, order_id: str) -> OrderView | None:
+        """One order with its ticket summary."""
+        ...
+
+    def user(self, user_id: str) -> UserView | None:
+        """One user."""
+        ...
+
+
+class Storage(Protocol):
+    """What a storage plugin's factory returns."""
+
+    def unit_of_work(self) -> UnitOfWork:
+        """Return a new, not yet entered, unit of work."""
+        ...
+
+    @property
+    def queries(self) -> ReadQueries:
+        """The read side."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and threads."""
+        ...
+
+
+__all__ = [
+    "IdempotencyRecord",
+    "IdempotencyStore",
+    "OrderRepository",
+    "Outbox",
+    "PaymentRepository",
+    "ProcessedMessages",
+    "ReadQueries",
+    "RevokedTokens",
+    "Storage",
+    "TicketRepository",
+    "UnitOfWork",
+    "UserRepository",
+]

@@ -1,0 +1,135 @@
+"""Read models returned by queries: frozen dataclasses, never aggregates."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from eventhive_core.domain.money import Money
+from eventhive_core.domain.order import OrderStatus
+
+T = TypeVar("T")
+
+#: Page sizes for list queries.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """A user as others may see them (no password hash)."""
+
+    id: str
+    email: str
+    created_at: datetime
+    banned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """A ticket with how many units are free now.
+
+    Attributes:
+        available: Units a buyer could order now (capacity − sold − live holds).
+        held: Units held by live orders.
+        sold: Units in complete orders.
+    """
+
+    id: str
+    title: str
+    price: Money
+    owner_id: str
+    capacity: int
+    available: int
+    held: int
+    sold: int
+    version: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSummary:
+    """The ticket as shown inside an order."""
+
+    id: str
+    title: str
+    price: Money
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order with a summary of its ticket."""
+
+    id: str
+    status: OrderStatus
+    buyer_id: str
+    quantity: int
+    amount: Money
+    expires_at: datetime
+    created_at: datetime
+    version: int
+    ticket: TicketSummary
+    cancel_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentView:
+    """A payment as the buyer sees it."""
+
+    id: str
+    order_id: str
+    provider: str
+    provider_ref: str | None
+    status: str
+    amount: Money
+    client_secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list and the cursor of the next one (None on the last page)."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A keyset position: list items strictly after ``(created_at, id)``."""
+
+    created_at: datetime
+    id: str
+
+    def encode(self) -> str:
+        """Return the cursor as opaque URL-safe text."""
+        raw = f"{self.created_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor | None:
+        """Parse opaque cursor text; None when it is not one of ours (treated as the first page)."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            stamp, _, ident = raw.partition("|")
+            created_at = datetime.fromisoformat(stamp)
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return None
+        if created_at.tzinfo is None or not ident:
+            return None
+        return cls(created_at, ident)
+
+
+def clamp_page_size(limit: int | None) -> int:
+    """Return a page size within 1..MAX_PAGE_SIZE (default DEFAULT_PAGE_SIZE).
+
+    Examples:
+        >>> clamp_page_size(None), clamp_page_size(0), clamp_page_size(1000)
+        (50, 1, 100)
+    """
+    if limit is None:
+        return DEFAULT_PAGE_SIZE
+    return max(1, min(limit, MAX_PAGE_SIZE))

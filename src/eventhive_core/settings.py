@@ -1,0 +1,186 @@
+"""HiveSettings: every setting of the core, validated once at start.
+
+Settings come from code (keyword arguments), from a mapping such as ``os.environ`` or a Flask
+config namespace (``from_mapping``), or both. Keys may carry the ``EVENTHIVE_`` prefix and any
+case: ``EVENTHIVE_RESERVATION_TTL=2`` and ``reservation_ttl=2`` mean the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+PREFIX = "EVENTHIVE_"
+
+
+class HiveSettings(BaseModel):
+    """The core's settings. Each attribute is one ``EVENTHIVE_*`` key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    storage: str = "memory"
+    """Storage backend by name (``memory``, ``sqlalchemy`` or a plugin's)."""
+
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+    """Extra options passed to the storage factory."""
+
+    database_url: str | None = None
+    """Database URL for SQL storage (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+
+    event_bus: str = "inprocess"
+    """Event bus by name (``inprocess`` or a plugin's)."""
+
+    event_bus_options: dict[str, Any] = Field(default_factory=dict)
+    """Extra options passed to the event-bus factory (URLs, stream names)."""
+
+    payment_provider: str = "fake"
+    """Payment provider by name (``fake`` or a plugin's)."""
+
+    payment_options: dict[str, Any] = Field(default_factory=dict)
+    """Extra options passed to the payment-provider factory."""
+
+    scheduler: str = "inprocess"
+    """Expiry scheduler by name (``inprocess``, ``none`` or a plugin's)."""
+
+    scheduler_options: dict[str, Any] = Field(default_factory=dict)
+    """Extra options passed to the scheduler factory."""
+
+    reservation_ttl: timedelta = timedelta(seconds=60)
+    """How long an unpaid order holds its units (seconds; the original's 60 s)."""
+
+    expiry_grace: timedelta = timedelta(seconds=2)
+    """Added to a hold's expiry when scheduling its cancellation (seconds)."""
+
+    sweep_interval: timedelta = timedelta(seconds=15)
+    """How often the sweeper cancels due holds (seconds)."""
+
+    late_payment_policy: Literal["refund", "accept_if_available"] = "refund"
+    """What to do with money that arrives for an order no longer live."""
+
+    max_units_per_order: int = Field(default=10, ge=1, le=1000)
+    """The largest quantity one order may hold."""
+
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    """Currency of new tickets (ISO 4217)."""
+
+    outbox_poll_interval: timedelta = timedelta(seconds=1)
+    """How often the relay looks for unsent events when nothing nudges it (seconds)."""
+
+    outbox_max_attempts: int = Field(default=20, ge=1)
+    """Publish attempts before an outbox row is marked dead."""
+
+    outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Rows the relay claims at once."""
+
+    jwt_algorithm: Literal["HS256", "EdDSA"] = "HS256"
+    """Token signing algorithm; verification accepts only this one."""
+
+    jwt_secret: SecretStr | None = None
+    """HS256 signing secret. When unset in the core, an ephemeral one is generated (tokens die with the process)."""
+
+    jwt_private_key: SecretStr | None = None
+    """EdDSA private key (PEM), for signing."""
+
+    jwt_public_key: str | None = None
+    """EdDSA public key (PEM), for verifying."""
+
+    token_ttl: timedelta = timedelta(seconds=86400)
+    """Token lifetime (seconds)."""
+
+    idempotency_ttl: timedelta = timedelta(seconds=86400)
+    """How long an Idempotency-Key's response is replayed (seconds)."""
+
+    load_plugins: tuple[str, ...] | None = None
+    """Entry-point plugins to load (by entry-point name); None loads all."""
+
+    block_plugins: tuple[str, ...] = ()
+    """Entry-point plugins never to load (by entry-point name)."""
+
+    producer: str = "eventhive"
+    """Name of this component in event envelopes (``eventhive/<producer>@<version>``)."""
+
+    @field_validator("storage_options", "event_bus_options", "payment_options", "scheduler_options", mode="before")
+    @classmethod
+    def _json_options(cls, value: object) -> object:
+        # Environment variables are text: accept a JSON object there.
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("load_plugins", "block_plugins", mode="before")
+    @classmethod
+    def _name_list(cls, value: object) -> object:
+        # "a,b" from the environment, or any iterable from code.
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator(
+        "reservation_ttl",
+        "expiry_grace",
+        "sweep_interval",
+        "outbox_poll_interval",
+        "token_ttl",
+        "idempotency_ttl",
+        mode="before",
+    )
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # Plain numbers (and numeric text from the environment) are seconds.
+        if isinstance(value, str):
+            try:
+                return timedelta(seconds=float(value))
+            except ValueError:
+                return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return timedelta(seconds=value)
+        return value
+
+    @field_validator("reservation_ttl")
+    @classmethod
+    def _ttl_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(hours=24):
+            raise ValueError("must be between 1 second and 24 hours")
+        return value
+
+    @classmethod
+    def from_mapping(
+        cls, mapping: Mapping[str, object], *, ignore_unknown: bool = False, **overrides: object
+    ) -> HiveSettings:
+        """Build settings from a mapping of ``EVENTHIVE_*`` (or bare) keys.
+
+        Keys without the prefix that are not settings are ignored, so ``os.environ`` or a whole
+        Flask config can be passed as is. An unknown ``EVENTHIVE_`` key fails (a typo should not
+        pass silently) unless ``ignore_unknown`` is set, as it is for the environment, where keys
+        of other components (``EVENTHIVE_DATA_DIR``, test settings) live too.
+
+        Raises:
+            pydantic.ValidationError: A value is invalid or an ``EVENTHIVE_`` key is unknown.
+        """
+        known = set(cls.model_fields)
+        values: dict[str, object] = {}
+        for raw_key, value in mapping.items():
+            key = raw_key.upper()
+            if key.startswith(PREFIX):
+                name = key[len(PREFIX) :].lower()
+                if name in known or not ignore_unknown:
+                    values[name] = value
+            elif raw_key.lower() in known and raw_key.islower():
+                values[raw_key] = value
+        values.update(overrides)
+        return cls.model_validate(values)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> HiveSettings:
+        """Build settings from ``EVENTHIVE_*`` environment variables (``os.environ`` by default)."""
+        import os
+
+        return cls.from_mapping(os.environ if environ is None else environ, ignore_unknown=True, **overrides)
+
+    def ttl_seconds(self) -> float:
+        """Return the reservation TTL in seconds."""
+        return self.reservation_ttl.total_seconds()

@@ -1,0 +1,3 @@
+"""The distribution's version, read by hatchling and by ``eventhive --version``."""
+
+__version__ = "0.1.0"
