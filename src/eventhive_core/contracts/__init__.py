@@ -1,1 +1,61 @@
-"""Event contracts: the versioned pydantic envelope and one payload model per event type and version."""
+"""Event contracts: the versioned pydantic envelope and one payload model per event type and version.
+
+Domain events stay plain dataclasses; this package is the edge where they become JSON for the
+outbox and the bus (`to_envelope`, `to_message`) and where consumers read them back
+(`parse_message`, `to_domain_event`). `json_schemas()` exports the contract for other languages.
+"""
+
+from __future__ import annotations
+
+from eventhive_core.contracts.envelope import Envelope, payload_model
+from eventhive_core.contracts.errors import EventContractError, InvalidEnvelope, UnknownEventType
+from eventhive_core.contracts.payloads import (
+    PAYLOADS,
+    ExpirationCompleteV1,
+    OrderCancelledV1,
+    OrderCreatedV1,
+    Payload,
+    PaymentCreatedV1,
+    PaymentRefundedV1,
+    TicketCreatedV1,
+    TicketUpdatedV1,
+    UserBannedV1,
+)
+from eventhive_core.contracts.registry import (
+    CURRENT_VERSION,
+    UPCASTERS,
+    Upcaster,
+    json_schemas,
+    parse_message,
+    schema_file_name,
+    to_domain_event,
+    to_envelope,
+    to_message,
+)
+
+__all__ = [
+    "CURRENT_VERSION",
+    "PAYLOADS",
+    "UPCASTERS",
+    "Envelope",
+    "EventContractError",
+    "ExpirationCompleteV1",
+    "InvalidEnvelope",
+    "OrderCancelledV1",
+    "OrderCreatedV1",
+    "Payload",
+    "PaymentCreatedV1",
+    "PaymentRefundedV1",
+    "TicketCreatedV1",
+    "TicketUpdatedV1",
+    "UnknownEventType",
+    "Upcaster",
+    "UserBannedV1",
+    "json_schemas",
+    "parse_message",
+    "payload_model",
+    "schema_file_name",
+    "to_domain_event",
+    "to_envelope",
+    "to_message",
+]

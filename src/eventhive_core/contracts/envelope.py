@@ -1,0 +1,112 @@
+"""The envelope: what every EventHive integration event looks like on the wire.
+
+An envelope wraps a payload (`data`) with what a consumer needs before it reads the payload: a
+stable id to drop duplicates, the subject, the schema version of `data`, when it happened and
+who produced it. `version` here is the *schema* version of `data`; `data.version`, where a
+payload has one, is the entity's optimistic-concurrency version, as in the original.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from eventhive_core.contracts.errors import InvalidEnvelope, UnknownEventType, describe_validation_error
+from eventhive_core.contracts.payloads import PAYLOADS, EntityId, Payload, Text, UtcDatetime
+
+#: A subject: lower-case words joined by colons (`order:created`). No dots, so it maps to a NATS
+#: subject by replacing `:` with `.` and back without ambiguity.
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*)+$"
+
+EventTypeName = Annotated[str, StringConstraints(pattern=EVENT_TYPE_PATTERN)]
+
+
+class Envelope(BaseModel):
+    """One integration event: metadata plus the payload as a JSON-ready dict.
+
+    Examples:
+        >>> from datetime import UTC, datetime
+        >>> envelope = Envelope(
+        ...     id="0192c1a4-7e3b-7cc2-9d1e-3f6a2b9e8c01",
+        ...     type="expiration:complete",
+        ...     version=1,
+        ...     occurred_at=datetime(2026, 1, 1, 12, tzinfo=UTC),
+        ...     producer="eventhive/orders@0.1.0",
+        ...     data={"order_id": "0192c1a4-7e3b-7cc2-9d1e-3f6a2b9e8c02"},
+        ... )
+        >>> envelope.payload().order_id
+        '0192c1a4-7e3b-7cc2-9d1e-3f6a2b9e8c02'
+        >>> Envelope.from_json(envelope.to_json()) == envelope
+        True
+    """
+
+    # Unknown envelope keys are ignored for the same reason as unknown payload keys: a newer
+    # producer may add optional metadata (trace context, say) without breaking older consumers.
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore", use_attribute_docstrings=True)
+
+    id: EntityId
+    """Event id (UUID text): the outbox row's id, the same on every redelivery."""
+    type: EventTypeName
+    """The subject, e.g. `order:created`."""
+    version: Annotated[int, Field(ge=1)]
+    """Schema version of `data` (not the entity's version)."""
+    occurred_at: UtcDatetime
+    """When the change committed (ISO 8601, UTC)."""
+    producer: Text
+    """Who published it: `eventhive/<component>@<release>`."""
+    data: dict[str, Any]
+    """The payload, as its model for `(type, version)` describes it."""
+
+    def payload(self) -> Payload:
+        """Validate `data` against the model registered for `(type, version)` and return it.
+
+        Raises:
+            UnknownEventType: No model is registered for this type and version.
+            InvalidEnvelope: `data` does not match the model.
+        """
+        model = payload_model(self.type, self.version)
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            detail = describe_validation_error(exc, prefix="data.")
+            raise InvalidEnvelope(
+                f"Event {self.id} ({self.type} v{self.version}) has invalid data: {detail}. "
+                "The producer does not follow the published schema; see `eventhive schemas`."
+            ) from exc
+
+    def to_json(self) -> str:
+        """Return the envelope as compact JSON text (datetimes as ISO 8601 UTC)."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Envelope:
+        """Parse an envelope from JSON text; `data` is checked only for being an object.
+
+        Raises:
+            InvalidEnvelope: The text is not JSON or not a well-formed envelope.
+        """
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            raise InvalidEnvelope(f"Not a valid event envelope: {describe_validation_error(exc)}") from exc
+
+
+def payload_model(event_type: str, version: int) -> type[Payload]:
+    """Return the payload model registered for `(event_type, version)`.
+
+    Raises:
+        UnknownEventType: Nothing is registered under that pair; the message names the known ones.
+    """
+    try:
+        return PAYLOADS[(event_type, version)]
+    except KeyError:
+        known = ", ".join(f"{name} v{number}" for name, number in sorted(PAYLOADS))
+        hint = (
+            "it may come from a newer producer; upgrade this consumer"
+            if any(name == event_type for name, _ in PAYLOADS)
+            else "it is not an EventHive event"
+        )
+        raise UnknownEventType(
+            f"Unknown event type {event_type!r} version {version} ({hint}). Known: {known}."
+        ) from None
