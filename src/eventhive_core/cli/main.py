@@ -37,3 +37,8 @@ def cli() -> None:
 def main() -> None:
     """Run the CLI (the ``eventhive`` console script)."""
     cli()
+
+
+from eventhive_core.cli.plugins import plugins  # noqa: E402  (commands attach after the group exists)
+
+cli.add_command(plugins)

@@ -1,0 +1,88 @@
+"""``eventhive plugins``: what is loaded, what each plugin registered, and what failed to load."""
+
+from __future__ import annotations
+
+import click
+from pydantic import ValidationError
+
+from eventhive_core.domain.errors import ConfigurationError
+from eventhive_core.plugins.manager import HivePluginManager, make_plugin_manager
+from eventhive_core.plugins.registry import AdapterRegistry, Registries, collect_registries
+from eventhive_core.settings import HiveSettings
+
+
+@click.command("plugins")
+def plugins() -> None:
+    """List plugins, the names they register and entry points that failed to load.
+
+    Settings come from the ``EVENTHIVE_*`` environment variables; ``*`` marks the name each
+    setting currently picks.
+    """
+    try:
+        settings = HiveSettings.from_env()
+        pm = make_plugin_manager(settings)
+        registries = collect_registries(pm)
+    except (ConfigurationError, ValidationError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in _report(pm, registries, settings):
+        click.echo(line)
+
+
+def _report(pm: HivePluginManager, registries: Registries, settings: HiveSettings) -> list[str]:
+    lines = ["Plugins:"]
+    for name, plugin in sorted(pm.list_name_plugin()):
+        if plugin is None:  # a blocked name
+            continue
+        origin = pm.origins.get(name)
+        if origin is None or origin.source == "builtin":
+            source = "built in" if origin else "registered later"
+        elif origin.source == "code":
+            source = "passed in code"
+        else:
+            source = f"{origin.distribution} {origin.version}"
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+        lines.append(f"  {name} ({source})")
+        lines.append(f"    hooks: {', '.join(hooks) or 'none'}")
+    blocked = sorted(name for name, plugin in pm.list_name_plugin() if plugin is None)
+    if blocked:
+        lines.append(f"  blocked: {', '.join(blocked)}")
+
+    chosen = {
+        registries.storage.kind: settings.storage,
+        registries.event_buses.kind: settings.event_bus,
+        registries.payment_providers.kind: settings.payment_provider,
+        registries.schedulers.kind: settings.scheduler,
+    }
+    for registry in registries.adapter_registries():
+        lines.extend(_registry_lines(registry, chosen[registry.kind]))
+
+    lines.append("Subscribers:")
+    lines.extend(
+        f"  {spec.name} on {spec.event_type} (role {spec.role}) from {spec.plugin}" for spec in registries.subscribers
+    )
+    if not registries.subscribers:
+        lines.append("  none")
+    lines.append("Commands:")
+    lines.extend(f"  {spec.command.name} from {spec.plugin}" for spec in registries.commands)
+    if not registries.commands:
+        lines.append("  none")
+
+    if pm.unavailable:
+        lines.append("Unavailable:")
+        for item in pm.unavailable:
+            lines.append(f"  {item.name} ({item.distribution} {item.version}): {item.error}")
+            lines.append(f"    fix: {item.fix()}")
+    return lines
+
+
+def _registry_lines(registry: AdapterRegistry, chosen: str) -> list[str]:
+    lines = [f"{registry.kind.capitalize()} ({registry.setting}={chosen}):"]
+    for entry in registry.registrations():
+        mark = "*" if entry.name == chosen else " "
+        lines.append(f"  {mark} {entry.name} from {entry.plugin}")
+    if chosen not in registry:
+        lines.append(f"  ! {chosen!r} is not registered: bootstrap will fail until {registry.setting} is fixed")
+    return lines
+
+
+__all__ = ["plugins"]
