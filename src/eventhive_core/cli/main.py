@@ -42,3 +42,7 @@ def main() -> None:
 from eventhive_core.cli.plugins import plugins  # noqa: E402  (commands attach after the group exists)
 
 cli.add_command(plugins)
+
+from eventhive_core.cli.schemas import schemas  # noqa: E402  (commands attach after the group exists)
+
+cli.add_command(schemas)

@@ -2,11 +2,13 @@
 
 Domain events stay plain dataclasses; this package is the edge where they become JSON for the
 outbox and the bus (`to_envelope`, `to_message`) and where consumers read them back
-(`parse_message`, `to_domain_event`). `json_schemas()` exports the contract for other languages.
+(`parse_message`, `to_domain_event`). `json_schemas()` exports the contract for other languages, and
+`breaking_changes()` tells whether a schema may replace another under the same version.
 """
 
 from __future__ import annotations
 
+from eventhive_core.contracts.compatibility import breaking_changes
 from eventhive_core.contracts.envelope import Envelope, payload_model
 from eventhive_core.contracts.errors import EventContractError, InvalidEnvelope, UnknownEventType
 from eventhive_core.contracts.payloads import (
@@ -51,6 +53,7 @@ __all__ = [
     "UnknownEventType",
     "Upcaster",
     "UserBannedV1",
+    "breaking_changes",
     "json_schemas",
     "parse_message",
     "payload_model",
