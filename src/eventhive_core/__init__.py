@@ -1,0 +1,113 @@
+"""EventHive's framework-agnostic core: sell and buy tickets without overselling.
+
+Build a :class:`Hive` with :func:`bootstrap`, send it commands, read with ``hive.queries``::
+
+    from eventhive_core import PlaceOrder, bootstrap
+
+    hive = bootstrap()
+"""
+
+from __future__ import annotations
+
+from eventhive_core.bootstrap import bootstrap
+from eventhive_core.clock import Clock, SystemClock
+from eventhive_core.domain.commands import (
+    BanUser,
+    CancelOrder,
+    Command,
+    CreateTicket,
+    ExpireOrder,
+    PayOrder,
+    PlaceOrder,
+    SignIn,
+    SignOut,
+    SignUp,
+    SweepExpired,
+    UpdateTicket,
+)
+from eventhive_core.domain.errors import (
+    BadRequest,
+    ConcurrencyConflict,
+    ConfigurationError,
+    EmailInUse,
+    EventHiveError,
+    FieldError,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    InvalidCredentials,
+    NotAuthorized,
+    NotFound,
+    OrderAlreadyPaid,
+    OrderCancelled,
+    OrderComplete,
+    OwnTicket,
+    PaymentDeclined,
+    PaymentProviderUnavailable,
+    SoldOut,
+    TicketReserved,
+    TransientStorageError,
+    ValidationFailed,
+)
+from eventhive_core.domain.money import Money
+from eventhive_core.domain.order import OrderStatus
+from eventhive_core.hive import Hive
+from eventhive_core.plugins.markers import hookimpl
+from eventhive_core.ports.views import OrderView, Page, PaymentView, TicketSummary, TicketView, UserView
+from eventhive_core.service_layer.orders import ExpireResult
+from eventhive_core.service_layer.users import Identity, SignedIn
+from eventhive_core.settings import HiveSettings
+from eventhive_core.version import __version__
+
+__all__ = [
+    "BadRequest",
+    "BanUser",
+    "CancelOrder",
+    "Clock",
+    "Command",
+    "ConcurrencyConflict",
+    "ConfigurationError",
+    "CreateTicket",
+    "EmailInUse",
+    "EventHiveError",
+    "ExpireOrder",
+    "ExpireResult",
+    "FieldError",
+    "Hive",
+    "HiveSettings",
+    "IdempotencyKeyInFlight",
+    "IdempotencyKeyReused",
+    "Identity",
+    "InvalidCredentials",
+    "Money",
+    "NotAuthorized",
+    "NotFound",
+    "OrderAlreadyPaid",
+    "OrderCancelled",
+    "OrderComplete",
+    "OrderStatus",
+    "OrderView",
+    "OwnTicket",
+    "Page",
+    "PayOrder",
+    "PaymentDeclined",
+    "PaymentProviderUnavailable",
+    "PaymentView",
+    "PlaceOrder",
+    "SignIn",
+    "SignOut",
+    "SignUp",
+    "SignedIn",
+    "SoldOut",
+    "SweepExpired",
+    "SystemClock",
+    "TicketReserved",
+    "TicketSummary",
+    "TicketView",
+    "TransientStorageError",
+    "UpdateTicket",
+    "UserView",
+    "ValidationFailed",
+    "__version__",
+    "bootstrap",
+    "hookimpl",
+]

@@ -1,0 +1,436 @@
+"""Memory storage: every port in plain dicts, for unit tests, demos and the embedded default.
+
+One process only. A unit of work takes the storage's lock for its whole life and works on
+copies of the tables, which replace the originals only on commit; so units are serialised and
+atomic, and the reservation rule is applied straight from its pure definition.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Self, TypeVar
+
+from eventhive_core.domain.errors import ConcurrencyConflict, EmailInUse
+from eventhive_core.domain.order import Order, OrderStatus
+from eventhive_core.domain.payment import Payment, PaymentStatus
+from eventhive_core.domain.reservation import Units, count_units
+from eventhive_core.domain.ticket import Ticket
+from eventhive_core.domain.user import User
+from eventhive_core.ports.messages import Message, OutboxRecord
+from eventhive_core.ports.storage import IdempotencyRecord
+from eventhive_core.ports.views import (
+    Cursor,
+    OrderView,
+    Page,
+    TicketSummary,
+    TicketView,
+    UserView,
+)
+
+
+@dataclass
+class _OutboxRow:
+    message: Message
+    occurred_at: datetime
+    claimed_until: datetime | None = None
+    sent_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    dead: bool = False
+    retry_at: datetime | None = None
+
+    def record(self) -> OutboxRecord:
+        return OutboxRecord(self.message, self.occurred_at, self.attempts, self.sent_at, self.last_error)
+
+
+@dataclass
+class _Tables:
+    users: dict[str, User] = field(default_factory=dict)
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    payments: dict[str, Payment] = field(default_factory=dict)
+    revoked: dict[str, datetime] = field(default_factory=dict)
+    outbox: dict[str, _OutboxRow] = field(default_factory=dict)
+    processed: set[tuple[str, str]] = field(default_factory=set)
+    idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
+
+    def copy(self) -> _Tables:
+        # Entities are frozen, so copying the dicts is enough; outbox rows are mutable, so copy them too.
+        return _Tables(
+            users=dict(self.users),
+            tickets=dict(self.tickets),
+            orders=dict(self.orders),
+            payments=dict(self.payments),
+            revoked=dict(self.revoked),
+            outbox={k: replace(v) for k, v in self.outbox.items()},
+            processed=set(self.processed),
+            idempotency=dict(self.idempotency),
+        )
+
+
+class _Users:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def add(self, user: User) -> None:
+        if self.get_by_email(user.email) is not None:
+            raise EmailInUse()
+        self._t.users[user.id] = user
+
+    def get(self, user_id: str) -> User | None:
+        return self._t.users.get(user_id)
+
+    def get_by_email(self, email: str) -> User | None:
+        return next((u for u in self._t.users.values() if u.email == email), None)
+
+    def save(self, user: User) -> None:
+        self._t.users[user.id] = user
+
+
+class _Tickets:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def add(self, ticket: Ticket) -> None:
+        self._t.tickets[ticket.id] = ticket
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        return self._t.tickets.get(ticket_id)
+
+    def save(self, before: Ticket, after: Ticket) -> None:
+        stored = self._t.tickets.get(before.id)
+        if stored is None or stored.version != before.version:
+            raise ConcurrencyConflict()
+        self._t.tickets[after.id] = after
+
+    def units(self, ticket_id: str, now: datetime) -> Units:
+        ticket = self._t.tickets[ticket_id]
+        return count_units(ticket.capacity, (o for o in self._t.orders.values() if o.ticket_id == ticket_id), now)
+
+    def reserve(self, ticket_id: str, quantity: int, now: datetime) -> bool:
+        # The unit holds the storage lock, so checking then adding the order is atomic here.
+        return ticket_id in self._t.tickets and self.units(ticket_id, now).fits(quantity)
+
+
+class _Orders:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def add(self, order: Order) -> None:
+        self._t.orders[order.id] = order
+
+    def get(self, order_id: str) -> Order | None:
+        return self._t.orders.get(order_id)
+
+    def save(self, before: Order, after: Order) -> None:
+        stored = self._t.orders.get(before.id)
+        if stored is None or stored.version != before.version or stored.status is not before.status:
+            raise ConcurrencyConflict()
+        self._t.orders[after.id] = after
+
+    def due(self, now: datetime, limit: int, ticket_id: str | None = None) -> list[Order]:
+        due = [
+            o
+            for o in self._t.orders.values()
+            if o.status in (OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT)
+            and o.expires_at <= now
+            and (ticket_id is None or o.ticket_id == ticket_id)
+        ]
+        due.sort(key=lambda o: (o.expires_at, o.id))
+        return due[:limit]
+
+
+class _Payments:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def add(self, payment: Payment) -> None:
+        self._check_one_success(payment)
+        self._t.payments[payment.id] = payment
+
+    def get(self, payment_id: str) -> Payment | None:
+        return self._t.payments.get(payment_id)
+
+    def for_order(self, order_id: str) -> list[Payment]:
+        found = [p for p in self._t.payments.values() if p.order_id == order_id]
+        return sorted(found, key=lambda p: (p.created_at, p.id))
+
+    def save(self, payment: Payment) -> None:
+        self._check_one_success(payment)
+        self._t.payments[payment.id] = payment
+
+    def _check_one_success(self, payment: Payment) -> None:
+        if payment.status is not PaymentStatus.SUCCEEDED:
+            return
+        for other in self._t.payments.values():
+            if other.order_id == payment.order_id and other.id != payment.id and other.status is PaymentStatus.SUCCEEDED:
+                raise ConcurrencyConflict()
+
+
+class _Revoked:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def revoke(self, jti: str, expires_at: datetime) -> None:
+        self._t.revoked[jti] = expires_at
+
+    def is_revoked(self, jti: str) -> bool:
+        return jti in self._t.revoked
+
+
+class _Outbox:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def add(self, message: Message, occurred_at: datetime) -> None:
+        self._t.outbox[message.id] = _OutboxRow(message, occurred_at)
+
+    def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRecord]:
+        ready = [
+            row
+            for row in self._t.outbox.values()
+            if row.sent_at is None
+            and not row.dead
+            and (row.claimed_until is None or row.claimed_until <= now)
+            and (row.retry_at is None or row.retry_at <= now)
+        ]
+        ready.sort(key=lambda r: (r.occurred_at, r.message.id))
+        claimed = ready[:limit]
+        for row in claimed:
+            row.claimed_until = lease_until
+        return [row.record() for row in claimed]
+
+    def mark_sent(self, message_id: str, now: datetime) -> None:
+        row = self._t.outbox[message_id]
+        row.sent_at, row.claimed_until = now, None
+
+    def mark_failed(self, message_id: str, error: str, retry_at: datetime, max_attempts: int) -> None:
+        row = self._t.outbox[message_id]
+        row.attempts += 1
+        row.last_error, row.retry_at, row.claimed_until = error, retry_at, None
+        row.dead = row.attempts >= max_attempts
+
+    def dead(self, limit: int) -> list[OutboxRecord]:
+        return [row.record() for row in self._t.outbox.values() if row.dead][:limit]
+
+    def pending(self) -> int:
+        return sum(1 for row in self._t.outbox.values() if row.sent_at is None and not row.dead)
+
+
+class _Processed:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def add(self, subscriber: str, message_id: str, now: datetime) -> bool:
+        key = (subscriber, message_id)
+        if key in self._t.processed:
+            return False
+        self._t.processed.add(key)
+        return True
+
+
+class _Idempotency:
+    def __init__(self, t: _Tables) -> None:
+        self._t = t
+
+    def begin(
+        self, scope: str, key: str, fingerprint: str, now: datetime, expires_at: datetime
+    ) -> IdempotencyRecord | None:
+        existing = self._t.idempotency.get((scope, key))
+        if existing is not None and existing.expires_at > now:
+            return existing
+        self._t.idempotency[(scope, key)] = IdempotencyRecord(fingerprint, None, None, expires_at)
+        return None
+
+    def finish(self, scope: str, key: str, status_code: int, body: str) -> None:
+        record = self._t.idempotency[(scope, key)]
+        self._t.idempotency[(scope, key)] = replace(record, status_code=status_code, body=body)
+
+    def abandon(self, scope: str, key: str) -> None:
+        self._t.idempotency.pop((scope, key), None)
+
+
+class MemoryUnitOfWork:
+    """A transaction over the memory tables: holds the storage lock from enter to exit."""
+
+    def __init__(self, storage: MemoryStorage) -> None:
+        self._storage = storage
+        self._work: _Tables | None = None
+
+    def __enter__(self) -> Self:
+        self._storage._lock.acquire()
+        self._work = work = self._storage._tables.copy()
+        self.users = _Users(work)
+        self.tickets = _Tickets(work)
+        self.orders = _Orders(work)
+        self.payments = _Payments(work)
+        self.revoked_tokens = _Revoked(work)
+        self.outbox = _Outbox(work)
+        self.processed = _Processed(work)
+        self.idempotency = _Idempotency(work)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._work = None
+        self._storage._lock.release()
+
+    def commit(self) -> None:
+        """Publish this unit's tables as the storage's; the unit keeps working on a fresh copy."""
+        if self._work is None:
+            raise RuntimeError("commit() outside the unit of work's with-block")
+        self._storage._tables = self._work
+        self._rebind(self._work.copy())
+
+    def rollback(self) -> None:
+        """Discard this unit's changes."""
+        if self._work is not None:
+            self._rebind(self._storage._tables.copy())
+
+    def _rebind(self, work: _Tables) -> None:
+        self._work = work
+        for repo in (
+            self.users,
+            self.tickets,
+            self.orders,
+            self.payments,
+            self.revoked_tokens,
+            self.outbox,
+            self.processed,
+            self.idempotency,
+        ):
+            repo._t = work
+
+
+class MemoryQueries:
+    """The read side over the memory tables."""
+
+    def __init__(self, storage: MemoryStorage) -> None:
+        self._storage = storage
+
+    def _ticket_view(self, t: _Tables, ticket: Ticket, now: datetime) -> TicketView:
+        units = count_units(ticket.capacity, (o for o in t.orders.values() if o.ticket_id == ticket.id), now)
+        return TicketView(
+            id=ticket.id,
+            title=ticket.title,
+            price=ticket.price,
+            owner_id=ticket.owner_id,
+            capacity=ticket.capacity,
+            available=units.free,
+            held=units.held,
+            sold=units.sold,
+            version=ticket.version,
+            created_at=ticket.created_at,
+        )
+
+    def _order_view(self, t: _Tables, order: Order) -> OrderView:
+        ticket = t.tickets[order.ticket_id]
+        return OrderView(
+            id=order.id,
+            status=order.status,
+            buyer_id=order.buyer_id,
+            quantity=order.quantity,
+            amount=order.amount,
+            expires_at=order.expires_at,
+            created_at=order.created_at,
+            version=order.version,
+            ticket=TicketSummary(ticket.id, ticket.title, ticket.price, ticket.version),
+            cancel_reason=None if order.cancel_reason is None else str(order.cancel_reason),
+        )
+
+    def _tickets_page(
+        self, now: datetime, limit: int, cursor: str | None, *, owner_id: str | None, only_available: bool
+    ) -> Page[TicketView]:
+        after = Cursor.decode(cursor) if cursor else None
+        with self._storage._lock:
+            t = self._storage._tables
+            tickets = sorted(t.tickets.values(), key=lambda x: (x.created_at, x.id))
+            views: list[TicketView] = []
+            for ticket in tickets:
+                if after is not None and (ticket.created_at, ticket.id) <= (after.created_at, after.id):
+                    continue
+                if owner_id is not None and ticket.owner_id != owner_id:
+                    continue
+                view = self._ticket_view(t, ticket, now)
+                if only_available and view.available <= 0:
+                    continue
+                views.append(view)
+                if len(views) > limit:
+                    break
+        return _page(views, limit)
+
+    def available_tickets(self, now: datetime, limit: int, cursor: str | None = None) -> Page[TicketView]:
+        """Tickets with at least one free unit, oldest first."""
+        return self._tickets_page(now, limit, cursor, owner_id=None, only_available=True)
+
+    def tickets_owned_by(self, owner_id: str, now: datetime, limit: int, cursor: str | None = None) -> Page[TicketView]:
+        """A seller's tickets whatever their state, oldest first."""
+        return self._tickets_page(now, limit, cursor, owner_id=owner_id, only_available=False)
+
+    def ticket(self, ticket_id: str, now: datetime) -> TicketView | None:
+        """One ticket."""
+        with self._storage._lock:
+            t = self._storage._tables
+            ticket = t.tickets.get(ticket_id)
+            return None if ticket is None else self._ticket_view(t, ticket, now)
+
+    def orders_for_user(self, user_id: str, limit: int, cursor: str | None = None) -> Page[OrderView]:
+        """A buyer's orders, oldest first."""
+        after = Cursor.decode(cursor) if cursor else None
+        with self._storage._lock:
+            t = self._storage._tables
+            orders = sorted(
+                (o for o in t.orders.values() if o.buyer_id == user_id), key=lambda o: (o.created_at, o.id)
+            )
+            if after is not None:
+                orders = [o for o in orders if (o.created_at, o.id) > (after.created_at, after.id)]
+            views = [self._order_view(t, o) for o in orders[: limit + 1]]
+        return _page(views, limit)
+
+    def order(self, order_id: str) -> OrderView | None:
+        """One order with its ticket summary."""
+        with self._storage._lock:
+            t = self._storage._tables
+            order = t.orders.get(order_id)
+            return None if order is None else self._order_view(t, order)
+
+    def user(self, user_id: str) -> UserView | None:
+        """One user."""
+        with self._storage._lock:
+            user = self._storage._tables.users.get(user_id)
+        return None if user is None else UserView(user.id, user.email, user.created_at, user.is_banned)
+
+
+_V = TypeVar("_V", TicketView, OrderView)
+
+
+def _page(views: list[_V], limit: int) -> Page[_V]:
+    if len(views) > limit:
+        last = views[limit - 1]
+        return Page(tuple(views[:limit]), Cursor(last.created_at, last.id).encode())
+    return Page(tuple(views))
+
+
+class MemoryStorage:
+    """Storage in this process's memory; see the module docstring for its guarantees."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._tables = _Tables()
+        self._queries = MemoryQueries(self)
+
+    def unit_of_work(self) -> MemoryUnitOfWork:
+        """Return a new unit of work."""
+        return MemoryUnitOfWork(self)
+
+    @property
+    def queries(self) -> MemoryQueries:
+        """The read side."""
+        return self._queries
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,131 @@
+"""The composition root: settings + plugins → a wired :class:`~eventhive_core.hive.Hive`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from eventhive_core.clock import Clock, SystemClock
+from eventhive_core.contracts.envelope import Envelope
+from eventhive_core.domain.errors import ConfigurationError
+from eventhive_core.domain.expiration import ExpirationPolicy
+from eventhive_core.domain.order import Order
+from eventhive_core.domain.payment import Payment
+from eventhive_core.domain.ticket import Ticket
+from eventhive_core.hive import Hive
+from eventhive_core.plugins.manager import make_plugin_manager
+from eventhive_core.plugins.registry import collect_registries
+from eventhive_core.ports.auth import PasswordHasher, TokenService
+from eventhive_core.ports.event_bus import EventBus
+from eventhive_core.ports.payments import PaymentGateway
+from eventhive_core.ports.scheduler import ExpiryScheduler
+from eventhive_core.ports.storage import Storage, UnitOfWork
+from eventhive_core.service_layer.messagebus import Subscriber, make_delivery
+from eventhive_core.service_layer.services import Services
+from eventhive_core.settings import HiveSettings
+from eventhive_core.version import __version__
+
+log = logging.getLogger(__name__)
+
+
+def bootstrap(
+    settings: HiveSettings | None = None,
+    *,
+    plugins: Sequence[object] = (),
+    clock: Clock | None = None,
+    storage: Storage | None = None,
+    event_bus: EventBus | None = None,
+    scheduler: ExpiryScheduler | None = None,
+    payment_gateway: PaymentGateway | None = None,
+    password_hasher: PasswordHasher | None = None,
+    token_service: TokenService | None = None,
+) -> Hive:
+    """Build a Hive from settings and plugins; adapters given here win over the settings' choices.
+
+    With no arguments everything is in memory: memory storage, in-process bus and scheduler,
+    fake payments. Nothing starts until :meth:`Hive.start`.
+
+    Raises:
+        ConfigurationError: An unknown or duplicate backend name, or settings that cannot work.
+    """
+    settings = settings or HiveSettings()
+    pm = make_plugin_manager(settings, plugins)
+    registries = collect_registries(pm)
+    clock = clock or SystemClock()
+
+    def ttl_for(ticket: Ticket, quantity: int) -> timedelta:
+        ttl = pm.hook.eventhive_reservation_ttl(ticket=ticket, quantity=quantity, settings=settings)
+        return ttl if isinstance(ttl, timedelta) else settings.reservation_ttl
+
+    def late_payment(order: Order, payment: Payment) -> str:
+        choice = pm.hook.eventhive_late_payment_policy(order=order, payment=payment, settings=settings)
+        return str(choice or settings.late_payment_policy)
+
+    hasher = password_hasher or _default_hasher()
+    services = Services(
+        storage=storage or registries.storage.get(settings.storage)(settings, settings.storage_options),
+        clock=clock,
+        settings=settings,
+        expiration=ExpirationPolicy(ttl=settings.reservation_ttl, grace=settings.expiry_grace),
+        hasher=hasher,
+        tokens=token_service or _default_tokens(settings),
+        payments=payment_gateway
+        or registries.payment_providers.get(settings.payment_provider)(settings, settings.payment_options),
+        producer=f"eventhive/{settings.producer}@{__version__}",
+        ttl_for=ttl_for,
+        late_payment=late_payment,
+        dummy_password_hash=functools.cache(lambda: hasher.hash(secrets.token_urlsafe(16))),
+    )
+    bus = event_bus or registries.event_buses.get(settings.event_bus)(settings, settings.event_bus_options)
+    expiry = scheduler or registries.schedulers.get(settings.scheduler)(settings, settings.scheduler_options)
+    hive = Hive(services=services, bus=bus, scheduler=expiry, plugins=pm)
+
+    subscribers = [_schedule_expiry_subscriber(expiry, services.expiration)]
+    subscribers += [Subscriber(s.name, s.event_type, s.role, s.handler) for s in registries.subscribers]
+    for subscriber in subscribers:
+        bus.subscribe(subscriber.name, subscriber.event_type, subscriber.role, make_delivery(subscriber, services))
+    pm.hook.eventhive_startup(hive=hive)
+    return hive
+
+
+def _schedule_expiry_subscriber(scheduler: ExpiryScheduler, policy: ExpirationPolicy) -> Subscriber:
+    """``schedule_expiry``: once an order's creation is committed and relayed, arrange its expiry."""
+
+    def schedule_expiry(envelope: Envelope, uow: UnitOfWork) -> None:
+        expires_at = datetime.fromisoformat(str(envelope.data["expires_at"]))
+        scheduler.schedule(str(envelope.data["id"]), policy.fire_at(expires_at))
+
+    return Subscriber("expiration.schedule_expiry", "order:created", "expiration", schedule_expiry)
+
+
+def _default_hasher() -> PasswordHasher:
+    from eventhive_core.adapters.passwords import ScryptPasswordHasher
+
+    return ScryptPasswordHasher()
+
+
+def _default_tokens(settings: HiveSettings) -> TokenService:
+    from eventhive_core.adapters.jwt_tokens import JwtTokenService
+
+    if settings.jwt_algorithm == "EdDSA":
+        if settings.jwt_private_key is None or settings.jwt_public_key is None:
+            raise ConfigurationError(
+                "EVENTHIVE_JWT_ALGORITHM=EdDSA needs EVENTHIVE_JWT_PRIVATE_KEY and EVENTHIVE_JWT_PUBLIC_KEY (PEM)."
+            )
+        return JwtTokenService(
+            "EdDSA",
+            private_key=settings.jwt_private_key.get_secret_value(),
+            public_key=settings.jwt_public_key,
+            ttl=settings.token_ttl,
+        )
+    if settings.jwt_secret is None:
+        # Fine for the in-memory default (its users vanish with the process too); persistent
+        # deployments set EVENTHIVE_JWT_SECRET, which the Flask extension requires.
+        log.warning("No EVENTHIVE_JWT_SECRET set: using an ephemeral signing secret; tokens die with this process.")
+        secret = secrets.token_urlsafe(48)
+    else:
+        secret = settings.jwt_secret.get_secret_value()
+    return JwtTokenService("HS256", secret=secret, ttl=settings.token_ttl)

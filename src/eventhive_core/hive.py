@@ -1,0 +1,152 @@
+"""The Hive: the one object an application holds to use EventHive."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, overload
+
+from eventhive_core.domain import commands as c
+from eventhive_core.ports.event_bus import EventBus
+from eventhive_core.ports.scheduler import ExpiryScheduler
+from eventhive_core.ports.storage import Storage, UnitOfWork
+from eventhive_core.ports.views import OrderView, PaymentView, TicketView, UserView
+from eventhive_core.service_layer.background import Loop
+from eventhive_core.service_layer.messagebus import MessageBus
+from eventhive_core.service_layer.orders import ExpireResult
+from eventhive_core.service_layer.queries import Queries
+from eventhive_core.service_layer.relay import relay_all
+from eventhive_core.service_layer.services import Services
+from eventhive_core.service_layer.users import Identity, SignedIn, authenticate
+from eventhive_core.settings import HiveSettings
+
+if TYPE_CHECKING:
+    import pluggy
+
+log = logging.getLogger(__name__)
+
+
+class Hive:
+    """A running EventHive: commands in, queries out, events through the outbox.
+
+    Build one with :func:`eventhive_core.bootstrap`; never at import time. Call :meth:`close`
+    (or use it as a context manager) to stop its threads and release connections.
+    """
+
+    def __init__(
+        self,
+        *,
+        services: Services,
+        bus: EventBus,
+        scheduler: ExpiryScheduler,
+        plugins: pluggy.PluginManager,
+    ) -> None:
+        self.services = services
+        self.bus = bus
+        self.scheduler = scheduler
+        self.plugins = plugins
+        self.queries = Queries(services.storage.queries, services.clock)
+        self._relay_loop = Loop("relay", self.relay_outbox, services.settings.outbox_poll_interval.total_seconds())
+        self._sweep_loop = Loop("sweeper", self.sweep, services.settings.sweep_interval.total_seconds())
+        self._messagebus = MessageBus(services, after_command=self._relay_loop.nudge)
+        self._started = False
+        self._closed = False
+        self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> HiveSettings:
+        """The validated settings."""
+        return self.services.settings
+
+    @property
+    def storage(self) -> Storage:
+        """The storage backend."""
+        return self.services.storage
+
+    @overload
+    def handle(self, command: c.SignUp) -> SignedIn: ...
+    @overload
+    def handle(self, command: c.SignIn) -> SignedIn: ...
+    @overload
+    def handle(self, command: c.SignOut) -> None: ...
+    @overload
+    def handle(self, command: c.BanUser) -> UserView: ...
+    @overload
+    def handle(self, command: c.CreateTicket) -> TicketView: ...
+    @overload
+    def handle(self, command: c.UpdateTicket) -> TicketView: ...
+    @overload
+    def handle(self, command: c.PlaceOrder) -> OrderView: ...
+    @overload
+    def handle(self, command: c.CancelOrder) -> OrderView: ...
+    @overload
+    def handle(self, command: c.ExpireOrder) -> ExpireResult: ...
+    @overload
+    def handle(self, command: c.SweepExpired) -> int: ...
+    @overload
+    def handle(self, command: c.PayOrder) -> PaymentView: ...
+
+    def handle(self, command: c.Command) -> object:
+        """Carry out a command and return its result.
+
+        Raises:
+            EventHiveError: A rule refused the command (validation, not found, sold out...).
+        """
+        return self._messagebus.handle(command)
+
+    def authenticate(self, token: str) -> Identity:
+        """Return who a token belongs to; raise NotAuthorized for any bad, revoked or banned token."""
+        return authenticate(token, self.services)
+
+    def uow(self) -> UnitOfWork:
+        """Open a unit of work on the storage (for plugins and maintenance)."""
+        return self.services.storage.unit_of_work()
+
+    def relay_outbox(self) -> int:
+        """Publish every ready outbox event to the bus now; return how many were published."""
+        return relay_all(self.services, self.bus)
+
+    def sweep(self) -> int:
+        """Expire every due hold now; return how many orders were cancelled."""
+        return self.handle(c.SweepExpired())
+
+    def expire(self, order_id: str) -> ExpireResult:
+        """Expire one order if it is due (what schedulers call)."""
+        return self.handle(c.ExpireOrder(order_id=order_id))
+
+    def start(self, *, background: bool = True) -> None:
+        """Start consuming events and firing expiries; with ``background``, also the relay and sweeper threads."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        self.bus.start()
+        self.scheduler.start(self._fire_expiry)
+        if background:
+            self._relay_loop.start()
+            self._sweep_loop.start()
+
+    def close(self) -> None:
+        """Stop threads, call shutdown hooks and release the adapters (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._relay_loop.stop()
+        self._sweep_loop.stop()
+        self.scheduler.close()
+        self.bus.close()
+        try:
+            self.plugins.hook.eventhive_shutdown(hive=self)
+        finally:
+            self.services.storage.close()
+
+    def __enter__(self) -> Hive:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _fire_expiry(self, order_id: str) -> None:
+        result = self.expire(order_id)
+        log.debug("Expiry of %s: %s", order_id, result)
