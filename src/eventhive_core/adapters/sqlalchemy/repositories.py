@@ -1,0 +1,418 @@
+"""Repositories over one connection and transaction: conditional UPDATEs, version guards, no ORM.
+
+The reservation rule lives in the database (DESIGN §4.3, pattern A): ``reserve`` is a single
+conditional UPDATE of the ticket's counters, and every order transition is a guarded UPDATE that
+moves the counters in the same transaction only when it hit a row. PostgreSQL's READ COMMITTED
+re-checks the WHERE clause after waiting for a row lock, so concurrent buyers queue on the
+ticket row and never overshoot; on SQLite a write unit holds the database's write lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from eventhive_core.adapters.sqlalchemy.tables import HOLDING, orders, payments, revoked_tokens, tickets, users
+from eventhive_core.domain.errors import ConcurrencyConflict, EmailInUse, NotFound
+from eventhive_core.domain.ids import OrderId, PaymentId, TicketId, UserId
+from eventhive_core.domain.money import Money
+from eventhive_core.domain.order import CancelReason, Order, OrderStatus
+from eventhive_core.domain.payment import Payment, PaymentStatus
+from eventhive_core.domain.reservation import Units
+from eventhive_core.domain.ticket import Ticket
+from eventhive_core.domain.user import User, normalize_email
+
+
+def insert_ignoring_conflicts(conn: Connection, table: sa.Table, values: Mapping[str, Any], *keys: str) -> bool:
+    """Insert a row unless one with the same ``keys`` exists; return whether it inserted.
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` keeps the transaction usable (a caught unique
+    violation would abort it on PostgreSQL) and waits for a concurrent inserter to finish.
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    # RETURNING, not rowcount: drivers need not report a row count for INSERT.
+    return conn.execute(statement.returning(table.c[keys[0]])).first() is not None
+
+
+def _user(row: sa.Row[Any]) -> User:
+    return User(
+        id=UserId(row.id),
+        email=row.email,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        banned_at=row.banned_at,
+    )
+
+
+def ticket_from_row(row: sa.Row[Any]) -> Ticket:
+    """Build a Ticket from a row of ``tickets``."""
+    return Ticket(
+        id=TicketId(row.id),
+        title=row.title,
+        price=Money(int(row.price_minor), row.currency),
+        owner_id=UserId(row.owner_id),
+        created_at=row.created_at,
+        capacity=row.capacity,
+        version=row.version,
+    )
+
+
+def order_from_row(row: sa.Row[Any]) -> Order:
+    """Build an Order from a row of ``orders``."""
+    return Order(
+        id=OrderId(row.id),
+        ticket_id=TicketId(row.ticket_id),
+        buyer_id=UserId(row.buyer_id),
+        status=OrderStatus(row.status),
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        amount=Money(int(row.amount_minor), row.currency),
+        quantity=row.quantity,
+        version=row.version,
+        cancel_reason=CancelReason(row.cancel_reason) if row.cancel_reason else None,
+    )
+
+
+def _payment(row: sa.Row[Any]) -> Payment:
+    return Payment(
+        id=PaymentId(row.id),
+        order_id=OrderId(row.order_id),
+        provider=row.provider,
+        amount=Money(int(row.amount_minor), row.currency),
+        status=PaymentStatus(row.status),
+        idempotency_key=row.idempotency_key,
+        created_at=row.created_at,
+        provider_ref=row.provider_ref,
+    )
+
+
+def live_held(ticket_id: sa.ColumnElement[str], now: datetime) -> sa.ScalarSelect[int]:
+    """Units of a ticket held by live orders at ``now``: a correlated, index-backed subquery."""
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(orders.c.quantity), 0))
+        .where(orders.c.ticket_id == ticket_id, orders.c.status.in_(HOLDING), orders.c.expires_at > now)
+        .scalar_subquery()
+    )
+
+
+class SqlUserRepository:
+    """Users; the email is stored lower-cased under a unique constraint."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, user: User) -> None:
+        """Insert a new user. Raises EmailInUse when the (normalised) email is taken."""
+        values = {
+            "id": user.id,
+            "email": normalize_email(user.email),
+            "password_hash": user.password_hash,
+            "created_at": user.created_at,
+            "banned_at": user.banned_at,
+        }
+        if not insert_ignoring_conflicts(self._conn, users, values, "email"):
+            raise EmailInUse()
+
+    def get(self, user_id: str) -> User | None:
+        """Return the user with this id, or None."""
+        row = self._conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+        return _user(row) if row else None
+
+    def get_by_email(self, email: str) -> User | None:
+        """Return the user with this normalised email, or None."""
+        row = self._conn.execute(sa.select(users).where(users.c.email == normalize_email(email))).first()
+        return _user(row) if row else None
+
+    def save(self, user: User) -> None:
+        """Store changes to an existing user (ban)."""
+        result = self._conn.execute(
+            sa.update(users)
+            .where(users.c.id == user.id)
+            .values(email=normalize_email(user.email), password_hash=user.password_hash, banned_at=user.banned_at)
+        )
+        if result.rowcount == 0:
+            raise NotFound()
+
+
+class SqlTicketRepository:
+    """Tickets and their unit counters."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, ticket: Ticket) -> None:
+        """Insert a new ticket with no unit taken."""
+        self._conn.execute(
+            sa.insert(tickets).values(
+                id=ticket.id,
+                title=ticket.title,
+                price_minor=ticket.price.minor,
+                currency=ticket.price.currency,
+                owner_id=ticket.owner_id,
+                capacity=ticket.capacity,
+                units_held=0,
+                units_sold=0,
+                version=ticket.version,
+                created_at=ticket.created_at,
+            )
+        )
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        """Return the ticket with this id, or None."""
+        row = self._conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id)).first()
+        return ticket_from_row(row) if row else None
+
+    def save(self, before: Ticket, after: Ticket) -> None:
+        """Store ``after`` if the stored ticket is still at ``before.version``; else raise ConcurrencyConflict.
+
+        The new capacity must still cover the units taken; a concurrent reservation that makes
+        it too small turns into a conflict here rather than a CHECK violation.
+        """
+        result = self._conn.execute(
+            sa.update(tickets)
+            .where(
+                tickets.c.id == before.id,
+                tickets.c.version == before.version,
+                tickets.c.units_held + tickets.c.units_sold <= after.capacity,
+            )
+            .values(
+                title=after.title,
+                price_minor=after.price.minor,
+                currency=after.price.currency,
+                capacity=after.capacity,
+                version=after.version,
+            )
+        )
+        if result.rowcount != 1:
+            raise ConcurrencyConflict()
+
+    def units(self, ticket_id: str, now: datetime) -> Units:
+        """Return the ticket's capacity, units held by live orders and units sold, as of ``now``.
+
+        Raises:
+            NotFound: No ticket has this id.
+        """
+        row = self._conn.execute(
+            sa.select(tickets.c.capacity, tickets.c.units_sold, live_held(tickets.c.id, now).label("held")).where(
+                tickets.c.id == ticket_id
+            )
+        ).first()
+        if row is None:
+            raise NotFound()
+        return Units(capacity=row.capacity, held=int(row.held), sold=row.units_sold)
+
+    def reserve(self, ticket_id: str, quantity: int, now: datetime) -> bool:
+        """Take ``quantity`` units atomically if they fit under the ticket's capacity.
+
+        One conditional UPDATE: there is no read-then-write window for a rival to slip into.
+        The counter still includes holds that ran out but were not yet expired, so False may
+        mean "expire the due holds and try once more" (the service layer does).
+        """
+        if quantity < 1:
+            return False
+        result = self._conn.execute(
+            sa.update(tickets)
+            .where(
+                tickets.c.id == ticket_id,
+                tickets.c.units_held + tickets.c.units_sold + quantity <= tickets.c.capacity,
+            )
+            .values(units_held=tickets.c.units_held + quantity)
+        )
+        return result.rowcount == 1
+
+
+def _counter_moves(before: OrderStatus | None, after: OrderStatus) -> tuple[int, int]:
+    """Return the signs of the (held, sold) moves for an order going from ``before`` to ``after``.
+
+    ``before`` None is a new order whose units ``reserve`` already counted as held.
+    """
+    holding_before = before is None or before.value in HOLDING
+    if not holding_before or after.value in HOLDING:
+        return 0, 0
+    if after is OrderStatus.COMPLETE:
+        return -1, 1
+    return -1, 0
+
+
+class SqlOrderRepository:
+    """Orders; transitions are guarded writes that move the ticket's counters exactly once."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock_tickets = conn.dialect.name == "postgresql"
+
+    def add(self, order: Order) -> None:
+        """Insert a new order (its units were taken by ``TicketRepository.reserve``).
+
+        An order born final (a late payment accepted as a replacement order) moves its
+        reserved units from held to sold, or releases them if born cancelled.
+        """
+        self._conn.execute(
+            sa.insert(orders).values(
+                id=order.id,
+                ticket_id=order.ticket_id,
+                buyer_id=order.buyer_id,
+                status=order.status.value,
+                quantity=order.quantity,
+                amount_minor=order.amount.minor,
+                currency=order.amount.currency,
+                expires_at=order.expires_at,
+                created_at=order.created_at,
+                version=order.version,
+                cancel_reason=order.cancel_reason.value if order.cancel_reason else None,
+            )
+        )
+        self._move_counters(order, *_counter_moves(None, order.status))
+
+    def get(self, order_id: str) -> Order | None:
+        """Return the order with this id, or None."""
+        row = self._conn.execute(sa.select(orders).where(orders.c.id == order_id)).first()
+        return order_from_row(row) if row else None
+
+    def save(self, before: Order, after: Order) -> None:
+        """Move an order from ``before`` to ``after`` as one guarded write, counters included.
+
+        Raises:
+            ConcurrencyConflict: The stored order is no longer at ``before``'s status and version.
+        """
+        held, sold = _counter_moves(before.status, after.status)
+        if (held or sold) and self._lock_tickets:
+            # Lock the ticket row before the order row, in the same order as reserve() does,
+            # so a cancel racing an in-line reclaim of the same orders cannot deadlock.
+            self._conn.execute(sa.select(tickets.c.id).where(tickets.c.id == before.ticket_id).with_for_update())
+        result = self._conn.execute(
+            sa.update(orders)
+            .where(orders.c.id == before.id, orders.c.status == before.status.value, orders.c.version == before.version)
+            .values(
+                status=after.status.value,
+                version=after.version,
+                expires_at=after.expires_at,
+                cancel_reason=after.cancel_reason.value if after.cancel_reason else None,
+            )
+        )
+        if result.rowcount != 1:
+            raise ConcurrencyConflict()
+        self._move_counters(after, held, sold)
+
+    def _move_counters(self, order: Order, held: int, sold: int) -> None:
+        if not (held or sold):
+            return
+        self._conn.execute(
+            sa.update(tickets)
+            .where(tickets.c.id == order.ticket_id)
+            .values(
+                units_held=tickets.c.units_held + held * order.quantity,
+                units_sold=tickets.c.units_sold + sold * order.quantity,
+            )
+        )
+
+    def due(self, now: datetime, limit: int, ticket_id: str | None = None) -> list[Order]:
+        """Return up to ``limit`` orders still holding on paper whose hold ran out by ``now``, oldest first."""
+        query = sa.select(orders).where(orders.c.status.in_(HOLDING), orders.c.expires_at <= now)
+        if ticket_id is not None:
+            query = query.where(orders.c.ticket_id == ticket_id)
+        # One global order for every caller: two reclaimers lock the same orders in the same order.
+        query = query.order_by(orders.c.expires_at, orders.c.id).limit(limit)
+        return [order_from_row(row) for row in self._conn.execute(query)]
+
+
+class SqlPaymentRepository:
+    """Payments; a partial unique index allows one succeeded payment per order."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, payment: Payment) -> None:
+        """Insert a new payment.
+
+        Raises:
+            ConcurrencyConflict: The order already has a succeeded payment.
+        """
+        values = self._values(payment)
+        if payment.status is PaymentStatus.SUCCEEDED and self._has_success(payment.order_id, payment.id):
+            raise ConcurrencyConflict()
+        self._conn.execute(sa.insert(payments).values(id=payment.id, **values))
+
+    def get(self, payment_id: str) -> Payment | None:
+        """Return the payment with this id, or None."""
+        row = self._conn.execute(sa.select(payments).where(payments.c.id == payment_id)).first()
+        return _payment(row) if row else None
+
+    def for_order(self, order_id: str) -> list[Payment]:
+        """Return the order's payments, oldest first."""
+        query = (
+            sa.select(payments).where(payments.c.order_id == order_id).order_by(payments.c.created_at, payments.c.id)
+        )
+        return [_payment(row) for row in self._conn.execute(query)]
+
+    def save(self, payment: Payment) -> None:
+        """Store changes to an existing payment.
+
+        Raises:
+            ConcurrencyConflict: Another payment of the order already succeeded.
+            NotFound: No payment has this id.
+        """
+        if payment.status is PaymentStatus.SUCCEEDED and self._has_success(payment.order_id, payment.id):
+            raise ConcurrencyConflict()
+        result = self._conn.execute(
+            sa.update(payments).where(payments.c.id == payment.id).values(**self._values(payment))
+        )
+        if result.rowcount != 1:
+            raise NotFound()
+
+    def _has_success(self, order_id: str, other_than: str) -> bool:
+        # A friendly check first; the partial unique index still backs it against races.
+        query = sa.select(payments.c.id).where(
+            payments.c.order_id == order_id,
+            payments.c.status == PaymentStatus.SUCCEEDED.value,
+            payments.c.id != other_than,
+        )
+        return self._conn.execute(query.limit(1)).first() is not None
+
+    @staticmethod
+    def _values(payment: Payment) -> dict[str, object]:
+        return {
+            "order_id": payment.order_id,
+            "provider": payment.provider,
+            "provider_ref": payment.provider_ref,
+            "amount_minor": payment.amount.minor,
+            "currency": payment.amount.currency,
+            "status": payment.status.value,
+            "idempotency_key": payment.idempotency_key,
+            "created_at": payment.created_at,
+        }
+
+
+class SqlRevokedTokens:
+    """Revoked token ids."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def revoke(self, jti: str, expires_at: datetime) -> None:
+        """Refuse the token with this id from now on (idempotent)."""
+        insert_ignoring_conflicts(self._conn, revoked_tokens, {"jti": jti, "expires_at": expires_at}, "jti")
+
+    def is_revoked(self, jti: str) -> bool:
+        """Tell whether the token with this id was revoked."""
+        query = sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
+        return self._conn.execute(query).first() is not None
+
+
+__all__ = [
+    "SqlOrderRepository",
+    "SqlPaymentRepository",
+    "SqlRevokedTokens",
+    "SqlTicketRepository",
+    "SqlUserRepository",
+    "insert_ignoring_conflicts",
+    "live_held",
+    "order_from_row",
+    "ticket_from_row",
+]

@@ -1,0 +1,102 @@
+"""The SQL unit of work: one connection and one transaction for every repository of a unit."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Engine
+
+from eventhive_core.adapters.sqlalchemy.engine import WRITE
+from eventhive_core.adapters.sqlalchemy.errors import is_retryable, translated_errors
+from eventhive_core.adapters.sqlalchemy.outbox import SqlIdempotencyStore, SqlOutbox, SqlProcessedMessages
+from eventhive_core.adapters.sqlalchemy.repositories import (
+    SqlOrderRepository,
+    SqlPaymentRepository,
+    SqlRevokedTokens,
+    SqlTicketRepository,
+    SqlUserRepository,
+)
+from eventhive_core.domain.errors import TransientStorageError
+
+
+class SqlUnitOfWork:
+    """One transaction over every repository; rolled back on exit unless ``commit()`` ran.
+
+    Retryable driver errors raised inside the ``with`` block (a lost connection, a
+    serialization failure, SQLite's busy timeout) leave it as TransientStorageError.
+    """
+
+    users: SqlUserRepository
+    tickets: SqlTicketRepository
+    orders: SqlOrderRepository
+    payments: SqlPaymentRepository
+    revoked_tokens: SqlRevokedTokens
+    outbox: SqlOutbox
+    processed: SqlProcessedMessages
+    idempotency: SqlIdempotencyStore
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Self:
+        if self._conn is not None:
+            raise RuntimeError("A unit of work cannot be entered twice; ask the storage for a new one")
+        with translated_errors():
+            # The transaction begins with the first statement (SQLAlchemy's autobegin); write
+            # units begin with SQLite's write lock (see engine.py), held only until commit.
+            conn = self._engine.connect().execution_options(**{WRITE: True})
+        self._conn = conn
+        self.users = SqlUserRepository(conn)
+        self.tickets = SqlTicketRepository(conn)
+        self.orders = SqlOrderRepository(conn)
+        self.payments = SqlPaymentRepository(conn)
+        self.revoked_tokens = SqlRevokedTokens(conn)
+        self.outbox = SqlOutbox(conn)
+        self.processed = SqlProcessedMessages(conn)
+        self.idempotency = SqlIdempotencyStore(conn)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc_value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        except exc.DBAPIError:
+            # The connection is gone; the server discards the transaction with it.
+            if exc_value is None:
+                raise
+        finally:
+            conn.close()
+        if isinstance(exc_value, exc.DBAPIError) and is_retryable(exc_value):
+            raise TransientStorageError() from exc_value
+
+    def commit(self) -> None:
+        """Make every change of this unit visible at once; later statements start a new transaction.
+
+        Raises:
+            TransientStorageError: The database refused the commit for a retryable reason.
+        """
+        conn = self._require()
+        with translated_errors():
+            conn.commit()
+
+    def rollback(self) -> None:
+        """Discard every change of this unit; later statements start a new transaction."""
+        conn = self._require()
+        with translated_errors():
+            conn.rollback()
+
+    def _require(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("Use the unit of work as a context manager: with storage.unit_of_work() as uow: ...")
+        return self._conn
+
+
+__all__ = ["SqlUnitOfWork"]
