@@ -124,7 +124,8 @@ def _default_tokens(settings: HiveSettings) -> TokenService:
     if settings.jwt_secret is None:
         # Fine for the in-memory default (its users vanish with the process too); persistent
         # deployments set EVENTHIVE_JWT_SECRET, which the Flask extension requires.
-        log.warning("No EVENTHIVE_JWT_SECRET set: using an ephemeral signing secret; tokens die with this process.")
+        if settings.storage != "memory":
+            log.warning("No EVENTHIVE_JWT_SECRET set: using an ephemeral signing secret; tokens die with this process.")
         secret = secrets.token_urlsafe(48)
     else:
         secret = settings.jwt_secret.get_secret_value()

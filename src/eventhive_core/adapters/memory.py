@@ -35,6 +35,7 @@ from eventhive_core.ports.views import (
 class _OutboxRow:
     message: Message
     occurred_at: datetime
+    seq: int
     claimed_until: datetime | None = None
     sent_at: datetime | None = None
     attempts: int = 0
@@ -186,7 +187,8 @@ class _Outbox:
         self._t = t
 
     def add(self, message: Message, occurred_at: datetime) -> None:
-        self._t.outbox[message.id] = _OutboxRow(message, occurred_at)
+        # seq keeps commit order for the relay even when the clock stands still.
+        self._t.outbox[message.id] = _OutboxRow(message, occurred_at, seq=len(self._t.outbox))
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRecord]:
         ready = [
@@ -197,7 +199,7 @@ class _Outbox:
             and (row.claimed_until is None or row.claimed_until <= now)
             and (row.retry_at is None or row.retry_at <= now)
         ]
-        ready.sort(key=lambda r: (r.occurred_at, r.message.id))
+        ready.sort(key=lambda r: r.seq)
         claimed = ready[:limit]
         for row in claimed:
             row.claimed_until = lease_until

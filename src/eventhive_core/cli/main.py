@@ -39,10 +39,11 @@ def main() -> None:
     cli()
 
 
-from eventhive_core.cli.plugins import plugins  # noqa: E402  (commands attach after the group exists)
 
-cli.add_command(plugins)
+# Built-in commands attach once the group exists; each module imports only what it needs.
+from eventhive_core.cli.maintenance import relay, sweep, users  # noqa: E402
+from eventhive_core.cli.plugins import plugins  # noqa: E402
+from eventhive_core.cli.schemas import schemas  # noqa: E402
 
-from eventhive_core.cli.schemas import schemas  # noqa: E402  (commands attach after the group exists)
-
-cli.add_command(schemas)
+for _command in (plugins, relay, schemas, sweep, users):
+    cli.add_command(_command)

@@ -143,19 +143,20 @@ def settle_success(s: Services, payment: Payment, provider_ref: str | None) -> P
         if is_due(order, now):
             order = expire_in(uow, s, order)
         policy = s.late_payment(order, paid)
-        if policy == "accept_if_available" and _accept_late(uow, s, order, paid):
+        accepted = _accept_late(uow, s, order, paid) if policy == "accept_if_available" else None
+        if accepted is not None:
             uow.commit()
-            return payment_view(paid)
+            return payment_view(accepted)
         uow.commit()
     _refund_late(s, paid)
     raise OrderCancelled()
 
 
-def _accept_late(uow: UnitOfWork, s: Services, order: Order, paid: Payment) -> bool:
-    """Take the units again for a replacement order born complete; False if they are gone."""
+def _accept_late(uow: UnitOfWork, s: Services, order: Order, paid: Payment) -> Payment | None:
+    """Take the units again for a replacement order born complete; None if they are gone."""
     now = s.clock.now()
     if not uow.tickets.reserve(order.ticket_id, order.quantity, now):
-        return False
+        return None
     replacement = replace(
         order,
         id=OrderId(new_id()),
@@ -188,7 +189,7 @@ def _accept_late(uow: UnitOfWork, s: Services, order: Order, paid: Payment) -> b
         ),
         _payment_created(moved),
     )
-    return True
+    return moved
 
 
 def _refund_late(s: Services, paid: Payment) -> None:
