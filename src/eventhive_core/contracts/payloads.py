@@ -183,8 +183,8 @@ class PaymentCreatedV1(Payload):
     """The order paid."""
     provider: Text
     """Name of the payment provider (`fake`, `stripe`, a plugin's name)."""
-    provider_ref: Text
-    """The provider's id for the charge."""
+    provider_ref: str
+    """The provider's id for the charge (empty only if the provider gave none)."""
     amount_minor: MinorUnits
     """Amount charged, in minor units."""
     currency: Currency
@@ -203,14 +203,14 @@ class PaymentRefundedV1(Payload):
     """The order the payment was for."""
     provider: Text
     """Name of the payment provider."""
-    provider_ref: Text
-    """The provider's id for the charge."""
+    provider_ref: str
+    """The provider's id for the charge (empty only if the provider gave none)."""
     amount_minor: MinorUnits
     """Amount refunded, in minor units."""
     currency: Currency
     """Currency of the amount."""
     reason: Text
-    """Why the money was given back (for instance a payment that arrived after the hold ran out)."""
+    """Why the money was given back, e.g. `order_not_live` for a payment that arrived after the hold ran out."""
 
 
 class UserBannedV1(Payload):
