@@ -167,7 +167,11 @@ class _Payments:
         if payment.status is not PaymentStatus.SUCCEEDED:
             return
         for other in self._t.payments.values():
-            if other.order_id == payment.order_id and other.id != payment.id and other.status is PaymentStatus.SUCCEEDED:
+            if (
+                other.order_id == payment.order_id
+                and other.id != payment.id
+                and other.status is PaymentStatus.SUCCEEDED
+            ):
                 raise ConcurrencyConflict()
 
 
@@ -385,9 +389,7 @@ class MemoryQueries:
         after = Cursor.decode(cursor) if cursor else None
         with self._storage._lock:
             t = self._storage._tables
-            orders = sorted(
-                (o for o in t.orders.values() if o.buyer_id == user_id), key=lambda o: (o.created_at, o.id)
-            )
+            orders = sorted((o for o in t.orders.values() if o.buyer_id == user_id), key=lambda o: (o.created_at, o.id))
             if after is not None:
                 orders = [o for o in orders if (o.created_at, o.id) > (after.created_at, after.id)]
             views = [self._order_view(t, o) for o in orders[: limit + 1]]

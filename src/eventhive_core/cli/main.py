@@ -39,7 +39,6 @@ def main() -> None:
     cli()
 
 
-
 # Built-in commands attach once the group exists; each module imports only what it needs.
 from eventhive_core.cli.maintenance import relay, sweep, users  # noqa: E402
 from eventhive_core.cli.plugins import plugins  # noqa: E402

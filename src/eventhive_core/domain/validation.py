@@ -19,7 +19,9 @@ MIN_PASSWORD, MAX_PASSWORD = 4, 20
 MAX_CAPACITY = 1_000_000
 
 # Pragmatic shape check (what validator.js's isEmail accepts in practice); delivery proves the rest.
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 
 
 def email_errors(email: object) -> list[FieldError]:
@@ -57,14 +59,14 @@ def password_errors(password: object, *, signing_up: bool) -> list[FieldError]:
 
 
 def title_errors(title: object) -> list[FieldError]:
-    """Check a ticket title: required, at most 200 characters, no control characters.
+    r"""Check a ticket title: required, at most 200 characters, no control characters.
 
     Examples:
         >>> title_errors("")[0].message
         'Title is required'
         >>> title_errors("a" * 201)[0].message
         'Title must be at most 200 characters'
-        >>> title_errors("bad\\x00title")[0].message
+        >>> title_errors("bad\x00title")[0].message
         'Title must not contain control characters'
     """
     if not isinstance(title, str) or not title.strip():

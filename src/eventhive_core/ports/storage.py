@@ -187,7 +187,9 @@ class IdempotencyRecord:
 class IdempotencyStore(Protocol):
     """Responses of requests sent with an Idempotency-Key, per caller."""
 
-    def begin(self, scope: str, key: str, fingerprint: str, now: datetime, expires_at: datetime) -> IdempotencyRecord | None:
+    def begin(
+        self, scope: str, key: str, fingerprint: str, now: datetime, expires_at: datetime
+    ) -> IdempotencyRecord | None:
         """Start a keyed request: None when this caller may run it, else the existing live record."""
         ...
 

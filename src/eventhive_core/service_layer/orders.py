@@ -111,10 +111,11 @@ def place_order(cmd: PlaceOrder, s: Services) -> OrderView:
         if ticket.owner_id == cmd.buyer_id:
             raise OwnTicket()
         now = s.clock.now()
-        if not uow.tickets.reserve(ticket.id, cmd.quantity, now):
-            # Reclaim due holds before refusing: an expired hold must never turn a buyer away.
-            if not reclaim_due_holds(uow, s, ticket.id, now) or not uow.tickets.reserve(ticket.id, cmd.quantity, now):
-                raise SoldOut()
+        # Reclaim due holds before refusing: an expired hold must never turn a buyer away.
+        if not uow.tickets.reserve(ticket.id, cmd.quantity, now) and (
+            not reclaim_due_holds(uow, s, ticket.id, now) or not uow.tickets.reserve(ticket.id, cmd.quantity, now)
+        ):
+            raise SoldOut()
         order = Order(
             id=OrderId(new_id()),
             ticket_id=TicketId(ticket.id),

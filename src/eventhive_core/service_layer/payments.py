@@ -195,7 +195,9 @@ def _accept_late(uow: UnitOfWork, s: Services, order: Order, paid: Payment) -> P
 def _refund_late(s: Services, paid: Payment) -> None:
     """Give back money that arrived for an order no longer live, and record it."""
     assert paid.provider_ref is not None
-    s.payments.refund(provider_ref=paid.provider_ref, amount=paid.amount, idempotency_key=f"{paid.idempotency_key}:refund")
+    s.payments.refund(
+        provider_ref=paid.provider_ref, amount=paid.amount, idempotency_key=f"{paid.idempotency_key}:refund"
+    )
     with s.storage.unit_of_work() as uow:
         refunded = paid.settled(PaymentStatus.REFUNDED)
         uow.payments.save(refunded)

@@ -44,7 +44,7 @@ def relay_once(services: Services, bus: EventBus, limit: int | None = None) -> i
     for record in claimed:
         try:
             bus.publish(record.message)
-        except Exception as exc:  # noqa: BLE001 - any failure is retried later; the row stays unsent
+        except Exception as exc:
             log.warning("Publishing %s (%s) failed: %s", record.message.type, record.message.id, exc)
             failed.append((record.message.id, record.attempts + 1, f"{type(exc).__name__}: {exc}"))
         else:

@@ -105,11 +105,12 @@ def update_ticket(cmd: UpdateTicket, s: Services) -> TicketView:
         if units.held > 0:
             raise TicketReserved()
         if cmd.capacity is not None and cmd.capacity < units.sold:
-            raise ValidationFailed([FieldError(f"Capacity cannot be less than the {units.sold} units sold", "capacity")])
+            raise ValidationFailed(
+                [FieldError(f"Capacity cannot be less than the {units.sold} units sold", "capacity")]
+            )
         updated = ticket.edited(title=cmd.title, price=price, capacity=cmd.capacity)
         uow.tickets.save(ticket, updated)
         record(uow, s, _event(updated, TicketUpdated))
         view = _view(uow, updated, s)
         uow.commit()
     return view
-

@@ -11,7 +11,7 @@ from eventhive_core.settings import HiveSettings
 from eventhive_core.testing.fakes import FrozenClock
 
 #: A JWT secret long enough for HS256, for tests only.
-TEST_JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+TEST_JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"  # noqa: S105 - tests only
 
 
 def fast_hasher() -> Any:

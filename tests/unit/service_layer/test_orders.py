@@ -27,7 +27,9 @@ def outbox_types(hive: Hive) -> list[str]:
         return [r.message.type for r in uow.outbox.claim(now, now, 1000)]
 
 
-def test_placing_an_order_holds_the_ticket_for_sixty_seconds(hive: Hive, clock: FrozenClock, ann: str, gig: str) -> None:
+def test_placing_an_order_holds_the_ticket_for_sixty_seconds(
+    hive: Hive, clock: FrozenClock, ann: str, gig: str
+) -> None:
     order = hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
     assert order.status is OrderStatus.CREATED
     assert (order.expires_at - clock.now()).total_seconds() == 60
@@ -43,7 +45,9 @@ def test_a_second_buyer_gets_the_originals_reserved_message(hive: Hive, ann: str
     assert caught.value.message == "Ticket is already reserved"
 
 
-def test_a_hold_past_its_expiry_does_not_block_the_next_buyer(hive: Hive, clock: FrozenClock, ann: str, bob: str, gig: str) -> None:
+def test_a_hold_past_its_expiry_does_not_block_the_next_buyer(
+    hive: Hive, clock: FrozenClock, ann: str, bob: str, gig: str
+) -> None:
     first = hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
     clock.advance(seconds=61)
     assert hive.handle(PlaceOrder(buyer_id=bob, ticket_id=gig)).status is OrderStatus.CREATED
@@ -65,8 +69,12 @@ def test_a_seller_cannot_buy_their_own_ticket(hive: Hive, seller: str, gig: str)
         hive.handle(PlaceOrder(buyer_id=seller, ticket_id=gig))
 
 
-@pytest.mark.parametrize(("ticket_id", "quantity", "fields"), [("123", 1, ["ticketId"]), ("", 0, ["ticketId", "quantity"])])
-def test_malformed_orders_are_field_errors(hive: Hive, ann: str, ticket_id: str, quantity: int, fields: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("ticket_id", "quantity", "fields"), [("123", 1, ["ticketId"]), ("", 0, ["ticketId", "quantity"])]
+)
+def test_malformed_orders_are_field_errors(
+    hive: Hive, ann: str, ticket_id: str, quantity: int, fields: list[str]
+) -> None:
     with pytest.raises(ValidationFailed) as caught:
         hive.handle(PlaceOrder(buyer_id=ann, ticket_id=ticket_id, quantity=quantity))
     assert [e.field for e in caught.value.errors] == fields

@@ -54,7 +54,9 @@ def test_paying_a_cancelled_order_gets_the_originals_message(hive: Hive, ann: st
     assert gateway(hive).charges == []
 
 
-def test_paying_after_the_hold_ran_out_expires_the_order_on_the_spot(hive: Hive, clock: FrozenClock, ann: str, gig: str) -> None:
+def test_paying_after_the_hold_ran_out_expires_the_order_on_the_spot(
+    hive: Hive, clock: FrozenClock, ann: str, gig: str
+) -> None:
     order = hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
     clock.advance(seconds=61)
     with pytest.raises(OrderCancelled):

@@ -69,9 +69,7 @@ class Marketplace(RuleBasedStateMachine):
     def reserve(self, buyer: int, ticket: int, quantity: int) -> str:
         ticket_id = list(self.tickets)[ticket]
         try:
-            return self.hive.handle(
-                PlaceOrder(buyer_id=self.buyers[buyer], ticket_id=ticket_id, quantity=quantity)
-            ).id
+            return self.hive.handle(PlaceOrder(buyer_id=self.buyers[buyer], ticket_id=ticket_id, quantity=quantity)).id
         except EventHiveError:
             return "missing"
 

@@ -56,7 +56,9 @@ def test_someone_else_cannot_update_a_ticket(hive: Hive, ann: str, gig: str) -> 
     assert hive.queries.ticket(gig).title == "Gig"
 
 
-def test_a_stranger_is_told_not_authorized_even_when_the_ticket_is_held(hive: Hive, ann: str, bob: str, gig: str) -> None:
+def test_a_stranger_is_told_not_authorized_even_when_the_ticket_is_held(
+    hive: Hive, ann: str, bob: str, gig: str
+) -> None:
     hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
     with pytest.raises(NotAuthorized):
         hive.handle(UpdateTicket(ticket_id=gig, actor_id=bob, title="Mine"))
@@ -69,7 +71,9 @@ def test_a_ticket_cannot_be_edited_while_a_unit_is_held(hive: Hive, seller: str,
     assert caught.value.message == "Cannot edit a reserved ticket"
 
 
-def test_a_hold_that_ran_out_does_not_block_an_edit(hive: Hive, clock: FrozenClock, seller: str, ann: str, gig: str) -> None:
+def test_a_hold_that_ran_out_does_not_block_an_edit(
+    hive: Hive, clock: FrozenClock, seller: str, ann: str, gig: str
+) -> None:
     hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
     clock.advance(seconds=61)
     assert hive.handle(UpdateTicket(ticket_id=gig, actor_id=seller, price=99)).price.minor == 9900
