@@ -28,6 +28,7 @@ BUILTIN_PACKAGE: Final = "eventhive_core.plugins.builtin"
 #: Built-in plugin modules (in ``BUILTIN_PACKAGE``), registered first, as ``builtin.<module>``.
 BUILTIN_PLUGINS: Final[tuple[str, ...]] = (
     "memory_storage",
+    "sqlalchemy_storage",
     "inprocess_bus",
     "fake_payments",
     "inprocess_scheduler",

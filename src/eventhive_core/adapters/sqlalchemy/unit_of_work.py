@@ -19,6 +19,16 @@ from eventhive_core.adapters.sqlalchemy.repositories import (
     SqlUserRepository,
 )
 from eventhive_core.domain.errors import TransientStorageError
+from eventhive_core.ports.storage import (
+    IdempotencyStore,
+    OrderRepository,
+    Outbox,
+    PaymentRepository,
+    ProcessedMessages,
+    RevokedTokens,
+    TicketRepository,
+    UserRepository,
+)
 
 
 class SqlUnitOfWork:
@@ -28,14 +38,15 @@ class SqlUnitOfWork:
     serialization failure, SQLite's busy timeout) leave it as TransientStorageError.
     """
 
-    users: SqlUserRepository
-    tickets: SqlTicketRepository
-    orders: SqlOrderRepository
-    payments: SqlPaymentRepository
-    revoked_tokens: SqlRevokedTokens
-    outbox: SqlOutbox
-    processed: SqlProcessedMessages
-    idempotency: SqlIdempotencyStore
+    # Annotated with the ports (protocol attributes are invariant); the values are the SQL classes.
+    users: UserRepository
+    tickets: TicketRepository
+    orders: OrderRepository
+    payments: PaymentRepository
+    revoked_tokens: RevokedTokens
+    outbox: Outbox
+    processed: ProcessedMessages
+    idempotency: IdempotencyStore
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
