@@ -1,9 +1,27 @@
-"""Fakes for tests: a clock you move by hand, and more as the ports grow."""
+"""Fakes for tests: a clock you move by hand, a recording bus, a manual scheduler, fake payments."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+from eventhive_core.adapters.fake_payments import FakeCharge, FakePaymentGateway, FakeRefund
+from eventhive_core.adapters.inprocess_bus import BusClosed, DeliveryFailed, Subscription
+from eventhive_core.ports.event_bus import Delivery
+from eventhive_core.ports.messages import Message
+from eventhive_core.ports.scheduler import ExpireCallback
+
+__all__ = [
+    "BusClosed",
+    "DeliveryFailed",
+    "FakeCharge",
+    "FakePaymentGateway",
+    "FakeRefund",
+    "FrozenClock",
+    "ManualScheduler",
+    "RecordingBus",
+]
 
 
 class FrozenClock:
@@ -35,3 +53,228 @@ class FrozenClock:
         with self._lock:
             self._now += step
             return self._now
+
+
+class RecordingBus:
+    """An event bus that records what is published and delivers only when told to.
+
+    By default ``publish`` just records; call ``deliver_pending()`` to hand the recorded
+    messages to subscribers. With ``deliver_immediately=True`` it delivers inside ``publish``
+    like the in-process bus. ``fail_next()`` makes the next publishes fail, as a broker that
+    is down would, so the outbox relay's retries can be tested.
+
+    Examples:
+        >>> bus = RecordingBus()
+        >>> bus.publish(Message(id="e1", type="order:created", body="{}"))
+        >>> bus.types()
+        ['order:created']
+    """
+
+    name = "recording"
+
+    def __init__(self, *, deliver_immediately: bool = False) -> None:
+        self.deliver_immediately = deliver_immediately
+        self.started = False
+        self.closed = False
+        self._lock = threading.RLock()
+        self._subscriptions: dict[str, Subscription] = {}
+        self._published: list[Message] = []
+        self._undelivered: list[Message] = []
+        self._failures: list[Exception] = []
+
+    @property
+    def published(self) -> list[Message]:
+        """Every message published, oldest first, redeliveries included (a copy)."""
+        with self._lock:
+            return list(self._published)
+
+    @property
+    def undelivered(self) -> list[Message]:
+        """Messages published but not yet delivered to subscribers (a copy)."""
+        with self._lock:
+            return list(self._undelivered)
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """Every subscription, in registration order."""
+        with self._lock:
+            return tuple(self._subscriptions.values())
+
+    def types(self) -> list[str]:
+        """Return the type of each published message, oldest first."""
+        return [message.type for message in self.published]
+
+    def of_type(self, event_type: str) -> list[Message]:
+        """Return the published messages of one type, oldest first."""
+        return [message for message in self.published if message.type == event_type]
+
+    def fail_next(self, count: int = 1, error: Exception | None = None) -> None:
+        """Make the next ``count`` publishes raise ``error`` (a ConnectionError by default) and record nothing."""
+        with self._lock:
+            self._failures.extend([error or ConnectionError("RecordingBus: simulated broker outage")] * count)
+
+    def subscribe(self, name: str, event_type: str, role: str, deliver: Delivery) -> None:
+        """Register a subscriber under a unique name.
+
+        Raises:
+            ValueError: The name is already taken.
+        """
+        with self._lock:
+            if name in self._subscriptions:
+                raise ValueError(f"A subscriber named {name!r} is already registered")
+            self._subscriptions[name] = Subscription(name=name, event_type=event_type, role=role, deliver=deliver)
+
+    def publish(self, message: Message) -> None:
+        """Record the message, and deliver it now if ``deliver_immediately``.
+
+        Raises:
+            BusClosed: The bus was closed.
+            DeliveryFailed: Delivering immediately, some subscribers raised.
+            Exception: The error given to ``fail_next``.
+        """
+        with self._lock:
+            if self.closed:
+                raise BusClosed(f"Cannot publish {message.type} {message.id}: the bus is closed")
+            if self._failures:
+                raise self._failures.pop(0)
+            self._published.append(message)
+            if not self.deliver_immediately:
+                self._undelivered.append(message)
+                return
+        self._deliver(message)
+
+    def deliver_pending(self) -> int:
+        """Deliver the recorded, undelivered messages in order; return how many were delivered.
+
+        Raises:
+            DeliveryFailed: A message failed for some subscribers; it and later messages stay undelivered.
+        """
+        delivered = 0
+        while True:
+            with self._lock:
+                if not self._undelivered:
+                    return delivered
+                message = self._undelivered[0]
+            self._deliver(message)
+            with self._lock:
+                self._undelivered.remove(message)
+            delivered += 1
+
+    def start(self) -> None:
+        """Note that the bus was started."""
+        self.started = True
+
+    def close(self) -> None:
+        """Note that the bus was closed; later publishes raise BusClosed."""
+        self.closed = True
+
+    def _deliver(self, message: Message) -> None:
+        errors: dict[str, Exception] = {}
+        for subscription in self.subscriptions:
+            if subscription.event_type != message.type:
+                continue
+            try:
+                subscription.deliver(message)
+            except Exception as exc:  # every subscriber gets its turn, as on the in-process bus
+                errors[subscription.name] = exc
+        if errors:
+            raise DeliveryFailed(message, errors)
+
+
+class ManualScheduler:
+    """An expiry scheduler that fires only when the test says so.
+
+    ``scheduled`` keeps every ``(order_id, fire_at)`` ever scheduled; ``fire_due(now)`` calls
+    the expire callback for the pending timers due at ``now``, earliest first.
+
+    Examples:
+        >>> scheduler, expired = ManualScheduler(), []
+        >>> scheduler.start(expired.append)
+        >>> scheduler.schedule("o1", datetime(2026, 1, 1, 12, 1, tzinfo=UTC))
+        >>> scheduler.fire_due(datetime(2026, 1, 1, 12, 0, tzinfo=UTC)), scheduler.fire_due(
+        ...     datetime(2026, 1, 1, 12, 1, tzinfo=UTC))
+        ([], ['o1'])
+    """
+
+    name = "manual"
+
+    def __init__(self) -> None:
+        self.closed = False
+        self._lock = threading.Lock()
+        self._expire: ExpireCallback | None = None
+        self._scheduled: list[tuple[str, datetime]] = []
+        self._pending: list[tuple[datetime, int, str]] = []
+        self._fired: list[str] = []
+
+    @property
+    def scheduled(self) -> list[tuple[str, datetime]]:
+        """Every ``(order_id, fire_at)`` scheduled, in call order (a copy)."""
+        with self._lock:
+            return list(self._scheduled)
+
+    @property
+    def pending(self) -> list[tuple[str, datetime]]:
+        """The timers not yet fired, earliest first."""
+        with self._lock:
+            return [(order_id, fire_at) for fire_at, _, order_id in sorted(self._pending)]
+
+    @property
+    def fired(self) -> list[str]:
+        """The order ids fired so far, in firing order (a copy)."""
+        with self._lock:
+            return list(self._fired)
+
+    @property
+    def started(self) -> bool:
+        """Tell whether ``start`` was called."""
+        return self._expire is not None
+
+    def schedule(self, order_id: str, fire_at: datetime) -> None:
+        """Record a timer.
+
+        Raises:
+            ValueError: ``fire_at`` is naive.
+        """
+        if fire_at.tzinfo is None:
+            raise ValueError("fire_at must be an aware datetime (UTC)")
+        with self._lock:
+            self._scheduled.append((order_id, fire_at))
+            self._pending.append((fire_at, len(self._scheduled), order_id))
+
+    def start(self, expire: ExpireCallback) -> None:
+        """Keep the callback that ``fire_due`` calls."""
+        self._expire = expire
+
+    def close(self) -> None:
+        """Note that the scheduler was closed."""
+        self.closed = True
+
+    def fire_due(self, now: datetime) -> list[str]:
+        """Call the expire callback for every pending timer due at ``now``; return their order ids.
+
+        A callback that raises propagates; timers after it stay pending.
+
+        Raises:
+            RuntimeError: ``start`` was not called.
+        """
+        return self._fire(lambda fire_at: fire_at <= now)
+
+    def fire_all(self) -> list[str]:
+        """Fire every pending timer, due or not; return their order ids."""
+        return self._fire(lambda fire_at: True)
+
+    def _fire(self, is_due: Callable[[datetime], bool]) -> list[str]:
+        expire = self._expire
+        if expire is None:
+            raise RuntimeError("ManualScheduler.start(expire) was not called")
+        fired: list[str] = []
+        while True:
+            with self._lock:
+                due = sorted(entry for entry in self._pending if is_due(entry[0]))
+                if not due:
+                    return fired
+                entry = due[0]
+                self._pending.remove(entry)
+                self._fired.append(entry[2])
+            fired.append(entry[2])
+            expire(entry[2])
