@@ -262,6 +262,15 @@ class _Idempotency:
 class MemoryUnitOfWork:
     """A transaction over the memory tables: holds the storage lock from enter to exit."""
 
+    users: _Users
+    tickets: _Tickets
+    orders: _Orders
+    payments: _Payments
+    revoked_tokens: _Revoked
+    outbox: _Outbox
+    processed: _Processed
+    idempotency: _Idempotency
+
     def __init__(self, storage: MemoryStorage) -> None:
         self._storage = storage
         self._work: _Tables | None = None

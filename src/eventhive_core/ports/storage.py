@@ -205,14 +205,46 @@ class IdempotencyStore(Protocol):
 class UnitOfWork(Protocol):
     """One transaction over every repository; use as a context manager, call ``commit()``."""
 
-    users: UserRepository
-    tickets: TicketRepository
-    orders: OrderRepository
-    payments: PaymentRepository
-    revoked_tokens: RevokedTokens
-    outbox: Outbox
-    processed: ProcessedMessages
-    idempotency: IdempotencyStore
+    # Read-only members, so an implementation may expose its own concrete repository types.
+    @property
+    def users(self) -> UserRepository:
+        """Users."""
+        ...
+
+    @property
+    def tickets(self) -> TicketRepository:
+        """Tickets and their units."""
+        ...
+
+    @property
+    def orders(self) -> OrderRepository:
+        """Orders."""
+        ...
+
+    @property
+    def payments(self) -> PaymentRepository:
+        """Payments."""
+        ...
+
+    @property
+    def revoked_tokens(self) -> RevokedTokens:
+        """Revoked token ids."""
+        ...
+
+    @property
+    def outbox(self) -> Outbox:
+        """The outbox of this transaction."""
+        ...
+
+    @property
+    def processed(self) -> ProcessedMessages:
+        """Processed-message ids."""
+        ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore:
+        """Idempotency keys."""
+        ...
 
     def __enter__(self) -> Self: ...
 
