@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from eventhive_core import HiveSettings, hookimpl
 from eventhive_core.plugins.factories import RegisterPaymentProvider
-from eventhive_core.plugins.markers import hookimpl
 from eventhive_core.ports.payments import PaymentGateway
-from eventhive_core.settings import HiveSettings
 
 
 def make_acme_gateway(settings: HiveSettings, options: Mapping[str, Any]) -> PaymentGateway:
