@@ -158,7 +158,7 @@ class OrderCancelledV1(Payload):
     quantity: Units
     """Units released."""
     reason: CancelReasonText
-    """`buyer` or `expired`."""
+    """Who cancelled it: `buyer`, or `expired` when the hold ran out."""
 
 
 class ExpirationCompleteV1(Payload):

@@ -80,7 +80,7 @@ def test_the_snapshots_are_written_as_the_cli_writes_them():
 
 
 def test_every_message_we_produce_validates_against_its_published_schema(sample_event):
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = pytest.importorskip("jsonschema", reason="needs the test extra: pip install -e '.[test]'")
     envelope = to_envelope(sample_event, producer="eventhive/orders@0.1.0", occurred_at=COMMITTED)
     schema = committed()[f"{sample_event.type.replace(':', '.')}.v1.json"]
     checker = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
@@ -89,7 +89,7 @@ def test_every_message_we_produce_validates_against_its_published_schema(sample_
 
 
 def test_the_published_schema_refuses_what_our_models_refuse(order_created):
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = pytest.importorskip("jsonschema", reason="needs the test extra: pip install -e '.[test]'")
     schema = committed()["order.created.v1.json"]
     body = json.loads(to_message(to_envelope(order_created, producer="p", occurred_at=COMMITTED)).body)
     checker = jsonschema.Draft202012Validator(schema)
