@@ -2,8 +2,8 @@
 
 Outbox rows are written on the unit of work's connection, so they commit or vanish with the
 change that produced them. The relay claims rows with one ``UPDATE ... WHERE id IN (SELECT ...
-LIMIT n) RETURNING``: on PostgreSQL the inner SELECT adds ``FOR UPDATE SKIP LOCKED`` so several
-relays share the work without waiting on each other; on SQLite the write unit's ``BEGIN
+LIMIT n) RETURNING``: on PostgreSQL the inner SELECT, a CTE, adds ``FOR UPDATE SKIP LOCKED`` so
+several relays share the work without waiting on each other; on SQLite the write unit's ``BEGIN
 IMMEDIATE`` already serialises them. A claim is a lease: a relay that dies mid-publish leaves a
 row that becomes claimable again when its lease runs out, and is published again with the same id.
 """
@@ -58,15 +58,16 @@ class SqlOutbox:
         """Claim up to ``limit`` oldest unsent, unclaimed (or lease-expired), not-dead rows until ``lease_until``."""
         claimable = sa.and_(_UNSENT, sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now))
         candidates = sa.select(outbox.c.id).where(claimable).order_by(outbox.c.occurred_at, outbox.c.id).limit(limit)
+        statement = sa.update(outbox)
         if self._skip_locked:
-            candidates = candidates.with_for_update(skip_locked=True)
-        # The outer WHERE repeats the test: a row another relay claimed while we waited drops out.
-        statement = (
-            sa.update(outbox)
-            .where(outbox.c.id.in_(candidates.scalar_subquery()), claimable)
-            .values(claimed_until=lease_until)
-            .returning(*outbox.c)
-        )
+            # A CTE runs once: as an IN (...) subquery PostgreSQL may rescan it per row and,
+            # skipping nothing it locked itself, hand out more than ``limit`` rows.
+            chosen = candidates.with_for_update(skip_locked=True).cte("claimable")
+            statement = statement.where(outbox.c.id == chosen.c.id)
+        else:
+            statement = statement.where(outbox.c.id.in_(candidates.scalar_subquery()))
+        # The WHERE repeats the test: a row another relay claimed while we waited drops out.
+        statement = statement.where(claimable).values(claimed_until=lease_until).returning(*outbox.c)
         records = [_record(row) for row in self._conn.execute(statement)]
         return sorted(records, key=lambda r: (r.occurred_at, r.message.id))
 

@@ -1,0 +1,131 @@
+"""Shared fixtures: service probes and a private PostgreSQL database per test session.
+
+PostgreSQL is probed once per session at ``EVENTHIVE_TEST_PG_URL`` (default: the local server).
+When it is missing, tests that need it skip with the reason, except under ``CI=true``, where they
+fail: CI must never pass by skipping. Each session creates its own ``eventhive_test_<random>``
+databases and drops them at the end, so concurrent runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+PG_URL_ENV = "EVENTHIVE_TEST_PG_URL"
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def require_service(reason: str) -> None:
+    """Skip the test for a missing service, or fail it when ``CI=true``."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: every service must be running)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _admin_connect(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return psycopg.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname=parsed.database or "postgres",
+        autocommit=True,
+        connect_timeout=3,
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """URL of a reachable PostgreSQL server's maintenance database (probed once per session)."""
+    url = os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)
+    hint = f"PostgreSQL not reachable at {url}; start it or set {PG_URL_ENV}"
+    try:
+        import psycopg
+    except ImportError:
+        require_service(f'{hint} (psycopg is not installed: pip install "eventhive[postgres]")')
+    try:
+        with _admin_connect(url) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        require_service(f"{hint} ({type(exc).__name__}: {str(exc).strip().splitlines()[0]})")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_database_factory(postgres_server_url: str) -> Iterator[Callable[[], str]]:
+    """Return ``make()`` creating a new, empty database for this session; all are dropped at its end."""
+    from sqlalchemy.engine import make_url
+
+    session = secrets.token_hex(4)
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"eventhive_test_{session}_{len(created)}"
+        with _admin_connect(postgres_server_url) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with _admin_connect(postgres_server_url) as conn:
+        for name in created:
+            # FORCE: a test that killed a process may leave its connection behind.
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_database_factory: Callable[[], str]) -> str:
+    """URL of this session's PostgreSQL database, migrated to the newest schema."""
+    from eventhive_core.adapters.sqlalchemy import upgrade
+
+    url = postgres_database_factory()
+    upgrade(url)
+    return url
+
+
+def wipe_tables(url: str) -> None:
+    """Delete every row of EventHive's tables (children first): a clean state in milliseconds."""
+    import sqlalchemy as sa
+
+    from eventhive_core.adapters.sqlalchemy.tables import metadata
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def clean_postgres_url(postgres_url: str) -> str:
+    """The session's migrated PostgreSQL database, emptied for this test."""
+    wipe_tables(postgres_url)
+    return postgres_url
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from eventhive_core.adapters.sqlalchemy import upgrade
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "eventhive.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
+    """URL of a fresh SQLite file for this test, already migrated (a copy of a template)."""
+    path = tmp_path / "eventhive.sqlite3"
+    shutil.copyfile(_sqlite_template, path)
+    return f"sqlite:///{path}"
