@@ -1,0 +1,54 @@
+"""``create_app()``: the reference app factory, configured from ``EVENTHIVE_*`` environment variables.
+
+``flask --app eventhive_flask:create_app run`` and ``eventhive serve`` both use it. Its data
+folder (the app's instance folder) is ``EVENTHIVE_DATA_DIR`` (default ``./eventhive-data``): the
+SQLite database lives there, and so does a signing secret generated on first start when neither
+``EVENTHIVE_JWT_SECRET`` nor ``SECRET_KEY`` is given.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from flask import Flask
+
+from eventhive_flask import datadir
+from eventhive_flask.config import DEFAULTS
+from eventhive_flask.extension import EventHive, HiveOverrides
+
+
+def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Return the known ``EVENTHIVE_*`` keys found in the environment (others, like test settings, are skipped)."""
+    source = os.environ if environ is None else environ
+    return {key: value for key, value in source.items() if key in DEFAULTS}
+
+
+def create_app(
+    config: Mapping[str, object] | None = None,
+    *,
+    plugins: tuple[object, ...] = (),
+    overrides: HiveOverrides | None = None,
+) -> Flask:
+    """Build a Flask app serving the EventHive API.
+
+    Configuration, later sources winning: the defaults, ``EVENTHIVE_*`` environment variables,
+    then ``config``.
+
+    Args:
+        config: Extra config keys (``EVENTHIVE_*``, ``SECRET_KEY``, ``TESTING``...).
+        plugins: Extra EventHive plugins.
+        overrides: Adapters given in code (see :class:`~eventhive_flask.extension.HiveOverrides`).
+    """
+    settings: dict[str, object] = {**config_from_env(), **(config or {})}
+    data_dir = datadir.prepare(str(settings.get("EVENTHIVE_DATA_DIR") or DEFAULTS["EVENTHIVE_DATA_DIR"]))
+    app = Flask("eventhive_flask", instance_path=str(data_dir))
+    app.config.update(settings)
+    needs_secret = str(app.config.get("EVENTHIVE_JWT_ALGORITHM") or "HS256") == "HS256"
+    if needs_secret and not app.config.get("EVENTHIVE_JWT_SECRET") and not app.config.get("SECRET_KEY"):
+        app.config["EVENTHIVE_JWT_SECRET"] = datadir.signing_secret(data_dir)
+    EventHive(app, plugins=plugins, overrides=overrides)
+    return app
+
+
+__all__ = ["config_from_env", "create_app"]

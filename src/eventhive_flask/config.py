@@ -1,0 +1,204 @@
+"""Every ``EVENTHIVE_*`` config key the extension reads, with its default and meaning.
+
+``init_app`` sets each key of :data:`DEFAULTS` on ``app.config`` with ``setdefault`` and then
+validates them once: the keys that are core settings become a
+:class:`~eventhive_core.HiveSettings`, the Flask-only keys a :class:`FlaskSettings`. An
+``EVENTHIVE_`` key in ``app.config`` that is not listed here fails at start, so a typo never
+passes silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from eventhive_core import HiveSettings
+
+PREFIX = "EVENTHIVE_"
+
+
+class ConfigDefaults:
+    """The default of each config key; each attribute is one ``app.config`` key."""
+
+    EVENTHIVE_STORAGE = "sqlalchemy"
+    """Storage backend by name: ``sqlalchemy`` (default in Flask), ``memory`` or a plugin's."""
+
+    EVENTHIVE_STORAGE_OPTIONS: Mapping[str, object] = MappingProxyType({})
+    """Extra options for the storage factory (JSON object in the environment)."""
+
+    EVENTHIVE_DATABASE_URL: str | None = None
+    """SQL database URL; unset means ``sqlite:///<instance path>/eventhive.sqlite3``."""
+
+    EVENTHIVE_EVENT_BUS = "inprocess"
+    """Event bus by name (``inprocess`` or a plugin's)."""
+
+    EVENTHIVE_EVENT_BUS_OPTIONS: Mapping[str, object] = MappingProxyType({})
+    """Extra options for the event-bus factory (URLs, stream names)."""
+
+    EVENTHIVE_PAYMENT_PROVIDER = "fake"
+    """Payment provider by name; ``fake`` never moves money (tokens as Stripe's test tokens)."""
+
+    EVENTHIVE_PAYMENT_OPTIONS: Mapping[str, object] = MappingProxyType({})
+    """Extra options for the payment-provider factory."""
+
+    EVENTHIVE_SCHEDULER = "inprocess"
+    """Expiry scheduler by name (``inprocess``, ``none`` or a plugin's)."""
+
+    EVENTHIVE_SCHEDULER_OPTIONS: Mapping[str, object] = MappingProxyType({})
+    """Extra options for the scheduler factory."""
+
+    EVENTHIVE_RESERVATION_TTL = 60
+    """Seconds an unpaid order holds its units (the original's payment window)."""
+
+    EVENTHIVE_EXPIRY_GRACE = 2
+    """Seconds added to a hold's expiry when scheduling its cancellation."""
+
+    EVENTHIVE_SWEEP_INTERVAL = 15
+    """Seconds between two runs of the sweeper that cancels due holds."""
+
+    EVENTHIVE_LATE_PAYMENT_POLICY = "refund"
+    """Money for an order no longer live: ``refund`` or ``accept_if_available``."""
+
+    EVENTHIVE_MAX_UNITS_PER_ORDER = 10
+    """The largest quantity one order may hold."""
+
+    EVENTHIVE_CURRENCY = "USD"
+    """Currency of new tickets (ISO 4217)."""
+
+    EVENTHIVE_OUTBOX_POLL_INTERVAL = 1
+    """Seconds between two looks at the outbox when nothing nudges the relay."""
+
+    EVENTHIVE_OUTBOX_MAX_ATTEMPTS = 20
+    """Publish attempts before an outbox row is marked dead."""
+
+    EVENTHIVE_OUTBOX_BATCH_SIZE = 100
+    """Outbox rows the relay claims at once."""
+
+    EVENTHIVE_JWT_ALGORITHM = "HS256"
+    """Token signing algorithm (``HS256`` or ``EdDSA``); verification accepts only this one."""
+
+    EVENTHIVE_JWT_SECRET: str | None = None
+    """HS256 secret (at least 32 bytes); unset means the app's ``SECRET_KEY``; neither fails at start."""
+
+    EVENTHIVE_JWT_PRIVATE_KEY: str | None = None
+    """EdDSA private key (PEM), for signing."""
+
+    EVENTHIVE_JWT_PUBLIC_KEY: str | None = None
+    """EdDSA public key (PEM), for verifying."""
+
+    EVENTHIVE_TOKEN_TTL = 86400
+    """Seconds a token (and the cookie holding it) stays valid."""
+
+    EVENTHIVE_IDEMPOTENCY_TTL = 86400
+    """Seconds an ``Idempotency-Key``'s first response is replayed."""
+
+    EVENTHIVE_LOAD_PLUGINS: tuple[str, ...] | None = None
+    """Entry-point plugins to load (names, or comma-separated text); unset loads all."""
+
+    EVENTHIVE_BLOCK_PLUGINS: tuple[str, ...] = ()
+    """Entry-point plugins never to load."""
+
+    EVENTHIVE_PRODUCER = "eventhive"
+    """This component's name in event envelopes (``eventhive/<producer>@<version>``)."""
+
+    EVENTHIVE_URL_PREFIX = ""
+    """Prefix before ``/api``; empty keeps the original's ``/api/...`` paths."""
+
+    EVENTHIVE_COOKIE_NAME = "eventhive"
+    """Name of the cookie holding the bare token (HttpOnly, SameSite=Lax)."""
+
+    EVENTHIVE_COOKIE_SECURE = True
+    """Mark the cookie ``Secure`` (HTTPS only); ``eventhive serve`` turns it off on plain-HTTP loopback."""
+
+    EVENTHIVE_TRUSTED_ORIGINS: tuple[str, ...] = ()
+    """Other origins (``https://shop.example``) allowed to send cookie-authenticated unsafe requests."""
+
+    EVENTHIVE_MAX_CONTENT_LENGTH = 65536
+    """Largest request body in bytes under the API; bigger ones get 413 in the error shape."""
+
+    EVENTHIVE_RUN_BACKGROUND = False
+    """Run the outbox relay, expiry scheduler and sweeper threads in this process (``serve`` sets it)."""
+
+    EVENTHIVE_DATA_DIR = "./eventhive-data"
+    """Folder of ``eventhive serve``: SQLite file and signing secret (``serve`` only)."""
+
+
+#: Every ``EVENTHIVE_*`` key and its default (read-only).
+DEFAULTS: Mapping[str, object] = MappingProxyType(
+    {name: getattr(ConfigDefaults, name) for name in vars(ConfigDefaults) if name.startswith(PREFIX)}
+)
+
+#: The keys that are core settings (validated into HiveSettings); the rest are Flask's own.
+CORE_KEYS: frozenset[str] = frozenset(PREFIX + name.upper() for name in HiveSettings.model_fields)
+
+
+def _names(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class FlaskSettings(BaseModel):
+    """The Flask-only keys of :data:`DEFAULTS`, validated once by ``init_app``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url_prefix: str = Field(default="", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
+    """``EVENTHIVE_URL_PREFIX``."""
+
+    cookie_name: str = Field(default="eventhive", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    """``EVENTHIVE_COOKIE_NAME``."""
+
+    cookie_secure: bool = True
+    """``EVENTHIVE_COOKIE_SECURE``."""
+
+    trusted_origins: tuple[str, ...] = ()
+    """``EVENTHIVE_TRUSTED_ORIGINS``."""
+
+    max_content_length: int = Field(default=65536, ge=1, le=100 * 1024 * 1024)
+    """``EVENTHIVE_MAX_CONTENT_LENGTH``."""
+
+    run_background: bool = False
+    """``EVENTHIVE_RUN_BACKGROUND``."""
+
+    data_dir: str = "./eventhive-data"
+    """``EVENTHIVE_DATA_DIR``."""
+
+    @field_validator("trusted_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: object) -> object:
+        names = _names(value)
+        if isinstance(names, tuple | list):
+            return tuple(str(origin).rstrip("/").lower() for origin in names)
+        return names
+
+
+def unknown_keys(config: Mapping[str, object]) -> list[str]:
+    """Return the ``EVENTHIVE_*`` keys of ``config`` that are not known config keys."""
+    return sorted(key for key in config if key.startswith(PREFIX) and key not in DEFAULTS)
+
+
+def hive_settings(config: Mapping[str, object], **overrides: object) -> HiveSettings:
+    """Validate the core keys of ``config`` into HiveSettings."""
+    core = {key: config[key] for key in CORE_KEYS if key in config}
+    return HiveSettings.from_mapping(core, ignore_unknown=True, **overrides)
+
+
+def flask_settings(config: Mapping[str, object]) -> FlaskSettings:
+    """Validate the Flask-only keys of ``config`` into FlaskSettings."""
+    values = {key[len(PREFIX) :].lower(): config[key] for key in DEFAULTS if key not in CORE_KEYS and key in config}
+    return FlaskSettings.model_validate(values)
+
+
+__all__ = [
+    "CORE_KEYS",
+    "DEFAULTS",
+    "PREFIX",
+    "ConfigDefaults",
+    "FlaskSettings",
+    "flask_settings",
+    "hive_settings",
+    "unknown_keys",
+]

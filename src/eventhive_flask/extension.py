@@ -1,0 +1,142 @@
+"""``EventHive``: the Flask extension, in the pallets style (``init_app``, state in ``app.extensions``)."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypedDict
+
+from flask import Flask
+from pydantic import ValidationError
+
+from eventhive_core import Clock, ConfigurationError, Hive, HiveSettings, bootstrap
+from eventhive_flask import config as cfg
+from eventhive_flask import plugin as flask_plugin
+from eventhive_flask.errors import register_app_handlers
+from eventhive_flask.state import EXTENSION_KEY, EventHiveState, state_of
+
+if TYPE_CHECKING:
+    from eventhive_core.ports.auth import PasswordHasher, TokenService
+    from eventhive_core.ports.event_bus import EventBus
+    from eventhive_core.ports.payments import PaymentGateway
+    from eventhive_core.ports.scheduler import ExpiryScheduler
+    from eventhive_core.ports.storage import Storage
+
+log = logging.getLogger("eventhive_flask")
+
+
+class HiveOverrides(TypedDict, total=False):
+    """Adapters given in code, passed to :func:`eventhive_core.bootstrap` (they win over the config)."""
+
+    clock: Clock
+    storage: Storage
+    event_bus: EventBus
+    scheduler: ExpiryScheduler
+    payment_gateway: PaymentGateway
+    password_hasher: PasswordHasher
+    token_service: TokenService
+
+
+class EventHive:
+    """The EventHive Flask extension: the original's JSON API over a Hive built from ``app.config``.
+
+    Use it directly (``EventHive(app)``) or with an app factory (``hive_ext = EventHive()``, then
+    ``hive_ext.init_app(app)`` in the factory). Each app gets its own Hive, kept in
+    ``app.extensions["eventhive"]``; reach it as ``current_hive`` inside a request or app context.
+
+    Args:
+        app: An app to set up now, or None to call :meth:`init_app` later.
+        plugins: Extra plugins (modules or objects with ``@hookimpl`` functions) for every app.
+        overrides: Adapters given in code (clock, storage, payment gateway...), mostly for tests.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        plugins: Sequence[object] = (),
+        overrides: HiveOverrides | None = None,
+    ) -> None:
+        self.plugins = tuple(plugins)
+        self.overrides: HiveOverrides = overrides or {}
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Set up EventHive on ``app``: config defaults, the Hive, the API blueprint and CLI.
+
+        Raises:
+            RuntimeError: EventHive is already set up on this app.
+            ConfigurationError: A config key is unknown or invalid, or a backend cannot start.
+        """
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(
+                f"EventHive is already set up on the app {app.name!r}; reuse the existing EventHive "
+                "instance instead of calling init_app twice."
+            )
+        for key, value in cfg.DEFAULTS.items():
+            app.config.setdefault(key, value)
+        settings, flask_settings = _validate(app)
+        hive = bootstrap(settings, plugins=(flask_plugin, *self.plugins), **self.overrides)
+        api_root = f"{flask_settings.url_prefix}/api"
+        app.extensions[EXTENSION_KEY] = EventHiveState(
+            hive=hive, settings=settings, flask=flask_settings, api_root=api_root
+        )
+        _register_http(app, hive, api_root)
+        from eventhive_flask.cli import eventhive_group
+
+        app.cli.add_command(eventhive_group)
+        if flask_settings.run_background:
+            hive.start(background=True)
+            # Stop the threads cleanly at exit; close() also runs the plugins' shutdown hooks.
+            atexit.register(hive.close)
+        if settings.payment_provider == "fake" and not (app.debug or app.testing):
+            log.warning("EVENTHIVE_PAYMENT_PROVIDER=fake: payments are simulated and no money moves.")
+
+    @staticmethod
+    def hive_for(app: Flask) -> Hive:
+        """Return the Hive of ``app``.
+
+        Raises:
+            RuntimeError: ``init_app`` was not called for this app.
+        """
+        return state_of(app).hive
+
+
+def _validate(app: Flask) -> tuple[HiveSettings, cfg.FlaskSettings]:
+    unknown = cfg.unknown_keys(app.config)
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown config key(s) {', '.join(unknown)}; the known keys are listed in docs/flask/configuration.md."
+        )
+    overrides: dict[str, object] = {}
+    if app.config.get("EVENTHIVE_STORAGE") == "sqlalchemy" and not app.config.get("EVENTHIVE_DATABASE_URL"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        overrides["database_url"] = "sqlite:///" + os.path.join(app.instance_path, "eventhive.sqlite3")
+    if app.config.get("EVENTHIVE_JWT_ALGORITHM", "HS256") == "HS256" and not app.config.get("EVENTHIVE_JWT_SECRET"):
+        secret = app.config.get("SECRET_KEY")
+        if not secret:
+            raise ConfigurationError(
+                "EventHive signs tokens with EVENTHIVE_JWT_SECRET, or else the app's SECRET_KEY; set one "
+                '(at least 32 bytes: python -c "import secrets; print(secrets.token_urlsafe(48))").'
+            )
+        overrides["jwt_secret"] = secret.decode() if isinstance(secret, bytes) else str(secret)
+    try:
+        return cfg.hive_settings(app.config, **overrides), cfg.flask_settings(app.config)
+    except ValidationError as exc:
+        raise ConfigurationError(f"Invalid EventHive configuration: {exc}") from exc
+
+
+def _register_http(app: Flask, hive: Hive, api_root: str) -> None:
+    from eventhive_flask.openapi import openapi_view
+    from eventhive_flask.views import api
+
+    app.register_blueprint(api, url_prefix=api_root)
+    app.add_url_rule(f"{api_root}/openapi.json", "eventhive_openapi", openapi_view)
+    register_app_handlers(app, api_root)
+    hive.plugins.hook.eventhive_flask_register_blueprints(app=app, hive=hive)
+
+
+__all__ = ["EventHive", "HiveOverrides"]

@@ -1,0 +1,95 @@
+"""``Idempotency-Key`` on unsafe requests: one key, one outcome, replayed for a while.
+
+For a signed-in caller, the first request with a key runs and its response is stored (per
+caller, for ``EVENTHIVE_IDEMPOTENCY_TTL``, 24 h by default). The same key again gets the stored
+response back with ``Idempotent-Replayed: true``; while the first is still running, 409; with a
+different request (method, path or body), 422. Responses worth retrying (409, 429, any 5xx) are
+not stored, so the retry runs for real. Storage is the core's ``IdempotencyStore``, so this holds
+across worker processes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Callable
+from typing import ParamSpec
+
+from flask import Response, request
+
+from eventhive_core import (
+    EventHiveError,
+    FieldError,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    ValidationFailed,
+)
+from eventhive_flask.auth import require_identity
+from eventhive_flask.bodies import fingerprint_text
+from eventhive_flask.errors import from_eventhive_error
+from eventhive_flask.state import current_state
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+P = ParamSpec("P")
+
+
+def _stored(status: int) -> bool:
+    return status < 500 and status not in (409, 429)
+
+
+def idempotent(view: Callable[P, Response]) -> Callable[P, Response]:
+    """Make a view honour ``Idempotency-Key`` (the view must require a signed-in caller)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        key = request.headers.get(HEADER)
+        if key is None:
+            return view(*args, **kwargs)
+        identity = require_identity()
+        if not _VALID_KEY.match(key):
+            raise ValidationFailed([FieldError("Idempotency-Key must be 1 to 255 printable ASCII characters", HEADER)])
+        hive = current_state().hive
+        fingerprint = hashlib.sha256(fingerprint_text().encode()).hexdigest()
+        now = hive.services.clock.now()
+        scope = identity.user_id
+        with hive.uow() as uow:
+            existing = uow.idempotency.begin(scope, key, fingerprint, now, now + hive.settings.idempotency_ttl)
+            uow.commit()
+        if existing is not None:
+            if existing.fingerprint != fingerprint:
+                raise IdempotencyKeyReused()
+            if existing.status_code is None or existing.body is None:
+                raise IdempotencyKeyInFlight()
+            replay = Response(existing.body, status=existing.status_code, mimetype="application/json")
+            replay.headers[REPLAYED_HEADER] = "true"
+            return replay
+        try:
+            try:
+                response = view(*args, **kwargs)
+            except EventHiveError as exc:
+                response = from_eventhive_error(exc)
+        except BaseException:
+            _abandon(scope, key)
+            raise
+        if _stored(response.status_code):
+            with hive.uow() as uow:
+                uow.idempotency.finish(scope, key, response.status_code, response.get_data(as_text=True))
+                uow.commit()
+        else:
+            _abandon(scope, key)
+        return response
+
+    return wrapper
+
+
+def _abandon(scope: str, key: str) -> None:
+    with current_state().hive.uow() as uow:
+        uow.idempotency.abandon(scope, key)
+        uow.commit()
+
+
+__all__ = ["HEADER", "REPLAYED_HEADER", "idempotent"]

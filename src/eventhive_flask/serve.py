@@ -1,0 +1,196 @@
+"""``eventhive serve``: the whole platform in one command, on the embedded defaults.
+
+A SQLite file in the data folder (migrated before the workers start), the in-process event bus,
+outbox relay, expiry scheduler and sweeper running in every worker, fake payments, and a signing
+secret generated once and kept in the data folder. gunicorn (``gthread`` workers) serves
+:func:`~eventhive_flask.app.create_app`. Any ``EVENTHIVE_*`` environment variable swaps a part,
+for instance ``EVENTHIVE_DATABASE_URL=postgresql+psycopg://...``.
+
+Importing this module is cheap: Flask, gunicorn and the storage load when the command runs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Mapping, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether ``host`` is a loopback address or name.
+
+    Examples:
+        >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0")
+        (True, True, False)
+    """
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def shown_url(url: str) -> str:
+    """Hide the password of a database URL.
+
+    Examples:
+        >>> shown_url("postgresql+psycopg://ann:secret@db:5432/x")
+        'postgresql+psycopg://ann:***@db:5432/x'
+    """
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
+
+
+def prepare_environment(environ: MutableMapping[str, str], data_dir: Path, host: str) -> list[str]:
+    """Fill in the embedded defaults the environment does not set; return notes to print.
+
+    Sets storage, database URL, signing secret, the data folder, background threads, and turns
+    the Secure cookie off on plain-HTTP loopback (browsers drop Secure cookies over plain HTTP).
+    """
+    from eventhive_flask import datadir
+
+    notes: list[str] = []
+    environ["EVENTHIVE_DATA_DIR"] = str(data_dir)
+    environ.setdefault("EVENTHIVE_STORAGE", "sqlalchemy")
+    if environ["EVENTHIVE_STORAGE"] == "sqlalchemy":
+        environ.setdefault("EVENTHIVE_DATABASE_URL", datadir.database_url(data_dir))
+    if environ.get("EVENTHIVE_JWT_ALGORITHM", "HS256") == "HS256" and not environ.get("EVENTHIVE_JWT_SECRET"):
+        environ["EVENTHIVE_JWT_SECRET"] = datadir.signing_secret(data_dir)
+    environ["EVENTHIVE_RUN_BACKGROUND"] = "true"
+    if "EVENTHIVE_COOKIE_SECURE" not in environ:
+        if is_loopback(host):
+            environ["EVENTHIVE_COOKIE_SECURE"] = "false"
+            notes.append(
+                "cookies:   not marked Secure (plain HTTP on loopback); set EVENTHIVE_COOKIE_SECURE=true behind HTTPS"
+            )
+        else:
+            notes.append("cookies:   marked Secure: browsers send them over HTTPS only (put TLS in front)")
+    return notes
+
+
+def migrate(environ: Mapping[str, str]) -> tuple[str, str, str, str, str]:
+    """Build a Hive once in this process to validate the settings and migrate the database.
+
+    Returns:
+        The storage, database URL, event bus, scheduler and payment provider in use.
+
+    Raises:
+        click.ClickException: A setting is invalid or a backend cannot start.
+    """
+    from pydantic import ValidationError
+
+    from eventhive_core import EventHiveError, HiveSettings, bootstrap
+    from eventhive_flask.app import config_from_env
+
+    try:
+        settings = HiveSettings.from_mapping(config_from_env(environ), ignore_unknown=True)
+        if settings.storage == "sqlalchemy":
+            options = {**settings.storage_options, "migrate": "upgrade"}
+            bootstrap(settings.model_copy(update={"storage_options": options, "scheduler": "none"})).close()
+    except (EventHiveError, ValidationError) as exc:
+        message = exc.message if isinstance(exc, EventHiveError) else str(exc)
+        raise click.ClickException(f"Cannot start: {message}") from exc
+    return (
+        settings.storage,
+        settings.database_url or "",
+        settings.event_bus,
+        settings.scheduler,
+        settings.payment_provider,
+    )
+
+
+def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    """Return the gunicorn settings ``serve`` runs with."""
+    bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+    return {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 30,
+        "graceful_timeout": 5,
+        "keepalive": 5,
+        "accesslog": os.environ.get("EVENTHIVE_ACCESS_LOG") or None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "proc_name": "eventhive",
+    }
+
+
+def run_gunicorn(options: Mapping[str, Any], load: Callable[[], Any]) -> None:
+    """Serve ``load()``'s WSGI app with gunicorn's ``BaseApplication`` until interrupted."""
+    from gunicorn.app.base import BaseApplication
+
+    class EventHiveServer(BaseApplication):  # type: ignore[misc]
+        """gunicorn serving the EventHive app; each worker builds its own app after the fork."""
+
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return load()
+
+    EventHiveServer().run()
+
+
+def _load_app() -> Any:
+    # Runs in each worker after the fork, so its Hive (connections, relay, scheduler and sweeper
+    # threads, started because EVENTHIVE_RUN_BACKGROUND is set) belongs to that worker alone.
+    from eventhive_flask.app import create_app
+
+    return create_app()
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
+@click.option(
+    "--data-dir",
+    envvar="EVENTHIVE_DATA_DIR",
+    default="./eventhive-data",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the SQLite database and the signing secret (EVENTHIVE_DATA_DIR).",
+)
+def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> None:
+    """Run the whole ticket platform: the JSON API with its database, timers and fake payments."""
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException('eventhive serve needs the server extra: pip install "eventhive[server]"') from exc
+    from eventhive_core import __version__
+    from eventhive_flask import datadir
+
+    folder = datadir.prepare(data_dir)
+    notes = prepare_environment(os.environ, folder, host)
+    storage, url, bus, scheduler, payments = migrate(os.environ)
+    # Import the app's modules once here, so forked workers start without importing them again.
+    import eventhive_flask.app
+    import eventhive_flask.views  # noqa: F401
+
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"EventHive {__version__} serving on http://{shown_host}:{port}/api ({workers} worker(s))")
+    click.echo(f"  data:      {folder}")
+    click.echo(f"  storage:   {storage}" + (f" ({shown_url(url)})" if url else ""))
+    click.echo(f"  events:    {bus} bus, {scheduler} expiry scheduler, relay and sweeper in each worker")
+    click.echo(
+        f"  payments:  {payments}" + (" (simulated: tok_visa pays, no money moves)" if payments == "fake" else "")
+    )
+    for note in notes:
+        click.echo(f"  {note}")
+    click.echo("Press Ctrl-C to stop.", nl=True)
+    run_gunicorn(gunicorn_options(host, port, workers, threads), _load_app)
+
+
+__all__ = ["gunicorn_options", "is_loopback", "migrate", "prepare_environment", "run_gunicorn", "serve", "shown_url"]

@@ -1,0 +1,27 @@
+"""The original's JSON API as one blueprint, mounted at ``<EVENTHIVE_URL_PREFIX>/api``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from eventhive_flask.auth import check_csrf
+from eventhive_flask.errors import handle_any
+from eventhive_flask.state import current_state
+
+#: The API blueprint (registered by ``EventHive.init_app``; its endpoints are ``eventhive_api.*``).
+api = Blueprint("eventhive_api", __name__)
+
+
+@api.before_request
+def _guard() -> None:
+    # The size limit is ours (EVENTHIVE_MAX_CONTENT_LENGTH), not the whole app's MAX_CONTENT_LENGTH.
+    request.max_content_length = current_state().flask.max_content_length
+    check_csrf()
+
+
+api.register_error_handler(Exception, handle_any)
+
+# Routes attach to `api` when their modules are imported.
+from eventhive_flask.views import api_orders, api_payments, api_tickets, api_users, health  # noqa: E402
+
+__all__ = ["api", "api_orders", "api_payments", "api_tickets", "api_users", "health"]

@@ -1,0 +1,48 @@
+"""``/api/orders``: place, list, show and cancel orders."""
+
+from __future__ import annotations
+
+from flask import Response
+
+from eventhive_core import CancelOrder, PlaceOrder
+from eventhive_flask.auth import require_identity
+from eventhive_flask.bodies import parse
+from eventhive_flask.idempotency import idempotent
+from eventhive_flask.responses import empty_response, json_list, json_response, page_arguments
+from eventhive_flask.schemas import OrderIn, OrderOut
+from eventhive_flask.state import current_hive
+from eventhive_flask.views import api
+
+
+@api.post("/orders", endpoint="place_order")
+@idempotent
+def place_order() -> Response:
+    """Reserve units of a ticket: 201 and the order (``status: created``, ``expiresAt`` in the payment window)."""
+    identity = require_identity()
+    body = parse(OrderIn)
+    view = current_hive.handle(PlaceOrder(buyer_id=identity.user_id, ticket_id=body.ticket_id, quantity=body.quantity))
+    return json_response(OrderOut.from_view(view), 201)
+
+
+@api.get("/orders", endpoint="list_orders")
+def list_orders() -> Response:
+    """The caller's orders in any status, oldest first."""
+    identity = require_identity()
+    limit, cursor = page_arguments()
+    page = current_hive.queries.orders_for_user(identity.user_id, limit, cursor)
+    return json_list((OrderOut.from_view(view) for view in page.items), page.next_cursor)
+
+
+@api.get("/orders/<order_id>", endpoint="show_order")
+def show_order(order_id: str) -> Response:
+    """One of the caller's orders; 404 unknown or malformed, 401 someone else's."""
+    identity = require_identity()
+    return json_response(OrderOut.from_view(current_hive.queries.order(order_id, viewer_id=identity.user_id)))
+
+
+@api.delete("/orders/<order_id>", endpoint="cancel_order")
+def cancel_order(order_id: str) -> Response:
+    """Cancel one of the caller's unpaid orders: 204 without a body."""
+    identity = require_identity()
+    current_hive.handle(CancelOrder(order_id=order_id, actor_id=identity.user_id))
+    return empty_response(204)
