@@ -1,17 +1,30 @@
-"""Test helpers: an app on memory storage with a frozen clock, and sign-up helpers for the test client."""
+"""Test helpers: an app on memory storage with a frozen clock, and a harness that speaks the API.
+
+For this project's tests and for plugin authors::
+
+    harness = ApiHarness.build()
+    seller, buyer = harness.user(), harness.user()
+    ticket = harness.ticket(seller, price=20)
+    order = harness.order(buyer, ticket["id"])
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 
+from eventhive_core import Hive, hookimpl
+from eventhive_core.contracts.envelope import Envelope
+from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.testing.fakes import FrozenClock
 from eventhive_core.testing.hives import TEST_JWT_SECRET, fast_hasher
 from eventhive_flask.extension import EventHive, HiveOverrides
 
-#: Config of a test app: memory storage, no timers, fake payments, no Secure cookie.
+#: Config of a test app: memory storage, no timers, fake payments.
 TEST_CONFIG: Mapping[str, object] = {
     "TESTING": True,
     "EVENTHIVE_STORAGE": "memory",
@@ -22,6 +35,18 @@ TEST_CONFIG: Mapping[str, object] = {
 
 #: The password the sign-up helpers use.
 TEST_PASSWORD = "password"  # noqa: S105 (test accounts only)
+
+#: Every event type the core publishes.
+EVENT_TYPES = (
+    "ticket:created",
+    "ticket:updated",
+    "order:created",
+    "order:cancelled",
+    "expiration:complete",
+    "payment:created",
+    "payment:refunded",
+    "user:banned",
+)
 
 
 def make_test_app(
@@ -52,4 +77,118 @@ def sign_up(client: FlaskClient, email: str = "test@test.com", password: str = T
     return str(response.get_json()["id"])
 
 
-__all__ = ["TEST_CONFIG", "TEST_PASSWORD", "make_test_app", "sign_up"]
+@dataclass
+class EventRecorder:
+    """A plugin that subscribes to every event type and keeps what it receives (after commit and relay)."""
+
+    envelopes: list[Envelope] = field(default_factory=list)
+
+    @hookimpl
+    def eventhive_register_subscribers(self, register: Callable[[str, str, str, Any], None]) -> None:
+        """Subscribe to every event type."""
+        for event_type in EVENT_TYPES:
+            register(f"tests.recorder.{event_type}", event_type, "tests", self._record)
+
+    def _record(self, envelope: Envelope, uow: object) -> None:
+        self.envelopes.append(envelope)
+
+    def of_type(self, event_type: str) -> list[Envelope]:
+        """Return the envelopes received of one type, in order."""
+        return [e for e in self.envelopes if e.type == event_type]
+
+
+@dataclass
+class ApiHarness:
+    """An app under test, its clock and payment gateway, and helpers that speak HTTP."""
+
+    app: Flask
+    clock: FrozenClock
+    gateway: PaymentGateway
+    events: EventRecorder
+    _count: int = 0
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        clock: FrozenClock | None = None,
+        gateway: PaymentGateway | None = None,
+        plugins: tuple[object, ...] = (),
+        **config: object,
+    ) -> ApiHarness:
+        """Build an app (extra config keys as keyword arguments) with an event recorder plugged in."""
+        events = EventRecorder()
+        clock = clock or FrozenClock()
+        overrides: HiveOverrides = {"payment_gateway": gateway} if gateway is not None else {}
+        app = make_test_app(clock=clock, plugins=(events, *plugins), overrides=overrides, **config)
+        return cls(app, clock, gateway or EventHive.hive_for(app).services.payments, events)
+
+    @property
+    def hive(self) -> Hive:
+        """The app's Hive."""
+        return EventHive.hive_for(self.app)
+
+    def client(self) -> FlaskClient:
+        """A new anonymous client."""
+        return self.app.test_client()
+
+    def user(self, email: str | None = None) -> FlaskClient:
+        """A client signed in as a new user (it keeps the cookie); the id is in ``client.user_id``."""
+        self._count += 1
+        client = self.app.test_client()
+        client.user_id = sign_up(client, email or f"user{self._count}@test.com")  # type: ignore[attr-defined]
+        return client
+
+    def ticket(
+        self, seller: FlaskClient, title: str = "concert", price: object = 20, **extra: object
+    ) -> dict[str, Any]:
+        """List a ticket as ``seller`` and return its JSON."""
+        response = seller.post("/api/tickets", json={"title": title, "price": price, **extra})
+        assert response.status_code == 201, response.get_json()
+        return dict(response.get_json())
+
+    def order(self, buyer: FlaskClient, ticket_id: str, **extra: object) -> dict[str, Any]:
+        """Place an order as ``buyer`` and return its JSON."""
+        response = buyer.post("/api/orders", json={"ticketId": ticket_id, **extra})
+        assert response.status_code == 201, response.get_json()
+        return dict(response.get_json())
+
+    def published(self) -> EventRecorder:
+        """Relay the outbox now and return the recorder."""
+        self.hive.relay_outbox()
+        return self.events
+
+    def pending_events(self) -> int:
+        """How many outbox rows are not yet published."""
+        with self.hive.uow() as uow:
+            return uow.outbox.pending()
+
+
+def errors_of(response: Any) -> list[dict[str, str]]:
+    """Return the ``errors`` list of an error response, asserting it has the original's shape."""
+    body = response.get_json()
+    assert isinstance(body, dict), body
+    assert set(body) == {"errors"}, body
+    assert body["errors"], body
+    for entry in body["errors"]:
+        assert set(entry) <= {"message", "field"}, entry
+        assert isinstance(entry["message"], str), entry
+    return list(body["errors"])
+
+
+def messages_of(response: Any) -> list[str]:
+    """Return the messages of an error response."""
+    return [entry["message"] for entry in errors_of(response)]
+
+
+__all__ = [
+    "EVENT_TYPES",
+    "TEST_CONFIG",
+    "TEST_PASSWORD",
+    "ApiHarness",
+    "EventRecorder",
+    "errors_of",
+    "make_test_app",
+    "messages_of",
+    "sign_up",
+]
