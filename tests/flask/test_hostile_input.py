@@ -1,0 +1,164 @@
+"""Bad input on every route: never a 5xx, always the original's error shape, and nothing changes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from eventhive_flask.testing import ApiHarness as Api
+from eventhive_flask.testing import errors_of
+
+HUGE = 70_000  # over the default EVENTHIVE_MAX_CONTENT_LENGTH of 65536
+
+
+@dataclass
+class World:
+    api: Api
+    seller: FlaskClient
+    buyer: FlaskClient
+    ticket: dict[str, Any]
+    order: dict[str, Any]
+
+    def snapshot(self) -> tuple[object, ...]:
+        with self.api.app.test_request_context():
+            hive = self.api.hive
+            tickets = [
+                (t.id, t.title, t.price, t.capacity, t.version)
+                for t in hive.queries.tickets_owned_by(self.seller.user_id).items
+            ]  # type: ignore[attr-defined]
+            orders = [(o.id, o.status, o.version) for o in hive.queries.orders_for_user(self.buyer.user_id).items]  # type: ignore[attr-defined]
+        return tickets, orders, len(self.api.gateway.charges), self.api.pending_events()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def world(api: Api) -> World:
+    seller, buyer = api.user("seller@test.com"), api.user("buyer@test.com")
+    ticket = api.ticket(seller, title="free")
+    held = api.ticket(seller, title="held")
+    order = api.order(buyer, held["id"])
+    api.published()
+    return World(api, seller, buyer, ticket, order)
+
+
+# Raw bodies that are not a usable JSON object, sent to every route that takes a body.
+RAW_BODIES: list[tuple[str, bytes, str, int]] = [
+    ("malformed JSON", b'{"title": ', "application/json", 400),
+    ("an array", b"[]", "application/json", 400),
+    ("a string", b'"text"', "application/json", 400),
+    ("a number", b"42", "application/json", 400),
+    ("null", b"null", "application/json", 400),
+    ("NaN", b'{"title": "t", "price": NaN, "ticketId": NaN}', "application/json", 400),
+    ("deep nesting", b"[" * 30_000 + b"]" * 30_000, "application/json", 400),
+    ("invalid UTF-8", b'{"title": "\xff\xfe"}', "application/json", 400),
+    ("an integer of 5000 digits", b'{"price": ' + b"9" * 5000 + b"}", "application/json", 400),
+    ("a huge body", b'{"title": "' + b"x" * HUGE + b'"}', "application/json", 413),
+    ("a form with the cookie", b"title=x&price=1", "application/x-www-form-urlencoded", 403),
+]
+
+BODY_ROUTES: list[tuple[str, str, str]] = [
+    ("POST", "/api/users/signup", "anonymous"),
+    ("POST", "/api/users/signin", "anonymous"),
+    ("POST", "/api/users/tokens", "anonymous"),
+    ("POST", "/api/tickets", "seller"),
+    ("PUT", "/api/tickets/{ticket}", "seller"),
+    ("POST", "/api/orders", "buyer"),
+    ("POST", "/api/payments", "buyer"),
+]
+
+# (method, path, who, JSON body, expected status)
+FIELD_CASES: list[tuple[str, str, str, dict[str, Any] | None, int]] = []
+for price in ["abc", -1, 0, "0", 1e300, "1e999", 1_000_000.01, 1.001, "Infinity", "NaN", True, None, [], {"a": 1}]:
+    FIELD_CASES.append(("POST", "/api/tickets", "seller", {"title": "t", "price": price}, 400))
+    FIELD_CASES.append(("PUT", "/api/tickets/{ticket}", "seller", {"title": "t", "price": price}, 400))
+for title in ["", "   ", "a" * 201, "bad\x00title", "bell\u0007", 5, None, ["t"]]:
+    FIELD_CASES.append(("POST", "/api/tickets", "seller", {"title": title, "price": 1}, 400))
+    FIELD_CASES.append(("PUT", "/api/tickets/{ticket}", "seller", {"title": title, "price": 1}, 400))
+for capacity in [0, -1, 1.5, "2", 10**7, True]:
+    FIELD_CASES.append(("POST", "/api/tickets", "seller", {"title": "t", "price": 1, "capacity": capacity}, 400))
+for ticket_id in ["", "123", 5, None, [], "x" * 1000, "{ticket}'; DROP TABLE tickets;--"]:
+    FIELD_CASES.append(("POST", "/api/orders", "buyer", {"ticketId": ticket_id}, 400))
+for quantity in [0, -1, 11, 1.5, "2", True, 10**30]:
+    FIELD_CASES.append(("POST", "/api/orders", "buyer", {"ticketId": "{ticket}", "quantity": quantity}, 400))
+for order_id, status in [("", 400), ("123", 404), (5, 400), (None, 400), ("x" * 1000, 404)]:
+    FIELD_CASES.append(("POST", "/api/payments", "buyer", {"orderId": order_id, "token": "tok_visa"}, status))
+for token in ["", 5, None, ["tok_visa"]]:
+    FIELD_CASES.append(("POST", "/api/payments", "buyer", {"orderId": "{order}", "token": token}, 400))
+for email in [5, None, "a" * 300 + "@x.com", "no-at-sign", "bad\x00@x.com"]:
+    FIELD_CASES.append(("POST", "/api/users/signup", "anonymous", {"email": email, "password": "password"}, 400))
+    FIELD_CASES.append(("POST", "/api/users/signin", "anonymous", {"email": email, "password": "password"}, 400))
+for password in [5, None, "p", "p" * 21]:
+    FIELD_CASES.append(("POST", "/api/users/signup", "anonymous", {"email": "new@test.com", "password": password}, 400))
+# Ids of the wrong shape in paths, and bad query parameters.
+for bad_id in ["123", "not-a-uuid", "x" * 1000, "%00", "..%2F..", "%F0%9F%8E%AB", "{ticket}x"]:
+    FIELD_CASES.append(("GET", f"/api/tickets/{bad_id}", "anonymous", None, 404))
+    FIELD_CASES.append(("PUT", f"/api/tickets/{bad_id}", "seller", {"title": "t", "price": 1}, 404))
+    FIELD_CASES.append(("GET", f"/api/orders/{bad_id}", "buyer", None, 404))
+    FIELD_CASES.append(("DELETE", f"/api/orders/{bad_id}", "buyer", None, 404))
+for query, status in [
+    ("limit=abc", 400),
+    ("limit=0", 400),
+    ("limit=101", 400),
+    ("limit=-1", 400),
+    ("limit=99999999999999999999999", 400),
+    ("cursor=" + "x" * 600, 400),
+    ("owner=you", 400),
+    ("cursor=garbage", 200),
+]:
+    FIELD_CASES.append(("GET", f"/api/tickets?{query}", "anonymous", None, status))
+    if not query.startswith("owner"):
+        FIELD_CASES.append(("GET", f"/api/orders?{query}", "buyer", None, status))
+
+
+def _client(world: World, who: str) -> FlaskClient:
+    return {"anonymous": world.api.client(), "seller": world.seller, "buyer": world.buyer}[who]
+
+
+def _fill(text: str, world: World) -> str:
+    return text.replace("{ticket}", world.ticket["id"]).replace("{order}", world.order["id"])
+
+
+def _check(response: Any, expected: int, world: World, before: tuple[object, ...]) -> None:
+    assert response.status_code < 500, response.get_data(as_text=True)
+    assert response.status_code == expected, response.get_data(as_text=True)[:500]
+    if expected >= 400:
+        errors_of(response)
+        assert world.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who", "label", "raw", "content_type", "expected"),
+    [
+        pytest.param(method, path, who, label, raw, content_type, status, id=f"{method} {path} with {label}")
+        for method, path, who in BODY_ROUTES
+        for label, raw, content_type, status in RAW_BODIES
+        # Requests without the cookie need no CSRF check: a form there is just not JSON (415).
+        if not (label.startswith("a form") and who == "anonymous" and "sign" not in path)
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_refused_cleanly(
+    world: World, method: str, path: str, who: str, label: str, raw: bytes, content_type: str, expected: int
+) -> None:
+    before = world.snapshot()
+
+    response = _client(world, who).open(_fill(path, world), method=method, data=raw, content_type=content_type)
+
+    _check(response, expected, world, before)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who", "body", "expected"),
+    [pytest.param(*case, id=f"{case[0]} {case[1][:60]} {json.dumps(case[3])[:60]}") for case in FIELD_CASES],
+)
+def test_bad_fields_ids_and_parameters_are_refused_cleanly(
+    world: World, method: str, path: str, who: str, body: dict[str, Any] | None, expected: int
+) -> None:
+    payload = None if body is None else {k: _fill(v, world) if isinstance(v, str) else v for k, v in body.items()}
+    before = world.snapshot()
+
+    response = _client(world, who).open(_fill(path, world), method=method, json=payload)
+
+    _check(response, expected, world, before)
