@@ -1,0 +1,123 @@
+"""Details of the SQL storage that the port contract cannot see: time zones, SQLite locking, errors."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from eventhive_core.adapters.sqlalchemy import SqlAlchemyStorage
+from eventhive_core.adapters.sqlalchemy.errors import is_retryable, translated_errors
+from eventhive_core.domain.errors import TransientStorageError
+from eventhive_core.domain.ids import UserId, new_id
+from eventhive_core.domain.user import User
+
+
+@pytest.fixture
+def sqlite_storage(sqlite_url: str) -> Iterator[SqlAlchemyStorage]:
+    storage = SqlAlchemyStorage(sqlite_url)
+    yield storage
+    storage.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage(request: pytest.FixtureRequest) -> Iterator[SqlAlchemyStorage]:
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "clean_postgres_url")
+    built = SqlAlchemyStorage(url)
+    yield built
+    built.close()
+
+
+def test_a_naive_datetime_is_refused_before_it_reaches_the_database(storage: SqlAlchemyStorage) -> None:
+    naive = User(UserId(new_id()), "ann@example.com", "hash", datetime(2026, 1, 1, 12, 0))
+    with storage.unit_of_work() as uow, pytest.raises(sa.exc.StatementError, match="naive datetime"):
+        uow.users.add(naive)
+
+
+def test_times_come_back_aware_in_utc_whatever_zone_they_were_stored_in(storage: SqlAlchemyStorage) -> None:
+    paris = datetime(2026, 6, 1, 14, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    user = User(UserId(new_id()), "ann@example.com", "hash", paris)
+    with storage.unit_of_work() as uow:
+        uow.users.add(user)
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        found = uow.users.get(user.id)
+    assert found is not None
+    assert found.created_at == paris
+    assert found.created_at.tzinfo == UTC
+    assert found.created_at.hour == 12
+
+
+def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(sqlite_storage: SqlAlchemyStorage) -> None:
+    with sqlite_storage.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_a_second_sqlite_writer_waits_for_the_first_instead_of_failing(sqlite_storage: SqlAlchemyStorage) -> None:
+    first_wrote, seen = threading.Event(), []
+
+    def second_writer() -> None:
+        first_wrote.wait(5)
+        with sqlite_storage.unit_of_work() as uow:  # waits for the write lock
+            seen.append(uow.users.get_by_email("first@example.com") is not None)
+            uow.users.add(User(UserId(new_id()), "second@example.com", "hash", datetime.now(UTC)))
+            uow.commit()
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    with sqlite_storage.unit_of_work() as uow:
+        uow.users.add(User(UserId(new_id()), "first@example.com", "hash", datetime.now(UTC)))
+        first_wrote.set()
+        time.sleep(0.3)  # the second writer is now queued on the lock
+        uow.commit()
+    thread.join(10)
+    assert seen == [True]
+    with sqlite_storage.unit_of_work() as uow:
+        assert uow.users.get_by_email("second@example.com") is not None
+
+
+def test_a_busy_database_or_a_serialization_failure_is_a_transient_error() -> None:
+    class SerializationFailure(Exception):
+        sqlstate = "40001"
+
+    locked = sa.exc.OperationalError("UPDATE tickets", {}, sqlite3.OperationalError("database is locked"))
+    missing = sa.exc.OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: tickets"))
+    serialization = sa.exc.OperationalError("UPDATE tickets", {}, SerializationFailure("could not serialize"))
+    assert is_retryable(locked)
+    assert is_retryable(serialization)
+    assert not is_retryable(missing)
+    with pytest.raises(TransientStorageError), translated_errors():
+        raise locked
+    with pytest.raises(sa.exc.OperationalError), translated_errors():
+        raise missing
+
+
+def test_a_unit_of_work_cannot_be_entered_twice(sqlite_storage: SqlAlchemyStorage) -> None:
+    uow = sqlite_storage.unit_of_work()
+    with uow, pytest.raises(RuntimeError, match="entered twice"):
+        uow.__enter__()
+
+
+@pytest.mark.postgres
+def test_the_available_listing_uses_the_partial_keyset_index_on_postgres(clean_postgres_url: str) -> None:
+    engine = sa.create_engine(clean_postgres_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(
+                row[0]
+                for row in conn.exec_driver_sql(
+                    "EXPLAIN SELECT id FROM tickets WHERE units_sold < capacity "
+                    "AND (created_at, id) > ('2026-01-01', '') ORDER BY created_at, id LIMIT 51"
+                )
+            )
+    finally:
+        engine.dispose()
+    assert "ix_tickets_available" in plan
