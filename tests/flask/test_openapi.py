@@ -1,0 +1,121 @@
+"""The OpenAPI document matches the server: every route is documented, and real responses validate."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from eventhive_flask.testing import ApiHarness as Api
+
+
+def _document(api: Api) -> dict[str, Any]:
+    response = api.client().get("/api/openapi.json")
+    assert response.status_code == 200
+    return dict(response.get_json())
+
+
+def _operation_for(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    for template, operations in document["paths"].items():
+        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path) and method.lower() in operations:
+            return dict(operations[method.lower()])
+    raise AssertionError(f"{method} {path} is not in the OpenAPI document")
+
+
+def _validate(document: dict[str, Any], method: str, path: str, response: Any) -> None:
+    operation = _operation_for(document, method, path.split("?")[0])
+    declared = operation["responses"].get(str(response.status_code))
+    assert declared is not None, f"{method} {path} answered {response.status_code}, not documented"
+    if "content" not in declared:
+        assert response.get_data() == b""
+        return
+    schema = {"components": document["components"], **declared["content"]["application/json"]["schema"]}
+    Draft202012Validator(schema).validate(response.get_json())
+
+
+def test_the_document_is_openapi_3_1_with_every_api_route(api: Api) -> None:
+    document = _document(api)
+    documented = {
+        (method.upper(), re.sub(r"\{[^}]+\}", "<x>", path))
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    served = {
+        (method, re.sub(r"<[^>]+>", "<x>", rule.rule))
+        for rule in api.app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.rule != "/api/openapi.json"
+        for method in rule.methods or ()
+        if method not in {"HEAD", "OPTIONS"}
+    }
+
+    assert document["openapi"].startswith("3.1")
+    assert documented == served
+
+
+def test_real_responses_match_the_document(api: Api) -> None:
+    document = _document(api)
+    seen: list[tuple[str, str, int]] = []
+
+    def call(client: Any, method: str, path: str, **kwargs: Any) -> Any:
+        response = client.open(path, method=method, **kwargs)
+        _validate(document, method, path, response)
+        seen.append((method, path, response.status_code))
+        return response
+
+    anonymous = api.client()
+    seller, buyer = api.client(), api.client()
+    call(seller, "POST", "/api/users/signup", json={"email": "seller@test.com", "password": "password"})
+    call(buyer, "POST", "/api/users/signup", json={"email": "buyer@test.com", "password": "password"})
+    call(anonymous, "POST", "/api/users/signup", json={"email": "bad", "password": "p"})
+    call(buyer, "POST", "/api/users/signin", json={"email": "buyer@test.com", "password": "password"})
+    call(anonymous, "POST", "/api/users/signin", json={"email": "buyer@test.com", "password": "nope"})
+    token = call(anonymous, "POST", "/api/users/tokens", json={"email": "seller@test.com", "password": "password"})
+    call(anonymous, "GET", "/api/users/currentuser")
+    call(buyer, "GET", "/api/users/currentuser")
+    ticket = call(seller, "POST", "/api/tickets", json={"title": "gig", "price": 19.99, "capacity": 2}).get_json()
+    call(anonymous, "POST", "/api/tickets", json={"title": "gig", "price": 1})
+    call(seller, "POST", "/api/tickets", json={"title": "", "price": -1})
+    call(seller, "POST", "/api/tickets", data="x", content_type="text/plain")
+    call(anonymous, "POST", "/api/tickets", data="x", headers={"Authorization": f"Bearer {token.get_json()['token']}"})
+    call(anonymous, "GET", "/api/tickets")
+    call(anonymous, "GET", "/api/tickets?limit=abc")
+    call(seller, "GET", "/api/tickets?owner=me&limit=1")
+    call(anonymous, "GET", f"/api/tickets/{ticket['id']}")
+    call(anonymous, "GET", "/api/tickets/nope")
+    call(seller, "PUT", f"/api/tickets/{ticket['id']}", json={"title": "gig 2", "price": 25})
+    call(buyer, "PUT", f"/api/tickets/{ticket['id']}", json={"title": "mine", "price": 25})
+    order = call(buyer, "POST", "/api/orders", json={"ticketId": ticket["id"]}, headers={"Idempotency-Key": "o1"})
+    call(buyer, "POST", "/api/orders", json={"ticketId": ticket["id"]}, headers={"Idempotency-Key": "o1"})
+    call(
+        buyer, "POST", "/api/orders", json={"ticketId": ticket["id"], "quantity": 2}, headers={"Idempotency-Key": "o1"}
+    )
+    call(buyer, "POST", "/api/orders", json={"ticketId": ticket["id"], "quantity": 5})
+    call(seller, "PUT", f"/api/tickets/{ticket['id']}", json={"title": "held", "price": 25})
+    call(buyer, "GET", "/api/orders")
+    call(buyer, "GET", f"/api/orders/{order.get_json()['id']}")
+    call(seller, "GET", f"/api/orders/{order.get_json()['id']}")
+    call(buyer, "POST", "/api/payments", json={"orderId": order.get_json()["id"], "token": "tok_chargeDeclined"})
+    call(buyer, "POST", "/api/payments", json={"orderId": order.get_json()["id"], "token": "tok_unreachable"})
+    call(buyer, "POST", "/api/payments", json={"orderId": order.get_json()["id"], "token": "tok_visa"})
+    call(buyer, "DELETE", f"/api/orders/{order.get_json()['id']}")
+    second = call(buyer, "POST", "/api/orders", json={"ticketId": ticket["id"]}).get_json()
+    call(buyer, "DELETE", f"/api/orders/{second['id']}")
+    call(buyer, "POST", "/api/payments", json={"orderId": second["id"], "token": "tok_visa"})
+    call(anonymous, "GET", "/api/health")
+    call(buyer, "POST", "/api/users/signout", json={})
+    call(seller, "POST", "/api/tickets", data=b"x" * 70_000, content_type="application/json")
+
+    statuses = {status for _, _, status in seen}
+    assert {200, 201, 204, 400, 401, 403, 404, 413, 415, 422, 502} <= statuses
+
+
+@pytest.mark.parametrize("prefix", ["/shop", "/a/b"])
+def test_the_document_follows_the_url_prefix(make_api: Any, prefix: str) -> None:
+    api = make_api(EVENTHIVE_URL_PREFIX=prefix)
+
+    document = api.client().get(f"{prefix}/api/openapi.json").get_json()
+
+    assert all(path.startswith(f"{prefix}/api/") for path in document["paths"])
