@@ -32,6 +32,7 @@ BUILTIN_PLUGINS: Final[tuple[str, ...]] = (
     "inprocess_bus",
     "fake_payments",
     "inprocess_scheduler",
+    "celery_adapters",
     "policies",
 )
 

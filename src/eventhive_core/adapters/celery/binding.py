@@ -1,0 +1,117 @@
+"""Find the Hive that serves a Celery app, without a module-level Hive.
+
+:func:`bind_hive` is called once per process by whoever builds both (``init_celery(app)`` in
+Flask, ``eventhive worker``, or your own worker module); tasks then call
+:func:`hive_for` with their own ``self.app``. The mapping is keyed weakly by the Celery app, so
+two apps in one process (two Flask apps, tests) keep two Hives, and a dropped app frees its entry.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import TYPE_CHECKING, Protocol
+
+from eventhive_core.domain.errors import ConfigurationError
+from eventhive_core.ports.event_bus import EventBus
+from eventhive_core.ports.scheduler import ExpiryScheduler
+from eventhive_core.service_layer.orders import ExpireResult
+from eventhive_core.service_layer.queries import Queries
+from eventhive_core.settings import HiveSettings
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+
+class TaskHive(Protocol):
+    """What EventHive's tasks need from a Hive (:class:`eventhive_core.Hive` is one)."""
+
+    bus: EventBus
+    scheduler: ExpiryScheduler
+    queries: Queries
+
+    @property
+    def settings(self) -> HiveSettings:
+        """The Hive's settings."""
+        ...
+
+    def expire(self, order_id: str) -> ExpireResult:
+        """Expire one order if it is due."""
+        ...
+
+    def sweep(self) -> int:
+        """Expire every due hold; return how many."""
+        ...
+
+    def relay_outbox(self) -> int:
+        """Publish ready outbox events; return how many."""
+        ...
+
+    def start(self, *, background: bool = True) -> None:
+        """Start consuming events (and, with ``background``, the relay and sweeper threads)."""
+        ...
+
+    def close(self) -> None:
+        """Stop and release everything."""
+        ...
+
+
+class CeleryAttachable(Protocol):
+    """An adapter that sends tasks through the Celery app its Hive is bound to."""
+
+    def attach(self, celery_app: Celery) -> None:
+        """Send through ``celery_app`` from now on."""
+        ...
+
+
+_hives: weakref.WeakKeyDictionary[Celery, TaskHive] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def bind_hive(celery_app: Celery, hive: TaskHive) -> None:
+    """Make ``hive`` the one that ``celery_app``'s tasks use, and send its tasks through that app.
+
+    The Hive's Celery scheduler and event bus (when those are the chosen adapters) switch from
+    their own fallback connection to ``celery_app``'s broker and settings.
+
+    Raises:
+        ConfigurationError: ``celery_app`` is already bound to another Hive.
+    """
+    with _lock:
+        bound = _hives.get(celery_app)
+        if bound is not None and bound is not hive:
+            raise ConfigurationError(
+                f"Celery app {celery_app.main!r} already serves another Hive; build one Celery app per Hive "
+                "(call unbind_hive first to replace it)."
+            )
+        _hives[celery_app] = hive
+    for adapter in (hive.scheduler, hive.bus):
+        attach = getattr(adapter, "attach", None)
+        if callable(attach):
+            attach(celery_app)
+
+
+def unbind_hive(celery_app: Celery) -> None:
+    """Forget the Hive bound to ``celery_app`` (no error when there is none)."""
+    with _lock:
+        _hives.pop(celery_app, None)
+
+
+def hive_for(celery_app: Celery) -> TaskHive:
+    """Return the Hive bound to ``celery_app``.
+
+    Raises:
+        ConfigurationError: Nothing was bound: the worker was started on an app that
+            ``init_celery``, ``eventhive worker`` or ``make_celery`` did not build.
+    """
+    with _lock:
+        hive = _hives.get(celery_app)
+    if hive is None:
+        raise ConfigurationError(
+            f"No Hive is bound to Celery app {celery_app.main!r}. Start workers with `eventhive worker`, "
+            "`celery -A eventhive_flask.celery_app worker`, or an app built by make_celery(hive) / init_celery(app)."
+        )
+    return hive
+
+
+__all__ = ["CeleryAttachable", "TaskHive", "bind_hive", "hive_for", "unbind_hive"]

@@ -1,0 +1,107 @@
+"""``eventhive worker``: a Celery worker (and beat) for deployments without Flask.
+
+The Hive comes from the ``EVENTHIVE_*`` environment, the broker from ``CELERY_BROKER_URL`` (or
+``broker_url`` in ``EVENTHIVE_SCHEDULER_OPTIONS``); the worker consumes the EventHive queue
+with a thread pool, so the Hive and its database pool are built once and never forked.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from eventhive_core.adapters.celery.app import make_celery
+from eventhive_core.adapters.celery.binding import TaskHive
+from eventhive_core.settings import HiveSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """How to run the worker.
+
+    Attributes:
+        beat: Also run beat (the sweeper and relay entries) inside this worker; run exactly one beat
+            per deployment.
+        queue: The queue to consume; default: the adapters' ``queue`` option, else ``eventhive``.
+        concurrency: Worker threads.
+        pool: Celery pool (``threads`` keeps one Hive per process; ``solo`` for debugging).
+        loglevel: Celery's log level.
+        schedule_file: Where beat keeps its state (default: Celery's, in the working directory).
+        hostname: The worker's node name (``-n``); default: Celery's.
+        extra_args: More ``celery worker`` arguments, passed as they are.
+    """
+
+    beat: bool = False
+    queue: str | None = None
+    concurrency: int = 2
+    pool: str = "threads"
+    loglevel: str = "INFO"
+    schedule_file: str | None = None
+    hostname: str | None = None
+    extra_args: Sequence[str] = field(default_factory=tuple)
+
+    def argv(self, queue: str) -> list[str]:
+        """Return the ``celery worker`` arguments for these options.
+
+        Examples:
+            >>> WorkerOptions(beat=True, schedule_file="/tmp/beat").argv("eventhive")  # doctest: +NORMALIZE_WHITESPACE
+            ['worker', '--pool=threads', '--concurrency=2', '--queues=eventhive', '--loglevel=INFO',
+             '--beat', '--schedule-filename=/tmp/beat']
+        """
+        args = [
+            "worker",
+            f"--pool={self.pool}",
+            f"--concurrency={self.concurrency}",
+            f"--queues={queue}",
+            f"--loglevel={self.loglevel}",
+        ]
+        if self.hostname:
+            args.append(f"--hostname={self.hostname}")
+        if self.beat:
+            args.append("--beat")
+            if self.schedule_file:
+                args.append(f"--schedule-filename={self.schedule_file}")
+        args.extend(self.extra_args)
+        return args
+
+
+def build_hive(settings: HiveSettings) -> TaskHive:
+    """Build a Hive from ``settings`` through the public package.
+
+    The composition root sits above the adapters (DESIGN.md §3), so, like any plugin's command,
+    the worker reaches ``eventhive_core.bootstrap`` at run time rather than importing it.
+    """
+    core = importlib.import_module("eventhive_core")
+    hive: TaskHive = core.bootstrap(settings)
+    return hive
+
+
+def run_worker(options: WorkerOptions, settings: HiveSettings | None = None) -> None:
+    """Build the Hive and a Celery app bound to it, then run the worker until it is stopped.
+
+    Raises:
+        ConfigurationError: Bad settings, an unreachable database, or no broker URL.
+    """
+    settings = settings or HiveSettings.from_env()
+    hive = build_hive(settings)
+    try:
+        if settings.scheduler != "celery":
+            log.warning(
+                "EVENTHIVE_SCHEDULER is %r, not 'celery': nothing sends expiry tasks to this worker, so holds are "
+                "expired by the sweeper (beat) and lazily.",
+                settings.scheduler,
+            )
+        app = make_celery(hive, queue=options.queue)
+        queue = str(app.conf.task_default_queue)
+        # Consumers of other buses start here; the relay and sweeper come from beat, not threads.
+        hive.start(background=False)
+        app.worker_main(options.argv(queue))
+    finally:
+        hive.close()
+
+
+__all__ = ["WorkerOptions", "build_hive", "run_worker"]
