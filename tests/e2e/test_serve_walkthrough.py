@@ -1,0 +1,73 @@
+"""The real ``eventhive serve`` walked over HTTP: sell, buy, pay; and an unpaid order expiring with no Celery."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from typing import Any
+
+Server = Any  # the fixture's Server (tests/e2e/conftest.py); conftest modules are not importable here
+
+
+def test_a_seller_and_a_buyer_trade_a_ticket_over_http(start_server: Callable[..., Server]) -> None:
+    server = start_server()
+    seller, buyer = server.browser(), server.browser()
+
+    assert (
+        seller.request("POST", "/api/users/signup", {"email": "seller@example.com", "password": "secret1"}).status
+        == 201
+    )
+    assert (
+        buyer.request("POST", "/api/users/signup", {"email": "buyer@example.com", "password": "secret2"}).status == 201
+    )
+    ticket = seller.request("POST", "/api/tickets", {"title": "Jazz night", "price": "25.50"})
+    assert ticket.status == 201
+    assert ticket.body["price"] == 25.5
+    listed = buyer.request("GET", "/api/tickets")
+    assert [t["id"] for t in listed.body] == [ticket.body["id"]]
+
+    order = buyer.request("POST", "/api/orders", {"ticketId": ticket.body["id"]})
+    assert order.status == 201
+    assert order.body["status"] == "created"
+    assert buyer.request("GET", "/api/tickets").body == []
+
+    payment = buyer.request("POST", "/api/payments", {"orderId": order.body["id"], "token": "tok_visa"})
+    assert payment.status == 201
+    assert payment.body["status"] == "succeeded"
+    shown = buyer.request("GET", f"/api/orders/{order.body['id']}")
+    assert shown.body["status"] == "complete"
+    assert seller.request("GET", "/api/tickets?owner=me").body[0]["available"] == 0
+
+    secret = server.data_dir / "jwt-secret"
+    assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
+    assert (server.data_dir / "eventhive.sqlite3").is_file()
+    assert server.stop() == 0  # Ctrl-C stops it cleanly
+
+
+def test_an_unpaid_order_is_cancelled_when_its_hold_runs_out(start_server: Callable[..., Server]) -> None:
+    ttl, grace = 2, 2
+    server = start_server(EVENTHIVE_RESERVATION_TTL=str(ttl), EVENTHIVE_EXPIRY_GRACE=str(grace))
+    seller, buyer = server.browser(), server.browser()
+    seller.request("POST", "/api/users/signup", {"email": "seller@example.com", "password": "secret1"})
+    buyer.request("POST", "/api/users/signup", {"email": "buyer@example.com", "password": "secret2"})
+    ticket = seller.request("POST", "/api/tickets", {"title": "Gig", "price": 10}).body
+    order = buyer.request("POST", "/api/orders", {"ticketId": ticket["id"]}).body
+
+    def cancelled() -> bool:
+        return bool(buyer.request("GET", f"/api/orders/{order['id']}").body["status"] == "cancelled")
+
+    assert server.wait_until(cancelled, timeout=ttl + grace + 5)
+    assert [t["id"] for t in buyer.request("GET", "/api/tickets").body] == [ticket["id"]]
+
+
+def test_tokens_survive_a_restart_because_the_secret_is_kept(start_server: Callable[..., Server]) -> None:
+    server = start_server()
+    user = server.browser()
+    user.request("POST", "/api/users/signup", {"email": "ann@example.com", "password": "secret1"})
+    assert server.stop() == 0
+
+    restarted = start_server(data_dir=server.data_dir)
+    user.port = restarted.port
+
+    assert user.request("GET", "/api/users/currentuser").body["currentUser"]["email"] == "ann@example.com"
