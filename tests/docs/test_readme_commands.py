@@ -61,11 +61,10 @@ def test_the_readme_test_command_installs_every_extra_and_the_test_tools_then_ru
     assert words[-2:] == ["&&", "pytest"]
 
 
-def test_the_readme_run_command_installs_the_core_alone_and_runs_an_example_that_exists() -> None:
+def test_the_readme_run_command_installs_the_server_extra_and_starts_the_platform() -> None:
+    # The walk-through under it is run word for word by tests/e2e/test_readme_walkthrough.py.
     words = shlex.split(readme_command("Run it"))
-    assert words[:4] == ["pip", "install", "-e", "."], "the first set-up line installs the core with no extras"
-    script = words[words.index("python") + 1]
-    assert (ROOT / script).is_file(), f"the README runs {script}, which does not exist"
+    assert words == ["pip", "install", "-e", ".[server]", "&&", "eventhive", "serve"]
 
 
 def test_the_quickstart_shows_the_example_file_itself() -> None:
