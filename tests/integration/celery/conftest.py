@@ -261,10 +261,16 @@ class Deployment:
 
 @pytest.fixture
 def deploy(broker: Broker, clean_postgres_url: str, tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
-    """Return ``deploy(**settings)``: the settings every process of this test shares; processes stop after it."""
+    """Return ``deploy(redis_transport=None, **settings)``: what every process of the test shares.
+
+    ``redis_transport`` adds Redis transport options (ignored on RabbitMQ). Processes started
+    through the deployment are stopped after the test.
+    """
     made: list[Deployment] = []
 
-    def make(**settings: Any) -> Deployment:
+    def make(redis_transport: Mapping[str, Any] | None = None, **settings: Any) -> Deployment:
+        if redis_transport and broker.kind == "redis":
+            broker.transport_options.update(redis_transport)
         base: dict[str, Any] = {
             "storage": "sqlalchemy",
             "database_url": clean_postgres_url,

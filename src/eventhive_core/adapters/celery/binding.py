@@ -17,6 +17,7 @@ from eventhive_core.ports.event_bus import EventBus
 from eventhive_core.ports.scheduler import ExpiryScheduler
 from eventhive_core.service_layer.orders import ExpireResult
 from eventhive_core.service_layer.queries import Queries
+from eventhive_core.service_layer.services import Services
 from eventhive_core.settings import HiveSettings
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class TaskHive(Protocol):
     bus: EventBus
     scheduler: ExpiryScheduler
     queries: Queries
+    services: Services
 
     @property
     def settings(self) -> HiveSettings:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
@@ -74,8 +74,7 @@ def expire_order(self: Task, order_id: str, fire_at: str | None = None) -> str:
             due = hive.queries.order(order_id).expires_at + hive.settings.expiry_grace
         except NotFound:
             return str(ExpireResult.NOT_FOUND)
-        now = datetime.now(UTC)
-        eta = max(due, now + timedelta(milliseconds=100))
+        eta = max(due, hive.services.clock.now() + timedelta(milliseconds=100))
         log.info("Expiry of %s (scheduled for %s) ran early; retrying at %s", order_id, fire_at, eta.isoformat())
         raise self.retry(eta=eta, max_retries=MAX_RETRIES)
     log.debug("Expiry of %s (scheduled for %s): %s", order_id, fire_at, result)
