@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from eventhive_flask.app import create_app
     from eventhive_flask.auth import current_identity
+    from eventhive_flask.celery_glue import init_celery
     from eventhive_flask.extension import EventHive, HiveOverrides
     from eventhive_flask.state import current_hive
 
@@ -28,6 +29,7 @@ _LAZY = {
     "create_app": "eventhive_flask.app",
     "current_hive": "eventhive_flask.state",
     "current_identity": "eventhive_flask.auth",
+    "init_celery": "eventhive_flask.celery_glue",
 }
 
 
@@ -38,4 +40,4 @@ def __getattr__(name: str) -> object:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["EventHive", "HiveOverrides", "create_app", "current_hive", "current_identity"]
+__all__ = ["EventHive", "HiveOverrides", "create_app", "current_hive", "current_identity", "init_celery"]
