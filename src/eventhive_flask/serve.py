@@ -175,6 +175,11 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
     folder = datadir.prepare(data_dir)
     notes = prepare_environment(os.environ, folder, host)
     storage, url, bus, scheduler, payments = migrate(os.environ)
+    if storage == "memory" and workers > 1:
+        raise click.ClickException(
+            "EVENTHIVE_STORAGE=memory keeps data inside one process, so each worker would have its own: "
+            "use --workers 1, or SQL storage."
+        )
     # Import the app's modules once here, so forked workers start without importing them again.
     import eventhive_flask.app
     import eventhive_flask.views  # noqa: F401
