@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 Server = Any  # the fixture's Server (tests/e2e/conftest.py); conftest modules are not importable here
@@ -71,3 +74,28 @@ def test_tokens_survive_a_restart_because_the_secret_is_kept(start_server: Calla
     user.port = restarted.port
 
     assert user.request("GET", "/api/users/currentuser").body["currentUser"]["email"] == "ann@example.com"
+
+
+def test_a_ban_from_the_command_line_holds_in_every_worker(start_server: Callable[..., Server]) -> None:
+    server = start_server(workers=2)
+    user = server.browser()
+    user.request("POST", "/api/users/signup", {"email": "bad@example.com", "password": "secret1"})
+    assert user.request("GET", "/api/orders").status == 200
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTHIVE_")}
+    env["EVENTHIVE_STORAGE"] = "sqlalchemy"
+    env["EVENTHIVE_DATABASE_URL"] = f"sqlite:///{server.data_dir / 'eventhive.sqlite3'}"
+    env["EVENTHIVE_JWT_SECRET"] = (server.data_dir / "jwt-secret").read_text()
+
+    banned = subprocess.run(
+        [str(Path(sys.executable).parent / "eventhive"), "users", "ban", "bad@example.com"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert banned.returncode == 0, banned.stderr
+    # Many requests on fresh connections, so both workers answer some of them.
+    statuses = {user.request("GET", "/api/orders").status for _ in range(20)}
+    assert statuses == {401}

@@ -1,0 +1,73 @@
+"""Lists stay JSON arrays; ``limit`` and ``cursor`` page through them with a ``Link`` header.
+
+(docs/flask/api.md#pagination)
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from flask.testing import FlaskClient
+
+from eventhive_flask.testing import ApiHarness as Api
+
+
+def _walk(client: FlaskClient, path: str) -> tuple[list[str], int]:
+    ids: list[str] = []
+    pages = 0
+    while path:
+        response = client.get(path)
+        assert response.status_code == 200
+        assert isinstance(response.get_json(), list)
+        ids += [item["id"] for item in response.get_json()]
+        pages += 1
+        link = response.headers.get("Link")
+        if link is None:
+            break
+        match = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+        assert match, link
+        url = urlsplit(match.group(1))
+        path = f"{url.path}?{url.query}"
+    return ids, pages
+
+
+def test_tickets_page_through_in_creation_order_with_a_link_to_the_next_page(api: Api) -> None:
+    seller = api.user()
+    created = [api.ticket(seller, title=f"t{n}")["id"] for n in range(7)]
+
+    ids, pages = _walk(api.client(), "/api/tickets?limit=3")
+
+    assert ids == created
+    assert pages == 3
+
+
+def test_the_last_page_has_no_link_and_the_default_page_has_no_link_when_all_fit(api: Api) -> None:
+    seller = api.user()
+    api.ticket(seller)
+
+    response = api.client().get("/api/tickets")
+
+    assert "Link" not in response.headers
+    assert len(response.get_json()) == 1
+
+
+def test_a_buyers_orders_page_through_and_other_query_parameters_are_kept(api: Api) -> None:
+    seller, buyer = api.user(), api.user()
+    placed = [api.order(buyer, api.ticket(seller, title=f"t{n}")["id"])["id"] for n in range(5)]
+
+    ids, pages = _walk(buyer, "/api/orders?limit=2")
+    mine, _ = _walk(seller, "/api/tickets?owner=me&limit=2")
+
+    assert ids == placed
+    assert pages == 3
+    assert len(mine) == 5  # sold-out tickets too, and owner=me survives in the next links
+
+
+def test_a_cursor_that_is_not_ours_starts_from_the_first_page(api: Api) -> None:
+    seller = api.user()
+    first = api.ticket(seller)["id"]
+
+    response = api.client().get("/api/tickets?cursor=not-a-cursor")
+
+    assert [t["id"] for t in response.get_json()] == [first]
