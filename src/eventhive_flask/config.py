@@ -106,6 +106,9 @@ class ConfigDefaults:
     EVENTHIVE_URL_PREFIX = ""
     """Prefix before ``/api``; empty keeps the original's ``/api/...`` paths."""
 
+    EVENTHIVE_PAGES = True
+    """Serve the server-rendered web pages (``/``, ``/auth/...``, ``/tickets/...``, ``/orders/...``) at the prefix."""
+
     EVENTHIVE_COOKIE_NAME = "eventhive"
     """Name of the cookie holding the bare token (HttpOnly, SameSite=Lax)."""
 
@@ -147,6 +150,9 @@ class FlaskSettings(BaseModel):
 
     url_prefix: str = Field(default="", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
     """``EVENTHIVE_URL_PREFIX``."""
+
+    pages: bool = True
+    """``EVENTHIVE_PAGES``."""
 
     cookie_name: str = Field(default="eventhive", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     """``EVENTHIVE_COOKIE_NAME``."""

@@ -85,6 +85,10 @@ class EventHive:
             hive=hive, settings=settings, flask=flask_settings, api_root=api_root
         )
         _register_http(app, hive, api_root)
+        if flask_settings.pages:
+            from eventhive_flask.views.pages import pages
+
+            app.register_blueprint(pages, url_prefix=flask_settings.url_prefix or None)
         from eventhive_flask.cli import eventhive_group
 
         app.cli.add_command(eventhive_group)

@@ -1,0 +1,339 @@
+"""The web pages: the original client's pages, rendered on the server with Jinja.
+
+One blueprint, ``eventhive_pages``, mounted at ``EVENTHIVE_URL_PREFIX`` when ``EVENTHIVE_PAGES``
+is on. Every page calls the same Hive as the JSON API, so every rule and every message comes from
+the core; a form shows the core's refusals next to its fields. Forms post back to the page they
+sit on and answer with a redirect (post/redirect/get), so the pages work without JavaScript; the
+order page's countdown is the one script. Every POST needs the browser's CSRF token
+(:mod:`eventhive_flask.views.page_forms`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Mapping
+
+from flask import Blueprint, Flask, Response, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import HTTPException
+
+from eventhive_core import (
+    CancelOrder,
+    ConfigurationError,
+    CreateTicket,
+    EventHiveError,
+    Identity,
+    Money,
+    NotAuthorized,
+    NotFound,
+    OrderView,
+    PayOrder,
+    PlaceOrder,
+    SignedIn,
+    SignIn,
+    SignOut,
+    SignUp,
+)
+from eventhive_flask.auth import SAFE_METHODS, clear_token_cookie, current_identity, request_token, set_token_cookie
+from eventhive_flask.errors import from_unexpected
+from eventhive_flask.state import current_hive, current_state
+from eventhive_flask.views.page_forms import (
+    CSRF_FIELD,
+    NO_ERRORS,
+    FormErrors,
+    check_csrf_token,
+    csrf_token,
+    safe_next,
+    save_csrf_cookie,
+    signing_secret,
+    whole_number,
+)
+
+#: The pages blueprint (registered by ``EventHive.init_app`` when ``EVENTHIVE_PAGES`` is on).
+pages = Blueprint(
+    "eventhive_pages",
+    __name__,
+    template_folder="../templates",
+    static_folder="../static/eventhive",
+    static_url_path="/static/eventhive",
+)
+
+#: The fake provider's test cards a buyer can pick (the token each one posts, and its label).
+FAKE_CARDS: tuple[tuple[str, str], ...] = (
+    ("tok_visa", "Visa ending 4242 (pays)"),
+    ("tok_chargeDeclined", "Card ending 0002 (declined)"),
+)
+
+#: Headers on every page: no framing (clickjacking), our own scripts and styles only.
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+@pages.record_once
+def _check_secret(setup: BlueprintSetupState) -> None:
+    # Fail at start, not on the first form, when no secret can sign the CSRF cookie.
+    if isinstance(setup.app, Flask):
+        signing_secret(setup.app)
+
+
+@pages.before_request
+def _guard() -> None:
+    request.max_content_length = current_state().flask.max_content_length
+    if request.method not in SAFE_METHODS:
+        check_csrf_token()
+
+
+@pages.after_request
+def _finish(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "eventhive_pages.static":
+        # Pages show one person's orders and tokens: never cache them in shared caches.
+        response.headers.setdefault("Cache-Control", "no-store")
+    return save_csrf_cookie(response)
+
+
+@pages.context_processor
+def _page_context() -> dict[str, object]:
+    return {
+        "identity": current_identity(),
+        "csrf_token": csrf_token,
+        "csrf_field": CSRF_FIELD,
+        "money": money_text,
+    }
+
+
+@pages.errorhandler(EventHiveError)
+def _refused(exc: EventHiveError) -> Response | tuple[str, int]:
+    if isinstance(exc, NotAuthorized) and current_identity() is None:
+        return _see_other(url_for("eventhive_pages.signin", next=request.path))
+    if isinstance(exc, ConfigurationError) or (exc.status_code >= 500 and type(exc) is EventHiveError):
+        return _failed(exc)
+    return render_template("eventhive/error.html", message=exc.message, status=exc.status_code), exc.status_code
+
+
+@pages.errorhandler(Exception)
+def _unexpected(exc: Exception) -> HTTPException | tuple[str, int]:
+    if isinstance(exc, HTTPException):
+        return exc  # 404, 405, 413...: Flask's own pages, as for the rest of the app
+    return _failed(exc)
+
+
+def _failed(exc: Exception) -> tuple[str, int]:
+    from_unexpected(exc)  # logs the traceback; the page shows no detail
+    return render_template("eventhive/error.html", message="Something went wrong", status=500), 500
+
+
+def money_text(amount: Money) -> str:
+    """Show an amount with its currency's decimals (``20.00 USD``)."""
+    return str(amount)
+
+
+def _see_other(location: str) -> Response:
+    response = Response(status=303)
+    response.headers["Location"] = location
+    return response
+
+
+def _identity() -> Identity:
+    identity = current_identity()
+    if identity is None:
+        raise NotAuthorized()
+    return identity
+
+
+def _form(name: str) -> str:
+    return request.form.get(name, "")
+
+
+def _refusal(exc: EventHiveError) -> FormErrors:
+    # Not signed in, someone else's, unknown, or broken: the page-level handler answers
+    # (redirect, 401, 404, 500); everything else is the form's business.
+    if isinstance(exc, NotAuthorized | NotFound | ConfigurationError) or type(exc) is EventHiveError:
+        raise exc
+    return FormErrors.from_error(exc)
+
+
+# --- tickets -------------------------------------------------------------------------------------
+
+
+@pages.get("/", endpoint="index")
+def index() -> str:
+    """Tickets with a free unit (title, price, units left, link), oldest first."""
+    page = current_hive.queries.available_tickets(cursor=request.args.get("cursor") or None)
+    return render_template("eventhive/index.html", tickets=page.items, next_cursor=page.next_cursor)
+
+
+@pages.route("/tickets/new", methods=["GET", "POST"], endpoint="new_ticket")
+def new_ticket() -> str | Response | tuple[str, int]:
+    """Sell a ticket: title, price and units; the core's messages appear next to the fields."""
+    identity = _identity()
+    if request.method == "GET":
+        return render_template("eventhive/tickets/new.html", errors=NO_ERRORS, values={"capacity": "1"})
+    values = {"title": _form("title"), "price": _form("price"), "capacity": _form("capacity") or "1"}
+    try:
+        current_hive.handle(
+            CreateTicket(
+                owner_id=identity.user_id,
+                title=values["title"],
+                price=values["price"],
+                capacity=whole_number(values["capacity"]),
+            )
+        )
+    except EventHiveError as exc:
+        errors = _refusal(exc)
+        return render_template("eventhive/tickets/new.html", errors=errors, values=values), exc.status_code
+    return _see_other(url_for("eventhive_pages.index"))
+
+
+@pages.get("/tickets/mine", endpoint="my_tickets")
+def my_tickets() -> str:
+    """The seller's own tickets with how many units are held, sold and free."""
+    identity = _identity()
+    page = current_hive.queries.tickets_owned_by(identity.user_id, cursor=request.args.get("cursor") or None)
+    return render_template("eventhive/tickets/mine.html", tickets=page.items, next_cursor=page.next_cursor)
+
+
+@pages.route("/tickets/<ticket_id>", methods=["GET", "POST"], endpoint="ticket")
+def ticket(ticket_id: str) -> str | Response | tuple[str, int]:
+    """One ticket with its Purchase button; purchasing places an order and opens it."""
+    view = current_hive.queries.ticket(ticket_id)
+    if request.method == "GET":
+        return render_template("eventhive/tickets/show.html", ticket=view, errors=NO_ERRORS, quantity="1")
+    identity = _identity()
+    quantity = _form("quantity") or "1"
+    try:
+        order = current_hive.handle(
+            PlaceOrder(buyer_id=identity.user_id, ticket_id=view.id, quantity=whole_number(quantity))
+        )
+    except EventHiveError as exc:
+        errors = _refusal(exc)
+        view = current_hive.queries.ticket(ticket_id)
+        page = render_template("eventhive/tickets/show.html", ticket=view, errors=errors, quantity=quantity)
+        return page, exc.status_code
+    return _see_other(url_for("eventhive_pages.order", order_id=order.id))
+
+
+# --- orders --------------------------------------------------------------------------------------
+
+
+def _order_now(order_id: str, identity: Identity) -> OrderView:
+    view = current_hive.queries.order(order_id, viewer_id=identity.user_id)
+    if not view.status.is_final and view.expires_at <= current_hive.services.clock.now():
+        # The hold ran out but no timer has cancelled it yet: let the core settle it now, so
+        # the page shows the order's real status (the core decides; a non-due order is untouched).
+        current_hive.expire(view.id)
+        view = current_hive.queries.order(order_id, viewer_id=identity.user_id)
+    return view
+
+
+def _seconds_left(view: OrderView) -> int:
+    if view.status.is_final:
+        return 0
+    left = (view.expires_at - current_hive.services.clock.now()).total_seconds()
+    return max(0, math.ceil(left))
+
+
+def _order_page(view: OrderView, errors: FormErrors, status: int = 200) -> tuple[str, int]:
+    provider = current_state().settings.payment_provider
+    page = render_template(
+        "eventhive/orders/show.html",
+        order=view,
+        seconds_left=_seconds_left(view),
+        errors=errors,
+        fake_cards=FAKE_CARDS if provider == "fake" else (),
+        chosen_token=_form("token") or FAKE_CARDS[0][0],
+    )
+    return page, status
+
+
+@pages.get("/orders", endpoint="orders")
+def orders() -> str:
+    """The buyer's orders with their statuses, oldest first."""
+    identity = _identity()
+    page = current_hive.queries.orders_for_user(identity.user_id, cursor=request.args.get("cursor") or None)
+    return render_template("eventhive/orders/index.html", orders=page.items, next_cursor=page.next_cursor)
+
+
+@pages.route("/orders/<order_id>", methods=["GET", "POST"], endpoint="order")
+def order(order_id: str) -> Response | tuple[str, int]:
+    """One order: its real status, a countdown while it holds, and the pay and cancel forms."""
+    identity = _identity()
+    view = _order_now(order_id, identity)
+    if request.method == "GET":
+        return _order_page(view, NO_ERRORS)
+    try:
+        if _form("action") == "cancel":
+            current_hive.handle(CancelOrder(order_id=view.id, actor_id=identity.user_id))
+        else:
+            current_hive.handle(PayOrder(order_id=view.id, actor_id=identity.user_id, token=_form("token")))
+    except EventHiveError as exc:
+        errors = _refusal(exc)
+        return _order_page(_order_now(order_id, identity), errors, exc.status_code)
+    return _see_other(url_for("eventhive_pages.order", order_id=view.id))
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+
+def _credentials_page(kind: str, errors: FormErrors, email: str, status: int = 200) -> tuple[str, int]:
+    next_path = safe_next(request.values.get("next"), "")
+    page = render_template("eventhive/auth/credentials.html", kind=kind, errors=errors, email=email, next=next_path)
+    return page, status
+
+
+def _signed_in(result: SignedIn) -> Response:
+    response = _see_other(safe_next(request.values.get("next"), url_for("eventhive_pages.index")))
+    # The same cookie the JSON API sets, by the API's own helper.
+    set_token_cookie(response, result.token.token, result.token.claims.expires_at)
+    return response
+
+
+def _credentials(kind: str) -> Response | tuple[str, int]:
+    if request.method == "GET":
+        return _credentials_page(kind, NO_ERRORS, "")
+    email, password = _form("email"), _form("password")
+    command = SignUp(email=email, password=password) if kind == "signup" else SignIn(email=email, password=password)
+    try:
+        result = current_hive.handle(command)
+    except EventHiveError as exc:
+        return _credentials_page(kind, _refusal(exc), email, exc.status_code)
+    return _signed_in(result)
+
+
+@pages.route("/auth/signup", methods=["GET", "POST"], endpoint="signup")
+def signup() -> Response | tuple[str, int]:
+    """Create an account (email, password) and sign in with it."""
+    return _credentials("signup")
+
+
+@pages.route("/auth/signin", methods=["GET", "POST"], endpoint="signin")
+def signin() -> Response | tuple[str, int]:
+    """Sign in with email and password."""
+    return _credentials("signin")
+
+
+@pages.route("/auth/signout", methods=["GET", "POST"], endpoint="signout")
+def signout() -> str | Response:
+    """Sign out: a button here (and in the header) posts; the token is revoked and the cookie cleared."""
+    if request.method == "GET":
+        return render_template("eventhive/auth/signout.html")
+    token = request_token()
+    if token is not None:
+        # An expired or revoked token: clearing the cookie is all there is left to do.
+        with contextlib.suppress(EventHiveError):
+            current_hive.handle(SignOut(token=token))
+    response = _see_other(url_for("eventhive_pages.index"))
+    clear_token_cookie(response)
+    return response
+
+
+__all__ = ["FAKE_CARDS", "SECURITY_HEADERS", "money_text", "pages"]
