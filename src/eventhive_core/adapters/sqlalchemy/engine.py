@@ -31,7 +31,7 @@ _POSTGRES_DEFAULTS: dict[str, Any] = {
     "pool_size": 10,
     "max_overflow": 10,
     "pool_timeout": 10,
-    "pool_pre_ping": True,
+    "pool_pre_ping": False,
     "pool_recycle": 1800,
 }
 

@@ -10,13 +10,13 @@ ticket row and never overshoot; on SQLite a write unit holds the database's writ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
+from eventhive_core.adapters.sqlalchemy.session import SqlSession
 from eventhive_core.adapters.sqlalchemy.tables import HOLDING, orders, payments, revoked_tokens, tickets, users
 from eventhive_core.domain.errors import ConcurrencyConflict, EmailInUse, NotFound
 from eventhive_core.domain.ids import OrderId, PaymentId, TicketId, UserId
@@ -28,16 +28,16 @@ from eventhive_core.domain.ticket import Ticket
 from eventhive_core.domain.user import User, normalize_email
 
 
-def insert_ignoring_conflicts(conn: Connection, table: sa.Table, values: Mapping[str, Any], *keys: str) -> bool:
+def insert_ignoring_conflicts(session: SqlSession, table: sa.Table, values: Mapping[str, Any], *keys: str) -> bool:
     """Insert a row unless one with the same ``keys`` exists; return whether it inserted.
 
     ``INSERT ... ON CONFLICT DO NOTHING`` keeps the transaction usable (a caught unique
     violation would abort it on PostgreSQL) and waits for a concurrent inserter to finish.
     """
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.is_postgres else sqlite
     statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
     # RETURNING, not rowcount: drivers need not report a row count for INSERT.
-    return conn.execute(statement.returning(table.c[keys[0]])).first() is not None
+    return session.execute(statement.returning(table.c[keys[0]])).first() is not None
 
 
 def _user(row: sa.Row[Any]) -> User:
@@ -101,11 +101,43 @@ def live_held(ticket_id: sa.ColumnElement[str], now: datetime) -> sa.ScalarSelec
     )
 
 
+# Hot statements, built once: constructing a statement costs more than running a cached one.
+_TICKET_BY_ID = sa.select(tickets).where(tickets.c.id == sa.bindparam("id"))
+_USER_BY_ID = sa.select(users).where(users.c.id == sa.bindparam("id"))
+_QUANTITY = sa.bindparam("quantity", type_=sa.Integer)
+_RESERVE = (
+    sa.update(tickets)
+    .where(
+        tickets.c.id == sa.bindparam("ticket_id"),
+        tickets.c.units_held + tickets.c.units_sold + _QUANTITY <= tickets.c.capacity,
+    )
+    .values(units_held=tickets.c.units_held + _QUANTITY)
+)
+
+# The same three as plain SQL for PostgreSQL, run on the driver (see SqlSession.fetch_raw).
+_PG_TICKET_BY_ID = (
+    "SELECT id, title, price_minor, currency, owner_id, capacity, version, created_at FROM tickets WHERE id = %(id)s"
+)
+_PG_USER_BY_ID = "SELECT id, email, password_hash, created_at, banned_at FROM users WHERE id = %(id)s"
+_PG_RESERVE = (
+    "UPDATE tickets SET units_held = units_held + %(quantity)s "
+    "WHERE id = %(ticket_id)s AND units_held + units_sold + %(quantity)s <= capacity"
+)
+
+
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: None) -> None: ...
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
 class SqlUserRepository:
     """Users; the email is stored lower-cased under a unique constraint."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, session: SqlSession) -> None:
+        self._s = session
 
     def add(self, user: User) -> None:
         """Insert a new user. Raises EmailInUse when the (normalised) email is taken."""
@@ -116,22 +148,25 @@ class SqlUserRepository:
             "created_at": user.created_at,
             "banned_at": user.banned_at,
         }
-        if not insert_ignoring_conflicts(self._conn, users, values, "email"):
+        if not insert_ignoring_conflicts(self._s, users, values, "email"):
             raise EmailInUse()
 
     def get(self, user_id: str) -> User | None:
         """Return the user with this id, or None."""
-        row = self._conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+        if self._s.is_postgres:
+            raw = self._s.fetch_raw(_PG_USER_BY_ID, {"id": user_id})
+            return None if raw is None else User(UserId(raw[0]), raw[1], raw[2], _utc(raw[3]), _utc(raw[4]))
+        row = self._s.execute(_USER_BY_ID, {"id": user_id}).first()
         return _user(row) if row else None
 
     def get_by_email(self, email: str) -> User | None:
         """Return the user with this normalised email, or None."""
-        row = self._conn.execute(sa.select(users).where(users.c.email == normalize_email(email))).first()
+        row = self._s.execute(sa.select(users).where(users.c.email == normalize_email(email))).first()
         return _user(row) if row else None
 
     def save(self, user: User) -> None:
         """Store changes to an existing user (ban)."""
-        result = self._conn.execute(
+        result = self._s.execute(
             sa.update(users)
             .where(users.c.id == user.id)
             .values(email=normalize_email(user.email), password_hash=user.password_hash, banned_at=user.banned_at)
@@ -143,12 +178,12 @@ class SqlUserRepository:
 class SqlTicketRepository:
     """Tickets and their unit counters."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, session: SqlSession) -> None:
+        self._s = session
 
     def add(self, ticket: Ticket) -> None:
         """Insert a new ticket with no unit taken."""
-        self._conn.execute(
+        self._s.execute(
             sa.insert(tickets).values(
                 id=ticket.id,
                 title=ticket.title,
@@ -164,8 +199,35 @@ class SqlTicketRepository:
         )
 
     def get(self, ticket_id: str) -> Ticket | None:
-        """Return the ticket with this id, or None."""
-        row = self._conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id)).first()
+        """Return the ticket with this id, or None.
+
+        A ticket read once is served from the unit's memory until this unit saves it: units
+        change only counters, which a Ticket does not carry, and a second read inside a
+        reservation would otherwise cost a round trip while the ticket's row is locked.
+        """
+        ticket = self._s.tickets_read.get(ticket_id)
+        if ticket is None:
+            ticket = self._load(ticket_id)
+            if ticket is not None:
+                self._s.tickets_read[ticket_id] = ticket
+        return ticket
+
+    def _load(self, ticket_id: str) -> Ticket | None:
+        if self._s.is_postgres:
+            raw = self._s.fetch_raw(_PG_TICKET_BY_ID, {"id": ticket_id})
+            if raw is None:
+                return None
+            tid, title, price_minor, currency, owner_id, capacity, version, created_at = raw
+            return Ticket(
+                TicketId(tid),
+                title,
+                Money(int(price_minor), currency),
+                UserId(owner_id),
+                _utc(created_at),
+                capacity,
+                version,
+            )
+        row = self._s.execute(_TICKET_BY_ID, {"id": ticket_id}).first()
         return ticket_from_row(row) if row else None
 
     def save(self, before: Ticket, after: Ticket) -> None:
@@ -174,7 +236,8 @@ class SqlTicketRepository:
         The new capacity must still cover the units taken; a concurrent reservation that makes
         it too small turns into a conflict here rather than a CHECK violation.
         """
-        result = self._conn.execute(
+        self._s.tickets_read.pop(before.id, None)
+        result = self._s.execute(
             sa.update(tickets)
             .where(
                 tickets.c.id == before.id,
@@ -198,7 +261,7 @@ class SqlTicketRepository:
         Raises:
             NotFound: No ticket has this id.
         """
-        row = self._conn.execute(
+        row = self._s.execute(
             sa.select(tickets.c.capacity, tickets.c.units_sold, live_held(tickets.c.id, now).label("held")).where(
                 tickets.c.id == ticket_id
             )
@@ -216,15 +279,11 @@ class SqlTicketRepository:
         """
         if quantity < 1:
             return False
-        result = self._conn.execute(
-            sa.update(tickets)
-            .where(
-                tickets.c.id == ticket_id,
-                tickets.c.units_held + tickets.c.units_sold + quantity <= tickets.c.capacity,
-            )
-            .values(units_held=tickets.c.units_held + quantity)
-        )
-        return result.rowcount == 1
+        params = {"ticket_id": ticket_id, "quantity": quantity}
+        if self._s.is_postgres:
+            self._s.fetch_raw(_PG_RESERVE, params)
+            return self._s.rowcount == 1
+        return self._s.execute(_RESERVE, params).rowcount == 1
 
 
 def _counter_moves(before: OrderStatus | None, after: OrderStatus) -> tuple[int, int]:
@@ -243,9 +302,8 @@ def _counter_moves(before: OrderStatus | None, after: OrderStatus) -> tuple[int,
 class SqlOrderRepository:
     """Orders; transitions are guarded writes that move the ticket's counters exactly once."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._lock_tickets = conn.dialect.name == "postgresql"
+    def __init__(self, session: SqlSession) -> None:
+        self._s = session
 
     def add(self, order: Order) -> None:
         """Insert a new order (its units were taken by ``TicketRepository.reserve``).
@@ -253,26 +311,27 @@ class SqlOrderRepository:
         An order born final (a late payment accepted as a replacement order) moves its
         reserved units from held to sold, or releases them if born cancelled.
         """
-        self._conn.execute(
-            sa.insert(orders).values(
-                id=order.id,
-                ticket_id=order.ticket_id,
-                buyer_id=order.buyer_id,
-                status=order.status.value,
-                quantity=order.quantity,
-                amount_minor=order.amount.minor,
-                currency=order.amount.currency,
-                expires_at=order.expires_at,
-                created_at=order.created_at,
-                version=order.version,
-                cancel_reason=order.cancel_reason.value if order.cancel_reason else None,
-            )
+        self._s.insert(
+            orders,
+            {
+                "id": order.id,
+                "ticket_id": order.ticket_id,
+                "buyer_id": order.buyer_id,
+                "status": order.status.value,
+                "quantity": order.quantity,
+                "amount_minor": order.amount.minor,
+                "currency": order.amount.currency,
+                "expires_at": order.expires_at,
+                "created_at": order.created_at,
+                "version": order.version,
+                "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
+            },
         )
         self._move_counters(order, *_counter_moves(None, order.status))
 
     def get(self, order_id: str) -> Order | None:
         """Return the order with this id, or None."""
-        row = self._conn.execute(sa.select(orders).where(orders.c.id == order_id)).first()
+        row = self._s.execute(sa.select(orders).where(orders.c.id == order_id)).first()
         return order_from_row(row) if row else None
 
     def save(self, before: Order, after: Order) -> None:
@@ -282,11 +341,11 @@ class SqlOrderRepository:
             ConcurrencyConflict: The stored order is no longer at ``before``'s status and version.
         """
         held, sold = _counter_moves(before.status, after.status)
-        if (held or sold) and self._lock_tickets:
+        if (held or sold) and self._s.is_postgres:
             # Lock the ticket row before the order row, in the same order as reserve() does,
             # so a cancel racing an in-line reclaim of the same orders cannot deadlock.
-            self._conn.execute(sa.select(tickets.c.id).where(tickets.c.id == before.ticket_id).with_for_update())
-        result = self._conn.execute(
+            self._s.execute(sa.select(tickets.c.id).where(tickets.c.id == before.ticket_id).with_for_update())
+        result = self._s.execute(
             sa.update(orders)
             .where(orders.c.id == before.id, orders.c.status == before.status.value, orders.c.version == before.version)
             .values(
@@ -303,7 +362,7 @@ class SqlOrderRepository:
     def _move_counters(self, order: Order, held: int, sold: int) -> None:
         if not (held or sold):
             return
-        self._conn.execute(
+        self._s.execute(
             sa.update(tickets)
             .where(tickets.c.id == order.ticket_id)
             .values(
@@ -319,14 +378,14 @@ class SqlOrderRepository:
             query = query.where(orders.c.ticket_id == ticket_id)
         # One global order for every caller: two reclaimers lock the same orders in the same order.
         query = query.order_by(orders.c.expires_at, orders.c.id).limit(limit)
-        return [order_from_row(row) for row in self._conn.execute(query)]
+        return [order_from_row(row) for row in self._s.execute(query)]
 
 
 class SqlPaymentRepository:
     """Payments; a partial unique index allows one succeeded payment per order."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, session: SqlSession) -> None:
+        self._s = session
 
     def add(self, payment: Payment) -> None:
         """Insert a new payment.
@@ -337,11 +396,11 @@ class SqlPaymentRepository:
         values = self._values(payment)
         if payment.status is PaymentStatus.SUCCEEDED and self._has_success(payment.order_id, payment.id):
             raise ConcurrencyConflict()
-        self._conn.execute(sa.insert(payments).values(id=payment.id, **values))
+        self._s.execute(sa.insert(payments).values(id=payment.id, **values))
 
     def get(self, payment_id: str) -> Payment | None:
         """Return the payment with this id, or None."""
-        row = self._conn.execute(sa.select(payments).where(payments.c.id == payment_id)).first()
+        row = self._s.execute(sa.select(payments).where(payments.c.id == payment_id)).first()
         return _payment(row) if row else None
 
     def for_order(self, order_id: str) -> list[Payment]:
@@ -349,7 +408,7 @@ class SqlPaymentRepository:
         query = (
             sa.select(payments).where(payments.c.order_id == order_id).order_by(payments.c.created_at, payments.c.id)
         )
-        return [_payment(row) for row in self._conn.execute(query)]
+        return [_payment(row) for row in self._s.execute(query)]
 
     def save(self, payment: Payment) -> None:
         """Store changes to an existing payment.
@@ -360,9 +419,7 @@ class SqlPaymentRepository:
         """
         if payment.status is PaymentStatus.SUCCEEDED and self._has_success(payment.order_id, payment.id):
             raise ConcurrencyConflict()
-        result = self._conn.execute(
-            sa.update(payments).where(payments.c.id == payment.id).values(**self._values(payment))
-        )
+        result = self._s.execute(sa.update(payments).where(payments.c.id == payment.id).values(**self._values(payment)))
         if result.rowcount != 1:
             raise NotFound()
 
@@ -373,7 +430,7 @@ class SqlPaymentRepository:
             payments.c.status == PaymentStatus.SUCCEEDED.value,
             payments.c.id != other_than,
         )
-        return self._conn.execute(query.limit(1)).first() is not None
+        return self._s.execute(query.limit(1)).first() is not None
 
     @staticmethod
     def _values(payment: Payment) -> dict[str, object]:
@@ -392,17 +449,17 @@ class SqlPaymentRepository:
 class SqlRevokedTokens:
     """Revoked token ids."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, session: SqlSession) -> None:
+        self._s = session
 
     def revoke(self, jti: str, expires_at: datetime) -> None:
         """Refuse the token with this id from now on (idempotent)."""
-        insert_ignoring_conflicts(self._conn, revoked_tokens, {"jti": jti, "expires_at": expires_at}, "jti")
+        insert_ignoring_conflicts(self._s, revoked_tokens, {"jti": jti, "expires_at": expires_at}, "jti")
 
     def is_revoked(self, jti: str) -> bool:
         """Tell whether the token with this id was revoked."""
         query = sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
-        return self._conn.execute(query).first() is not None
+        return self._s.execute(query).first() is not None
 
 
 __all__ = [

@@ -18,6 +18,7 @@ from eventhive_core.adapters.sqlalchemy.repositories import (
     SqlTicketRepository,
     SqlUserRepository,
 )
+from eventhive_core.adapters.sqlalchemy.session import SqlSession
 from eventhive_core.domain.errors import TransientStorageError
 from eventhive_core.ports.storage import (
     IdempotencyStore,
@@ -60,14 +61,15 @@ class SqlUnitOfWork:
             # units begin with SQLite's write lock (see engine.py), held only until commit.
             conn = self._engine.connect().execution_options(**{WRITE: True})
         self._conn = conn
-        self.users = SqlUserRepository(conn)
-        self.tickets = SqlTicketRepository(conn)
-        self.orders = SqlOrderRepository(conn)
-        self.payments = SqlPaymentRepository(conn)
-        self.revoked_tokens = SqlRevokedTokens(conn)
-        self.outbox = SqlOutbox(conn)
-        self.processed = SqlProcessedMessages(conn)
-        self.idempotency = SqlIdempotencyStore(conn)
+        self._session = session = SqlSession(conn)
+        self.users = SqlUserRepository(session)
+        self.tickets = SqlTicketRepository(session)
+        self.orders = SqlOrderRepository(session)
+        self.payments = SqlPaymentRepository(session)
+        self.revoked_tokens = SqlRevokedTokens(session)
+        self.outbox = SqlOutbox(session)
+        self.processed = SqlProcessedMessages(session)
+        self.idempotency = SqlIdempotencyStore(session)
         return self
 
     def __exit__(
@@ -94,15 +96,15 @@ class SqlUnitOfWork:
         Raises:
             TransientStorageError: The database refused the commit for a retryable reason.
         """
-        conn = self._require()
+        self._require()
         with translated_errors():
-            conn.commit()
+            self._session.commit()
 
     def rollback(self) -> None:
         """Discard every change of this unit; later statements start a new transaction."""
-        conn = self._require()
+        self._require()
         with translated_errors():
-            conn.rollback()
+            self._session.rollback()
 
     def _require(self) -> Connection:
         if self._conn is None:
