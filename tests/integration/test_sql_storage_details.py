@@ -121,3 +121,23 @@ def test_the_available_listing_uses_the_partial_keyset_index_on_postgres(clean_p
     finally:
         engine.dispose()
     assert "ix_tickets_available" in plan
+
+
+@pytest.mark.postgres
+def test_a_connection_killed_by_the_server_is_a_transient_error_and_the_next_unit_works(
+    clean_postgres_url: str,
+) -> None:
+    storage = SqlAlchemyStorage(clean_postgres_url)
+    admin = sa.create_engine(clean_postgres_url, poolclass=sa.pool.NullPool)
+    try:
+        with pytest.raises(TransientStorageError), storage.unit_of_work() as uow:  # noqa: PT012
+            uow.users.get(new_id())
+            pid = uow._session.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()  # type: ignore[attr-defined]
+            with admin.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            uow.users.get(new_id())
+        with storage.unit_of_work() as uow:
+            assert uow.users.get(new_id()) is None
+    finally:
+        admin.dispose()
+        storage.close()

@@ -23,6 +23,8 @@ def is_retryable(error: exc.DBAPIError) -> bool:
     if isinstance(sqlstate, str):
         return sqlstate.startswith(_RETRYABLE_SQLSTATE_PREFIXES)
     if isinstance(error, exc.OperationalError):
+        if type(error.orig).__module__.startswith("psycopg"):
+            return True  # no SQLSTATE: the connection itself failed
         text = str(error.orig).lower()
         # SQLite names a missing table with OperationalError too; that one is not transient.
         return any(marker in text for marker in _SQLITE_BUSY) or "disk i/o" in text or "unable to open" in text

@@ -86,7 +86,7 @@ class SqlSession:
                 row = cursor.fetchone() if cursor.description is not None else None
                 self.rowcount = cursor.rowcount
         except dbapi_error as error:
-            raise exc.DBAPIError.instance(sql, params, error, dbapi_error) from error
+            raise self._wrapped(sql, params, error) from error
         return tuple(row) if row is not None else None
 
     def commit(self) -> None:
@@ -116,8 +116,16 @@ class SqlSession:
                     # The SQLAlchemy commit that follows finds no transaction left and sends nothing.
                     driver.commit()
         except dbapi_error as error:
-            # Wrapped as SQLAlchemy would, so callers see one family of errors.
-            raise exc.DBAPIError.instance(statement, params, error, dbapi_error) from error
+            raise self._wrapped(statement, params, error) from error
+
+    def _wrapped(self, statement: str, params: Mapping[str, Any], error: Exception) -> exc.StatementError:
+        # Wrapped as SQLAlchemy would, so callers see one family of errors; a connection that
+        # broke on the way is dropped from the pool, as SQLAlchemy does for its own statements.
+        driver = self.conn.connection.driver_connection
+        if driver is not None and getattr(driver, "broken", False):
+            self.conn.invalidate(error)
+        wrapped = exc.DBAPIError.instance(statement, params, error, self.conn.dialect.loaded_dbapi.Error)
+        return wrapped
 
 
 __all__ = ["SqlSession"]
