@@ -52,14 +52,14 @@ def _core_worker(url: str, ticket_id: str, buyer_id: str, ready: Any, go: Any, s
     hive.handle(PlaceOrder(buyer_id=buyer_id, ticket_id=ticket_id))  # warm caches and the pool
     ready.release()
     go.wait()
-    done, errors, deadline = 0, 0, time.perf_counter() + seconds
+    done, errors, deadline, cpu = 0, 0, time.perf_counter() + seconds, time.process_time()
     while time.perf_counter() < deadline:
         try:
             hive.handle(PlaceOrder(buyer_id=buyer_id, ticket_id=ticket_id))
             done += 1
         except Exception:  # counted: a healthy run has none
             errors += 1
-    out.put((done, errors))
+    out.put((done, errors, time.process_time() - cpu))
     hive.close()
 
 
@@ -78,7 +78,7 @@ def _baseline_worker(url: str, ticket_id: str, buyer_id: str, ready: Any, go: An
     with psycopg.connect(_psycopg_dsn(url)) as conn:
         ready.release()
         go.wait()
-        done, errors, deadline = 0, 0, time.perf_counter() + seconds
+        done, errors, deadline, cpu = 0, 0, time.perf_counter() + seconds, time.process_time()
         while time.perf_counter() < deadline:
             now = datetime.now(UTC)
             order_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -91,7 +91,7 @@ def _baseline_worker(url: str, ticket_id: str, buyer_id: str, ready: Any, go: An
                 done += 1
             except Exception:
                 errors += 1
-    out.put((done, errors))
+    out.put((done, errors, time.process_time() - cpu))
 
 
 def _phase(kind: str, url: str, ticket_id: str, buyers: list[str], seconds: float) -> dict[str, float]:
@@ -111,7 +111,8 @@ def _phase(kind: str, url: str, ticket_id: str, buyers: list[str], seconds: floa
     for proc in procs:
         proc.join(30)
     done = sum(r[0] for r in results)
-    return {"per_s": done / elapsed, "done": done, "errors": sum(r[1] for r in results)}
+    cpu_ms = sum(r[2] for r in results) * 1000 / max(done, 1)
+    return {"per_s": done / elapsed, "done": done, "errors": sum(r[1] for r in results), "client_cpu_ms": cpu_ms}
 
 
 def _units(url: str, ticket_id: str) -> dict[str, int]:
@@ -174,7 +175,10 @@ def main() -> None:
             for kind in ("baseline", "core"):
                 result = _phase(kind, url, tickets[kind], buyers, args.seconds)
                 phases[kind].append(result)
-                line = f"round {round_no + 1} {kind}: {result['per_s']:.0f}/s ({result['errors']} errors)"
+                line = (
+                    f"round {round_no + 1} {kind}: {result['per_s']:.0f}/s, client CPU "
+                    f"{result['client_cpu_ms']:.2f} ms per reservation ({result['errors']} errors)"
+                )
                 print(line, file=sys.stderr)
         oversold = 0
         consistent = True
@@ -198,6 +202,8 @@ def main() -> None:
         "target_ratio": 0.6,
         "core_rounds_per_s": [round(r["per_s"], 1) for r in phases["core"]],
         "baseline_rounds_per_s": [round(r["per_s"], 1) for r in phases["baseline"]],
+        "core_client_cpu_ms_per_op": round(statistics.median(r["client_cpu_ms"] for r in phases["core"]), 3),
+        "baseline_client_cpu_ms_per_op": round(statistics.median(r["client_cpu_ms"] for r in phases["baseline"]), 3),
         "oversold": oversold,
         "counters_match_orders": consistent,
         "core_errors": sum(int(r["errors"]) for r in phases["core"]),
