@@ -183,7 +183,9 @@ class RepositoryContract(_Fixtures):
         store(storage, ticket)
         edited = ticket.edited(title="New title", price=Money(2000), capacity=3)
         with storage.unit_of_work() as uow:
+            assert uow.tickets.get(ticket.id) == ticket
             uow.tickets.save(ticket, edited)
+            assert uow.tickets.get(ticket.id) == edited  # the unit reads its own write
             uow.commit()
         with storage.unit_of_work() as uow:
             assert uow.tickets.get(ticket.id) == edited
