@@ -17,10 +17,11 @@ def test_a_seller_and_a_buyer_trade_a_ticket_over_http(start_server: Callable[..
     server = start_server()
     seller, buyer = server.browser(), server.browser()
 
-    assert (
-        seller.request("POST", "/api/users/signup", {"email": "seller@example.com", "password": "secret1"}).status
-        == 201
-    )
+    signup = seller.request("POST", "/api/users/signup", {"email": "seller@example.com", "password": "secret1"})
+    assert signup.status == 201
+    # Plain HTTP on loopback: a Secure cookie would never come back from a browser.
+    assert "HttpOnly" in signup.headers["Set-Cookie"]
+    assert "Secure" not in signup.headers["Set-Cookie"]
     assert (
         buyer.request("POST", "/api/users/signup", {"email": "buyer@example.com", "password": "secret2"}).status == 201
     )
