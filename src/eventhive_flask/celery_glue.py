@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from eventhive_core.adapters.celery import WORKER_DEFAULTS, bind_hive, configure_celery
+from eventhive_core.adapters.celery import WORKER_DEFAULTS, CeleryOptions, bind_hive, configure_celery
 from eventhive_core.adapters.celery.options import BROKER_URL_ENV
 from eventhive_flask.state import state_of
 
@@ -26,12 +26,22 @@ if TYPE_CHECKING:
 EXTENSION_KEY = "celery"
 
 
-def celery_config(app: Flask) -> dict[str, Any]:
-    """Return the app's ``CELERY`` settings, with ``CELERY_BROKER_URL`` from the environment copied in."""
+def celery_config(app: Flask, options: CeleryOptions | None = None) -> dict[str, Any]:
+    """Return the app's ``CELERY`` settings, completed, and store them back in ``app.config["CELERY"]``.
+
+    ``CELERY_BROKER_URL`` from the environment is copied in (it wins, as in Celery). What the
+    ``CELERY`` dict leaves out is taken from EventHive's Celery options when they say it
+    (``broker_url``, ``transport_options``), so an environment-only deployment can set both.
+    """
     config = dict(app.config.get("CELERY") or {})
     broker = os.environ.get(BROKER_URL_ENV)
     if broker:
         config["broker_url"] = broker
+    if options is not None:
+        if options.broker_url and "broker_url" not in config:
+            config["broker_url"] = options.broker_url
+        if options.transport_options and "broker_transport_options" not in config:
+            config["broker_transport_options"] = dict(options.transport_options)
     app.config["CELERY"] = config
     return config
 
@@ -51,7 +61,7 @@ def init_celery(app: Flask) -> Celery:
     if existing is not None:
         return existing
     hive = state_of(app).hive
-    config = celery_config(app)
+    config = celery_config(app, CeleryOptions.from_settings(hive.settings))
 
     class FlaskTask(Task):  # type: ignore[misc]
         """A task that runs inside the Flask app's context."""

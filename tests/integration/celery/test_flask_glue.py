@@ -81,3 +81,21 @@ def test_the_eventhive_tasks_find_the_apps_hive_and_go_to_its_queue(app: Flask, 
 
 def test_an_expiry_task_cancels_nothing_for_an_unknown_order(celery_app: Celery) -> None:
     assert celery_app.tasks[EXPIRE_ORDER].apply(args=["01a00000-0000-7000-8000-00000000dead"]).get() == "not_found"
+
+
+def test_an_environment_only_deployment_sets_broker_and_transport_options_through_the_eventhive_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    app = make_test_app(
+        EVENTHIVE_SCHEDULER="celery",
+        EVENTHIVE_SCHEDULER_OPTIONS={"broker_url": "memory://", "transport_options": {"visibility_timeout": 7200}},
+    )
+    celery_app = init_celery(app)
+    try:
+        assert celery_app.conf.broker_url == "memory://"
+        assert celery_app.conf.broker_transport_options == {"visibility_timeout": 7200}
+        assert app.config["CELERY"]["broker_transport_options"] == {"visibility_timeout": 7200}
+    finally:
+        celery_app.close()
+        state_of(app).hive.close()
