@@ -33,7 +33,15 @@ def main() -> None:
 
     url = sys.argv[1]
     ttl = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
-    hive = make_test_hive(SystemClock(), storage="sqlalchemy", database_url=url, reservation_ttl=timedelta(seconds=ttl))
+    hive = make_test_hive(
+        SystemClock(),
+        storage="sqlalchemy",
+        database_url=url,
+        reservation_ttl=timedelta(seconds=ttl),
+        # The parent migrated the database; installed entry-point plugins only slow the start.
+        storage_options={"migrate": "off"},
+        load_plugins=(),
+    )
 
     def answer(payload: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(payload) + "\n")

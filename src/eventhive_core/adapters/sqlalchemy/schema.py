@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection, Engine
 
 from eventhive_core.adapters.sqlalchemy.engine import WRITE, create_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where it is used: a process that only serves requests never needs it.
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,6 +25,8 @@ _UPGRADE_LOCK_KEY = 0x45764876
 
 def alembic_config(url: str | URL | None = None) -> Config:
     """Return an Alembic configuration pointing at the shipped migration scripts."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url is not None:
@@ -35,6 +38,8 @@ def alembic_config(url: str | URL | None = None) -> Config:
 
 def head() -> str:
     """Return the newest revision shipped in the package."""
+    from alembic.script import ScriptDirectory
+
     revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if revision is None:  # pragma: no cover - the package always ships revisions
         raise RuntimeError("No migration scripts found")
@@ -61,6 +66,8 @@ def current(url: str | URL, *, engine: Engine | None = None) -> str | None:
 
 def current_on(conn: Connection) -> str | None:
     """Return the schema revision seen on an open connection, or None."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -82,6 +89,8 @@ def upgrade(
         engine: An engine to reuse instead of building one from ``url``.
         progress: Called with one line per migration step applied.
     """
+    from alembic import command
+
     config = alembic_config(url)
     with _engine(url, engine) as eng:
         with eng.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
