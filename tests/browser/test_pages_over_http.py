@@ -208,6 +208,22 @@ def test_a_declined_card_shows_the_providers_refusal_and_the_order_stays_open(ap
     assert 'value="tok_chargeDeclined" checked' in page  # the buyer's choice is kept
 
 
+def test_a_ticket_with_several_units_asks_how_many_and_shows_the_cores_quantity_message(app: Flask) -> None:
+    seller = signed_up(app, "seller@example.com")
+    submit(seller, "/tickets/new", title="Festival", price="40", capacity="3")
+    ticket_id = next(t["id"] for t in seller.get("/api/tickets?owner=me").get_json() if t["title"] == "Festival")
+    buyer = signed_up(app, "buyer@example.com")
+    api_message = buyer.post("/api/orders", json={"ticketId": ticket_id, "quantity": 0}).get_json()["errors"][0]
+
+    response = submit(buyer, f"/tickets/{ticket_id}", quantity="0")
+
+    assert response.status_code == 400
+    assert api_message["field"] == "quantity"
+    assert re.search(rf'id="quantity-error">\s*<p>{re.escape(api_message["message"])}</p>', text_of(response))
+    two = submit(buyer, f"/tickets/{ticket_id}", quantity="2")
+    assert "<dd>2</dd>" in text_of(buyer.get(two.headers["Location"]))
+
+
 def test_an_unpaid_order_past_its_time_shows_cancelled_even_before_any_timer_fires(
     app: Flask, clock: FrozenClock
 ) -> None:
