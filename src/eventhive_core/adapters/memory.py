@@ -25,7 +25,6 @@ from eventhive_core.ports.views import (
     Cursor,
     OrderView,
     Page,
-    TicketSummary,
     TicketView,
     UserView,
 )
@@ -329,33 +328,10 @@ class MemoryQueries:
 
     def _ticket_view(self, t: _Tables, ticket: Ticket, now: datetime) -> TicketView:
         units = count_units(ticket.capacity, (o for o in t.orders.values() if o.ticket_id == ticket.id), now)
-        return TicketView(
-            id=ticket.id,
-            title=ticket.title,
-            price=ticket.price,
-            owner_id=ticket.owner_id,
-            capacity=ticket.capacity,
-            available=units.free,
-            held=units.held,
-            sold=units.sold,
-            version=ticket.version,
-            created_at=ticket.created_at,
-        )
+        return TicketView.of(ticket, units)
 
     def _order_view(self, t: _Tables, order: Order) -> OrderView:
-        ticket = t.tickets[order.ticket_id]
-        return OrderView(
-            id=order.id,
-            status=order.status,
-            buyer_id=order.buyer_id,
-            quantity=order.quantity,
-            amount=order.amount,
-            expires_at=order.expires_at,
-            created_at=order.created_at,
-            version=order.version,
-            ticket=TicketSummary(ticket.id, ticket.title, ticket.price, ticket.version),
-            cancel_reason=None if order.cancel_reason is None else str(order.cancel_reason),
-        )
+        return OrderView.of(order, t.tickets[order.ticket_id])
 
     def _tickets_page(
         self, now: datetime, limit: int, cursor: str | None, *, owner_id: str | None, only_available: bool

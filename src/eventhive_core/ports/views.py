@@ -9,7 +9,9 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from eventhive_core.domain.money import Money
-from eventhive_core.domain.order import OrderStatus
+from eventhive_core.domain.order import Order, OrderStatus
+from eventhive_core.domain.reservation import Units
+from eventhive_core.domain.ticket import Ticket
 
 T = TypeVar("T")
 
@@ -49,6 +51,22 @@ class TicketView:
     version: int
     created_at: datetime
 
+    @classmethod
+    def of(cls, ticket: Ticket, units: Units) -> TicketView:
+        """Build the view of a ticket from the entity and its units at some instant."""
+        return cls(
+            id=ticket.id,
+            title=ticket.title,
+            price=ticket.price,
+            owner_id=ticket.owner_id,
+            capacity=ticket.capacity,
+            available=units.free,
+            held=units.held,
+            sold=units.sold,
+            version=ticket.version,
+            created_at=ticket.created_at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class TicketSummary:
@@ -74,6 +92,22 @@ class OrderView:
     version: int
     ticket: TicketSummary
     cancel_reason: str | None = None
+
+    @classmethod
+    def of(cls, order: Order, ticket: Ticket) -> OrderView:
+        """Build the view of an order from the entity and its ticket."""
+        return cls(
+            id=order.id,
+            status=order.status,
+            buyer_id=order.buyer_id,
+            quantity=order.quantity,
+            amount=order.amount,
+            expires_at=order.expires_at,
+            created_at=order.created_at,
+            version=order.version,
+            ticket=TicketSummary(ticket.id, ticket.title, ticket.price, ticket.version),
+            cancel_reason=None if order.cancel_reason is None else str(order.cancel_reason),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from eventhive_core.domain.ids import OrderId, TicketId, UserId, is_valid_id, ne
 from eventhive_core.domain.order import CancelReason, Order, OrderStatus
 from eventhive_core.domain.validation import quantity_errors
 from eventhive_core.ports.storage import UnitOfWork
-from eventhive_core.ports.views import OrderView, TicketSummary
+from eventhive_core.ports.views import OrderView
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services
 
@@ -75,17 +75,21 @@ def order_view(uow: UnitOfWork, order: Order) -> OrderView:
     """Build the view of an order from inside a unit of work."""
     ticket = uow.tickets.get(order.ticket_id)
     assert ticket is not None, "an order always has its ticket"
-    return OrderView(
+    return OrderView.of(order, ticket)
+
+
+def order_created(order: Order) -> OrderCreated:
+    """Return the ``order:created`` event of a new order."""
+    return OrderCreated(
         id=order.id,
-        status=order.status,
-        buyer_id=order.buyer_id,
-        quantity=order.quantity,
-        amount=order.amount,
-        expires_at=order.expires_at,
-        created_at=order.created_at,
         version=order.version,
-        ticket=TicketSummary(ticket.id, ticket.title, ticket.price, ticket.version),
-        cancel_reason=None if order.cancel_reason is None else str(order.cancel_reason),
+        status=str(order.status),
+        buyer_id=order.buyer_id,
+        ticket_id=order.ticket_id,
+        quantity=order.quantity,
+        expires_at=order.expires_at,
+        amount_minor=order.amount.minor,
+        currency=order.amount.currency,
     )
 
 
@@ -127,21 +131,7 @@ def place_order(cmd: PlaceOrder, s: Services) -> OrderView:
             quantity=cmd.quantity,
         )
         uow.orders.add(order)
-        record(
-            uow,
-            s,
-            OrderCreated(
-                id=order.id,
-                version=order.version,
-                status=str(order.status),
-                buyer_id=order.buyer_id,
-                ticket_id=order.ticket_id,
-                quantity=order.quantity,
-                expires_at=order.expires_at,
-                amount_minor=order.amount.minor,
-                currency=order.amount.currency,
-            ),
-        )
+        record(uow, s, order_created(order))
         view = order_view(uow, order)
         uow.commit()
     return view

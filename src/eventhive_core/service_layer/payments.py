@@ -25,7 +25,7 @@ from eventhive_core.domain.errors import (
     PaymentProviderUnavailable,
     ValidationFailed,
 )
-from eventhive_core.domain.events import OrderCreated, PaymentCreated, PaymentRefunded
+from eventhive_core.domain.events import PaymentCreated, PaymentRefunded
 from eventhive_core.domain.expiration import is_due
 from eventhive_core.domain.ids import OrderId, PaymentId, new_id
 from eventhive_core.domain.order import Order, OrderStatus
@@ -33,7 +33,7 @@ from eventhive_core.domain.payment import Payment, PaymentStatus
 from eventhive_core.ports.payments import ChargeOutcome, ChargeResult, PaymentProviderError
 from eventhive_core.ports.storage import UnitOfWork
 from eventhive_core.ports.views import PaymentView
-from eventhive_core.service_layer.orders import expire_in, load_own_order
+from eventhive_core.service_layer.orders import expire_in, load_own_order, order_created
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services
 
@@ -173,22 +173,7 @@ def _accept_late(uow: UnitOfWork, s: Services, order: Order, paid: Payment) -> P
     uow.orders.save(awaiting, complete)
     moved = replace(paid, order_id=replacement.id)
     uow.payments.save(moved)
-    record(
-        uow,
-        s,
-        OrderCreated(
-            id=complete.id,
-            version=complete.version,
-            status=str(complete.status),
-            buyer_id=complete.buyer_id,
-            ticket_id=complete.ticket_id,
-            quantity=complete.quantity,
-            expires_at=complete.expires_at,
-            amount_minor=complete.amount.minor,
-            currency=complete.amount.currency,
-        ),
-        _payment_created(moved),
-    )
+    record(uow, s, order_created(complete), _payment_created(moved))
     return moved
 
 

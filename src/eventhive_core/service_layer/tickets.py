@@ -33,19 +33,7 @@ def _event(ticket: Ticket, cls: type[TicketCreated] | type[TicketUpdated]) -> Ti
 
 
 def _view(uow: UnitOfWork, ticket: Ticket, s: Services) -> TicketView:
-    units = uow.tickets.units(ticket.id, s.clock.now())
-    return TicketView(
-        id=ticket.id,
-        title=ticket.title,
-        price=ticket.price,
-        owner_id=ticket.owner_id,
-        capacity=ticket.capacity,
-        available=units.free,
-        held=units.held,
-        sold=units.sold,
-        version=ticket.version,
-        created_at=ticket.created_at,
-    )
+    return TicketView.of(ticket, uow.tickets.units(ticket.id, s.clock.now()))
 
 
 def create_ticket(cmd: CreateTicket, s: Services) -> TicketView:

@@ -24,6 +24,18 @@ def gateway(hive: Hive):  # type: ignore[no-untyped-def]
     return hive.services.payments
 
 
+def make_provider_slow(hive: Hive, clock: FrozenClock) -> None:
+    """Make the fake provider take its time: the hold runs out while it is charging."""
+    fake = gateway(hive)
+    real_charge = fake.charge
+
+    def slow_charge(**kwargs):  # type: ignore[no-untyped-def]
+        clock.advance(seconds=61)
+        return real_charge(**kwargs)
+
+    fake.charge = slow_charge
+
+
 def test_paying_completes_the_order_and_charges_once_in_minor_units(hive: Hive, ann: str, gig: str) -> None:
     order = hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
     payment = hive.handle(PayOrder(order_id=order.id, actor_id=ann, token="tok_visa"))
@@ -97,15 +109,8 @@ def test_a_payment_without_token_or_order_reports_both_fields(hive: Hive, ann: s
 
 def test_money_arriving_after_the_hold_ran_out_is_refunded(hive: Hive, clock: FrozenClock, ann: str, gig: str) -> None:
     order = hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
+    make_provider_slow(hive, clock)
     fake = gateway(hive)
-    real_charge = fake.charge
-
-    def slow_charge(**kwargs):  # type: ignore[no-untyped-def]
-        # A provider that takes its time: the hold runs out while it is charging.
-        clock.advance(seconds=61)
-        return real_charge(**kwargs)
-
-    fake.charge = slow_charge
     with pytest.raises(OrderCancelled):
         hive.handle(PayOrder(order_id=order.id, actor_id=ann, token="tok_visa"))
     assert hive.queries.order(order.id).status is OrderStatus.CANCELLED
@@ -121,17 +126,10 @@ def test_late_money_buys_the_units_again_when_the_policy_accepts_and_they_are_fr
         owner = hive.handle(SignUp(email="o@example.com", password="password")).user.id
         ticket = hive.handle(CreateTicket(owner_id=owner, title="Gig", price=20)).id
         order = hive.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
-        fake = gateway(hive)
-        real_charge = fake.charge
-
-        def slow_charge(**kwargs):  # type: ignore[no-untyped-def]
-            clock.advance(seconds=61)
-            return real_charge(**kwargs)
-
-        fake.charge = slow_charge
+        make_provider_slow(hive, clock)
         payment = hive.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
         assert payment.status == "succeeded"
         assert payment.order_id != order.id
         assert hive.queries.order(payment.order_id).status is OrderStatus.COMPLETE
         assert hive.queries.ticket(ticket).sold == 1
-        assert fake.refunds == []
+        assert gateway(hive).refunds == []
