@@ -6,7 +6,10 @@ warm-up measures how fast this machine does that). This process is the "web" sid
 the outbox relay, whose ``schedule_expiry`` subscriber sends one ``eventhive.expire_order`` ETA task
 per hold to Redis, after the commit. One ``eventhive worker --pool threads --concurrency 2``
 process consumes them; there is no beat and no sweeper, so what is measured is the ETA path alone,
-and a hold it misses stays missed.
+and a hold it misses stays missed ("never expired" counts the holds still open 30 s after the
+window closed). ``expired_per_s`` is the worker's rate from the first due hold to the last
+cancellation, and ``load_average_1m`` the machine's load before and after (other work on a shared
+machine shows there).
 
 The lag of a hold is the commit time of its ``order:cancelled`` event (the worker's clock) minus
 its ``expires_at``; both clocks are this machine's. The grace added to the ETA is 0 here
@@ -171,6 +174,7 @@ def _results(url: str, tickets: list[str]) -> dict[str, Any]:
     finally:
         engine.dispose()
     lags: list[float] = []
+    cancelled_at: list[datetime] = []
     late = 0
     for kind, body, occurred_at, sent_at in outbox:
         order = orders.get(json.loads(body)["data"]["id"])
@@ -178,10 +182,19 @@ def _results(url: str, tickets: list[str]) -> dict[str, Any]:
             continue
         if kind == "order:cancelled":
             lags.append((occurred_at - order.expires_at).total_seconds())
+            cancelled_at.append(occurred_at)
         elif sent_at is None or sent_at > order.expires_at:
             late += 1
     never = sum(1 for order in orders.values() if order.status in ("created", "awaiting:payment"))
-    return {"lags": lags, "never": never, "total": len(orders), "scheduled_late": late}
+    first_due = min((order.expires_at for order in orders.values()), default=None)
+    busy = (max(cancelled_at) - first_due).total_seconds() if cancelled_at and first_due else 0.0
+    return {
+        "lags": lags,
+        "never": never,
+        "total": len(orders),
+        "scheduled_late": late,
+        "per_s": len(cancelled_at) / busy if busy > 0 else None,
+    }
 
 
 def _place(hive: Any, buyer: str, tickets: list[str], count: int, threads: int) -> float:
@@ -220,6 +233,7 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("EVENTHIVE_BENCH_PG_URL", DEFAULT_URL))
     parser.add_argument("--redis", default=os.environ.get("EVENTHIVE_BENCH_REDIS_URL", DEFAULT_REDIS))
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
     import psycopg
@@ -310,10 +324,12 @@ def main() -> None:
         "max_lag_s": round(max(lags), 3) if lags else None,
         "min_lag_s": round(min(lags), 3) if lags else None,
         "never_expired": results["never"],
+        "expired_per_s": round(results["per_s"], 1) if results["per_s"] else None,
         "eta_sent_after_expiry": results["scheduled_late"],
         "target_p99_s": TARGET_P99_S,
         "ratio_to_target": round(p99 / TARGET_P99_S, 3) if lags else None,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     print(json.dumps(report))
