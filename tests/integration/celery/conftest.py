@@ -58,6 +58,12 @@ def _load(name: str) -> ModuleType:
 audit = _load("audit_subscribers")
 
 
+@pytest.fixture(autouse=True)
+def _no_outside_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CELERY_BROKER_URL wins over the options: one set in the developer's shell must not redirect the tests.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+
+
 @dataclass
 class Broker:
     """One broker for one test: URL, private queue, transport options (Redis key prefix)."""

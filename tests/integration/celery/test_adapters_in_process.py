@@ -240,3 +240,14 @@ def test_make_celery_without_any_broker_says_where_to_set_one(clock: FrozenClock
             make_celery(hive)
     finally:
         hive.close()
+
+
+def test_celery_broker_url_wins_over_the_broker_url_option(monkeypatch) -> None:
+    monkeypatch.setenv("CELERY_BROKER_URL", "memory://from-the-environment")
+    assert CeleryOptions.from_mapping({"broker_url": "memory://from-options"}).resolved_broker_url() == (
+        "memory://from-the-environment"
+    )
+    monkeypatch.delenv("CELERY_BROKER_URL")
+    assert CeleryOptions.from_mapping({"broker_url": "memory://from-options"}).resolved_broker_url() == (
+        "memory://from-options"
+    )

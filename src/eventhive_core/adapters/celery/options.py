@@ -2,8 +2,9 @@
 
 Both settings take the same JSON object, e.g.
 ``{"queue": "eventhive", "broker_url": "redis://127.0.0.1:6379/0", "transport_options": {"visibility_timeout": 3600}}``.
-Every key is optional: the queue defaults to ``eventhive`` and the broker to Celery's standard
-``CELERY_BROKER_URL`` environment variable. When a Celery app is bound to the Hive
+Every key is optional: the queue defaults to ``eventhive``, and Celery's standard
+``CELERY_BROKER_URL`` environment variable, when set, wins over ``broker_url`` (as it does in
+Celery). When a Celery app is bound to the Hive
 (:func:`~eventhive_core.adapters.celery.binding.bind_hive`), that app's broker is used instead.
 """
 
@@ -32,8 +33,8 @@ class CeleryOptions:
 
     Attributes:
         queue: The queue every ``eventhive.*`` task is sent to and workers consume.
-        broker_url: The broker for a Hive that no Celery app was bound to; None means
-            ``CELERY_BROKER_URL`` from the environment.
+        broker_url: The broker for a Hive that no Celery app was bound to. ``CELERY_BROKER_URL``
+            in the environment wins over it, as it wins over Celery's own ``broker_url``.
         transport_options: Kombu transport options (Redis ``visibility_timeout``,
             ``global_keyprefix``...) for that same unbound case.
     """
@@ -74,8 +75,8 @@ class CeleryOptions:
         return cls()
 
     def resolved_broker_url(self) -> str | None:
-        """Return the broker URL from the options, else from ``CELERY_BROKER_URL``, else None."""
-        return self.broker_url or os.environ.get(BROKER_URL_ENV) or None
+        """Return ``CELERY_BROKER_URL`` when it is set, else the options' broker URL, else None."""
+        return os.environ.get(BROKER_URL_ENV) or self.broker_url or None
 
 
 __all__ = ["BROKER_URL_ENV", "DEFAULT_QUEUE", "CeleryOptions"]
