@@ -15,7 +15,7 @@ The lag of a hold is the commit time of its ``order:cancelled`` event (the worke
 its ``expires_at``; both clocks are this machine's. The grace added to the ETA is 0 here
 (``--grace``; deployments default to 2 s, which every figure would then include).
 
-Usage: ``python benchmarks/expiry_lag.py [--holds 10000] [--spread 30] [--grace 0]
+Usage: ``python benchmarks/expiry_lag.py [--holds 10000] [--spread 30] [--grace 0] [--workers 1]
 [--url PG_URL] [--redis REDIS_URL]`` (``EVENTHIVE_BENCH_PG_URL`` / ``EVENTHIVE_BENCH_REDIS_URL`` also
 set the servers). Needs PostgreSQL and Redis; uses its own database and Redis key prefix and
 removes both. The last line is one JSON object.
@@ -110,7 +110,7 @@ def _settings(url: str, redis_url: str, queue: str, prefix: str, grace: float) -
     }
 
 
-def _start_worker(settings: dict[str, Any], redis_url: str, log: Path) -> subprocess.Popen[bytes]:
+def _start_worker(settings: dict[str, Any], redis_url: str, log: Path, name: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTHIVE_", "CELERY_"))}
     for key, value in settings.items():
         env[f"EVENTHIVE_{key.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
@@ -118,6 +118,8 @@ def _start_worker(settings: dict[str, Any], redis_url: str, log: Path) -> subpro
     command = [
         str(Path(sys.executable).with_name("eventhive")),
         "worker",
+        "--hostname",
+        f"{name}@%h",
         "--concurrency",
         "2",
         "--loglevel",
@@ -229,6 +231,7 @@ def main() -> None:
     )
     parser.add_argument("--grace", type=float, default=0.0, help="seconds added to each ETA")
     parser.add_argument("--place-threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (each with 2 threads)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--url", default=os.environ.get("EVENTHIVE_BENCH_PG_URL", DEFAULT_URL))
     parser.add_argument("--redis", default=os.environ.get("EVENTHIVE_BENCH_REDIS_URL", DEFAULT_REDIS))
@@ -249,14 +252,16 @@ def main() -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(args.url).set(database=name).render_as_string(hide_password=False)
-    log = Path(f"/tmp/{queue}.log")
-    worker = None
+    logs = [Path(f"/tmp/{queue}-{n}.log") for n in range(args.workers)]
+    workers: list[subprocess.Popen[bytes]] = []
     try:
         print(f"database {name}: migrating", file=sys.stderr)
         upgrade(url)
         settings = _settings(url, args.redis, queue, prefix, args.grace)
-        worker = _start_worker(settings, args.redis, log)
-        _wait_ready(worker, log)
+        for n, log in enumerate(logs):
+            workers.append(_start_worker(settings, args.redis, log, f"bench{n}-{run}"))
+        for worker, log in zip(workers, logs, strict=True):
+            _wait_ready(worker, log)
         ttl = SpreadTtl(args.spread, args.seed)
         with bootstrap(HiveSettings(**settings), plugins=[ttl]) as hive:
             seller = hive.handle(SignUp(email="seller@example.com", password="password")).user.id
@@ -297,8 +302,10 @@ def main() -> None:
             time.sleep(1.0)
             results = _results(url, measured)
     finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
             try:
                 worker.wait(20)
             except subprocess.TimeoutExpired:
@@ -317,7 +324,7 @@ def main() -> None:
         "expiry_window_s": args.spread,
         "grace_s": args.grace,
         "broker": "redis",
-        "worker": "eventhive worker --pool threads --concurrency 2",
+        "worker": f"{args.workers} x eventhive worker --pool threads --concurrency 2",
         "placed_in_s": round(placed_in, 2),
         "p50_lag_s": round(statistics.median(lags), 3) if lags else None,
         "p99_lag_s": round(p99, 3) if lags else None,
