@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import secrets
+import threading
 import weakref
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -251,3 +252,11 @@ def test_celery_broker_url_wins_over_the_broker_url_option(monkeypatch) -> None:
     assert CeleryOptions.from_mapping({"broker_url": "memory://from-options"}).resolved_broker_url() == (
         "memory://from-options"
     )
+
+
+def test_a_hive_on_the_celery_scheduler_starts_no_expiry_timer_of_its_own(hive: Any) -> None:
+    hive.start(background=True)  # what `eventhive serve` and EVENTHIVE_RUN_BACKGROUND do
+
+    names = {thread.name for thread in threading.enumerate()}
+    assert "eventhive-expiry-scheduler" not in names
+    assert "eventhive-relay" in names  # the relay still runs: it is what sends the expiry tasks
