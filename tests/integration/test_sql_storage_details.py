@@ -16,6 +16,7 @@ from eventhive_core.adapters.sqlalchemy.errors import is_retryable, translated_e
 from eventhive_core.domain.errors import TransientStorageError
 from eventhive_core.domain.ids import UserId, new_id
 from eventhive_core.domain.user import User
+from eventhive_core.ports.messages import Message
 
 
 @pytest.fixture
@@ -141,3 +142,27 @@ def test_a_connection_killed_by_the_server_is_a_transient_error_and_the_next_uni
     finally:
         admin.dispose()
         storage.close()
+
+
+def test_a_failing_insert_fails_the_unit_at_the_latest_on_commit_and_nothing_is_kept(
+    storage: SqlAlchemyStorage,
+) -> None:
+    now = datetime.now(UTC)
+    first = Message(new_id(), "order:created", "{}")
+    again = Message(first.id, "order:created", "{}")  # the same event id twice
+
+    def write_twice() -> None:
+        with storage.unit_of_work() as uow:
+            uow.outbox.add(Message(new_id(), "ticket:created", "{}"), now)
+            uow.outbox.add(first, now)
+            uow.outbox.add(again, now)
+            uow.commit()
+
+    with pytest.raises(sa.exc.IntegrityError):
+        write_twice()
+    with storage.unit_of_work() as uow:
+        assert uow.outbox.pending() == 0
+        uow.outbox.add(first, now)
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        assert uow.outbox.pending() == 1

@@ -3,7 +3,7 @@
 A reservation holds the ticket's row lock from its conditional UPDATE until the commit, so every
 network round trip after the UPDATE stretches the time the hottest row stays locked. On
 PostgreSQL, inserts of new rows that nothing in the unit reads back (orders, outbox events) are
-therefore queued and sent with the COMMIT in one pipelined round trip (psycopg pipeline mode).
+therefore queued and sent with the COMMIT as one batch, in one round trip.
 Any other statement sends the queue first, so the unit always reads its own writes, and an
 insert's error still surfaces inside the unit (at the latest from ``commit()``).
 """
@@ -101,22 +101,27 @@ class SqlSession:
         self.conn.rollback()
 
     def _send(self, *, commit: bool) -> None:
+        # One simple-protocol round trip: "INSERT ...; INSERT ...; COMMIT", values bound on the
+        # client with psycopg's quoting. An error stops the batch before the COMMIT.
         queued, self._queued = self._queued, []
-        dbapi_connection = self.conn.connection
-        driver = dbapi_connection.driver_connection
+        statements: list[str] = []
+        params: dict[str, Any] = {}
+        for n, (sql, values) in enumerate(queued):
+            statements.append(sql.replace("%(", f"%(q{n}_"))
+            params.update({f"q{n}_{name}": value for name, value in values.items()})
+        if commit:
+            # The SQLAlchemy commit that follows finds no transaction left and sends nothing.
+            statements.append("COMMIT")
+        batch = ";\n".join(statements)
+        from psycopg import ClientCursor  # the only PostgreSQL driver we support
+
+        driver = self.conn.connection.driver_connection
         assert driver is not None
-        dbapi_error = self.conn.dialect.loaded_dbapi.Error
-        statement, params = queued[0]
         try:
-            with driver.pipeline():
-                with driver.cursor() as cursor:
-                    for statement, params in queued:
-                        cursor.execute(statement, params)
-                if commit:
-                    # The SQLAlchemy commit that follows finds no transaction left and sends nothing.
-                    driver.commit()
-        except dbapi_error as error:
-            raise self._wrapped(statement, params, error) from error
+            with ClientCursor(driver) as cursor:
+                cursor.execute(batch, params)
+        except self.conn.dialect.loaded_dbapi.Error as error:
+            raise self._wrapped(batch, params, error) from error
 
     def _wrapped(self, statement: str, params: Mapping[str, Any], error: Exception) -> exc.StatementError:
         # Wrapped as SQLAlchemy would, so callers see one family of errors; a connection that
