@@ -5,7 +5,8 @@ caller, for ``EVENTHIVE_IDEMPOTENCY_TTL``, 24 h by default). The same key again 
 response back with ``Idempotent-Replayed: true``; while the first is still running, 409; with a
 different request (method, path or body), 422. Responses worth retrying (409, 429, any 5xx) are
 not stored, so the retry runs for real. Storage is the core's ``IdempotencyStore``, so this holds
-across worker processes.
+across worker processes. A request still marked running after ``IN_FLIGHT_LEASE`` died with its
+worker; the next request with its key runs instead of getting 409 for a day.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import ParamSpec
 
 from flask import Response, request
@@ -25,6 +27,7 @@ from eventhive_core import (
     IdempotencyKeyReused,
     ValidationFailed,
 )
+from eventhive_core.ports.storage import IdempotencyRecord
 from eventhive_flask.auth import require_identity
 from eventhive_flask.bodies import fingerprint_text
 from eventhive_flask.errors import from_eventhive_error
@@ -34,11 +37,25 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
+#: A request still marked running after this long is taken to have died (no request runs this long).
+IN_FLIGHT_LEASE = timedelta(minutes=2)
+
 P = ParamSpec("P")
 
 
 def _stored(status: int) -> bool:
     return status < 500 and status not in (409, 429)
+
+
+def _abandoned(record: IdempotencyRecord, now: datetime, ttl: timedelta) -> bool:
+    """Tell whether a request still marked running started longer than ``IN_FLIGHT_LEASE`` ago."""
+    started = record.expires_at - ttl
+    return record.status_code is None and now - started > IN_FLIGHT_LEASE
+
+
+def request_fingerprint() -> str:
+    """Return the hash that tells two requests with one key apart (method, path and canonical body)."""
+    return hashlib.sha256(fingerprint_text().encode()).hexdigest()
 
 
 def idempotent(view: Callable[P, Response]) -> Callable[P, Response]:
@@ -53,11 +70,16 @@ def idempotent(view: Callable[P, Response]) -> Callable[P, Response]:
         if not _VALID_KEY.match(key):
             raise ValidationFailed([FieldError("Idempotency-Key must be 1 to 255 printable ASCII characters", HEADER)])
         hive = current_state().hive
-        fingerprint = hashlib.sha256(fingerprint_text().encode()).hexdigest()
+        fingerprint = request_fingerprint()
         now = hive.services.clock.now()
         scope = identity.user_id
+        ttl = hive.settings.idempotency_ttl
         with hive.uow() as uow:
-            existing = uow.idempotency.begin(scope, key, fingerprint, now, now + hive.settings.idempotency_ttl)
+            existing = uow.idempotency.begin(scope, key, fingerprint, now, now + ttl)
+            if existing is not None and _abandoned(existing, now, ttl):
+                # The first request died mid-way (a killed worker): nothing to replay, so run it now.
+                uow.idempotency.abandon(scope, key)
+                existing = uow.idempotency.begin(scope, key, fingerprint, now, now + ttl)
             uow.commit()
         if existing is not None:
             if existing.fingerprint != fingerprint:
@@ -92,4 +114,4 @@ def _abandon(scope: str, key: str) -> None:
         uow.commit()
 
 
-__all__ = ["HEADER", "REPLAYED_HEADER", "idempotent"]
+__all__ = ["HEADER", "IN_FLIGHT_LEASE", "REPLAYED_HEADER", "idempotent", "request_fingerprint"]

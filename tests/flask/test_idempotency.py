@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from eventhive_core.adapters.fake_payments import FakePaymentGateway
 from eventhive_core.testing.fakes import FrozenClock
+from eventhive_flask.idempotency import IN_FLIGHT_LEASE, request_fingerprint
 from eventhive_flask.testing import ApiHarness as Api
 from eventhive_flask.testing import messages_of
 
@@ -141,3 +143,26 @@ def test_a_key_does_not_let_an_anonymous_caller_in(api: Api) -> None:
     response = api.client().post("/api/orders", json={"ticketId": "x"}, headers={"Idempotency-Key": "k"})
 
     assert response.status_code == 401
+
+
+def test_a_key_whose_first_request_died_mid_way_runs_again_after_the_lease(
+    make_api: Callable[..., Api], gateway: FakePaymentGateway
+) -> None:
+    api = make_api(EVENTHIVE_RESERVATION_TTL=600)
+    buyer = api.user()
+    order = api.order(buyer, api.ticket(api.user())["id"])
+    body = {"orderId": order["id"], "token": "tok_visa"}
+    with api.app.test_request_context("/api/payments", method="POST", json=body):
+        fingerprint = request_fingerprint()
+    now = api.clock.now()
+    with api.hive.uow() as uow:  # what a worker killed mid-request leaves behind
+        uow.idempotency.begin(buyer.user_id, "k", fingerprint, now, now + timedelta(days=1))  # type: ignore[attr-defined]
+        uow.commit()
+
+    while_recent = buyer.post("/api/payments", json=body, headers={"Idempotency-Key": "k"})
+    api.clock.advance(IN_FLIGHT_LEASE + timedelta(seconds=1))
+    after_lease = buyer.post("/api/payments", json=body, headers={"Idempotency-Key": "k"})
+
+    assert while_recent.status_code == 409
+    assert after_lease.status_code == 201
+    assert len(gateway.charges) == 1
