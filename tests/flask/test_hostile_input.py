@@ -162,3 +162,38 @@ def test_bad_fields_ids_and_parameters_are_refused_cleanly(
     response = _client(world, who).open(_fill(path, world), method=method, json=payload)
 
     _check(response, expected, world, before)
+
+
+# Hostile credentials and bodies on the routes that take neither ids nor fields.
+HEADER_CASES: list[tuple[str, str, dict[str, str], bytes | None, int]] = [
+    ("GET", "/api/users/currentuser", {"Authorization": "Bearer"}, None, 200),
+    ("GET", "/api/users/currentuser", {"Authorization": "Basic dXNlcjpwYXNz"}, None, 200),
+    ("GET", "/api/users/currentuser", {"Authorization": "Bearer " + "a" * 10_000}, None, 200),
+    ("GET", "/api/users/currentuser", {"Authorization": "Bearer \u00e9t\u00e9"}, None, 200),
+    ("GET", "/api/users/currentuser", {"Cookie": "eventhive=" + "x" * 3000}, None, 200),
+    ("GET", "/api/users/currentuser", {"Cookie": "eventhive=a.b.c; eventhive=d.e.f"}, None, 200),
+    ("POST", "/api/users/signout", {"Authorization": "Bearer not.a.token"}, b"{}", 200),
+    ("POST", "/api/users/signout", {"Content-Type": "application/json"}, b"[[[[", 200),
+    ("GET", "/api/orders", {"Authorization": "Bearer " + "a" * 10_000}, None, 401),
+    ("GET", "/api/health?x=" + "y" * 2000, {}, None, 200),
+    ("GET", "/api/openapi.json?x=%00", {}, None, 200),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "raw", "expected"),
+    [pytest.param(*case, id=f"{case[0]} {case[1][:40]} {list(case[2].values())[:1]}"[:90]) for case in HEADER_CASES],
+)
+def test_hostile_credentials_and_bodies_on_the_other_routes_are_handled_cleanly(
+    world: World, method: str, path: str, headers: dict[str, str], raw: bytes | None, expected: int
+) -> None:
+    before = world.snapshot()
+
+    response = world.api.client().open(path, method=method, headers=headers, data=raw)
+
+    assert response.status_code == expected, response.get_data(as_text=True)[:300]
+    if path.startswith("/api/users/currentuser"):
+        assert response.get_json() == {"currentUser": None}
+    if expected >= 400:
+        errors_of(response)
+    assert world.snapshot() == before
