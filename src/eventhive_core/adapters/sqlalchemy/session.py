@@ -36,7 +36,7 @@ class SqlSession:
     Attributes:
         conn: The SQLAlchemy connection (its transaction begins with the first statement).
         is_postgres: Whether the database is PostgreSQL (queued inserts, row locks, SKIP LOCKED).
-        tickets_read: Ticket rows read in this unit, by id (see ``SqlTicketRepository.get``).
+        tickets_read: Tickets read in this transaction, by id (see ``SqlTicketRepository.get``).
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -94,10 +94,12 @@ class SqlSession:
         if self._queued:
             self._send(commit=True)
         self.conn.commit()
+        self.tickets_read.clear()
 
     def rollback(self) -> None:
         """Forget the queued inserts and roll the transaction back."""
         self._queued.clear()
+        self.tickets_read.clear()
         self.conn.rollback()
 
     def _send(self, *, commit: bool) -> None:
