@@ -63,7 +63,7 @@ def test_an_event_delivered_twice_is_handled_once_by_each_subscriber(deploy, mak
 
 
 def test_a_paid_order_is_never_cancelled_by_a_late_expiry(deploy, make_hive, rows: Rows):
-    deployment = deploy(reservation_ttl=1, expiry_grace=0)
+    deployment = deploy(reservation_ttl=3, expiry_grace=0)
     worker = deployment.celery_worker()
     hive = make_hive(deployment)
     market = Market.open(hive)

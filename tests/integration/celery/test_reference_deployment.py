@@ -131,7 +131,7 @@ def test_the_reference_deployment_sells_a_ticket_and_expires_an_unpaid_hold_over
                 "EVENTHIVE_SCHEDULER_OPTIONS": f"'{json.dumps(options)}'",
                 "EVENTHIVE_EVENT_BUS_OPTIONS": f"'{json.dumps({'queue': redis_broker.queue})}'",
                 "EVENTHIVE_JWT_SECRET": secrets.token_urlsafe(48),
-                "EVENTHIVE_RESERVATION_TTL": "2",
+                "EVENTHIVE_RESERVATION_TTL": "4",
                 "EVENTHIVE_EXPIRY_GRACE": "0.2",
                 "EVENTHIVE_OUTBOX_POLL_INTERVAL": "0.5",
             },

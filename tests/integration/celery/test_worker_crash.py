@@ -20,7 +20,7 @@ def test_after_a_kill_9_and_a_restart_every_due_hold_is_cancelled_once_and_no_ev
     deployment = deploy(
         # Redis hands unacknowledged messages out again after visibility_timeout; RabbitMQ at once.
         redis_transport={"visibility_timeout": 5, "unacked_restore_interval": 1, "unacked_restore_throttle": 1},
-        reservation_ttl=3,
+        reservation_ttl=5,
         sweep_interval=1,
         outbox_poll_interval=0.5,
     )
