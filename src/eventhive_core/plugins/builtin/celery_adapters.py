@@ -75,6 +75,8 @@ def worker(
         from eventhive_core.adapters.celery.worker import WorkerOptions, run_worker
     except ImportError as exc:
         raise click.ClickException(f'Celery is not installed ({exc}): pip install "eventhive[celery]"') from exc
+    from pydantic import ValidationError
+
     from eventhive_core.domain.errors import EventHiveError
 
     options = WorkerOptions(
@@ -90,6 +92,8 @@ def worker(
         run_worker(options)
     except EventHiveError as exc:
         raise click.ClickException(exc.message) from exc
+    except ValidationError as exc:
+        raise click.ClickException(f"Invalid EVENTHIVE_* setting: {exc}") from exc
 
 
 @hookimpl
