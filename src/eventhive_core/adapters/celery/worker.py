@@ -91,8 +91,8 @@ def run_worker(options: WorkerOptions, settings: HiveSettings | None = None) -> 
     try:
         if settings.scheduler != "celery":
             log.warning(
-                "EVENTHIVE_SCHEDULER is %r, not 'celery': nothing sends expiry tasks to this worker, so holds are "
-                "expired by the sweeper (beat) and lazily.",
+                "EVENTHIVE_SCHEDULER is %r, not 'celery': this worker gets no expiry tasks; holds end through that "
+                "scheduler, the sweeper (beat) and lazy expiry.",
                 settings.scheduler,
             )
         app = make_celery(hive, queue=options.queue)
