@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TypedDict
 
 from flask import Flask
@@ -93,9 +96,10 @@ class EventHive:
 
         app.cli.add_command(eventhive_group)
         if flask_settings.run_background:
-            hive.start(background=True)
+            with _exit_signals_deferred():
+                hive.start(background=True)
             # Stop the threads cleanly at exit; close() also runs the plugins' shutdown hooks.
-            atexit.register(hive.close)
+            atexit.register(_close_at_exit, hive)
         if settings.payment_provider == "fake" and not (app.debug or app.testing):
             log.warning("EVENTHIVE_PAYMENT_PROVIDER=fake: payments are simulated and no money moves.")
 
@@ -144,3 +148,43 @@ def _register_http(app: Flask, hive: Hive, api_root: str) -> None:
 
 
 __all__ = ["EventHive", "HiveOverrides"]
+
+
+_EXIT_SIGNALS = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGQUIT") if hasattr(signal, n)}
+
+
+@contextlib.contextmanager
+def _exit_signals_deferred() -> Iterator[None]:
+    """Hold back exit signals while the Hive's threads start, then let them through.
+
+    A Ctrl-C landing inside ``Thread.start()`` (a gunicorn worker still booting) raises
+    SystemExit while threading holds an internal lock and kills the worker with a traceback;
+    deferred, the same signal stops the worker cleanly a moment later. The new threads inherit
+    the mask, which is right too: only the main thread should handle these signals.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _EXIT_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def block_exit_signals() -> None:
+    """Hold back further exit signals in this thread (and threads it starts) from now on."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, _EXIT_SIGNALS)
+
+
+def _close_at_exit(hive: Hive) -> None:
+    """Close the Hive at interpreter exit without being cut short by a second signal.
+
+    On Ctrl-C every gunicorn worker gets SIGINT and starts exiting, then the arbiter sends
+    SIGQUIT too; without this, that second signal raises SystemExit in the middle of closing the
+    Hive and prints a traceback. (``eventhive serve`` blocks them even earlier, in gunicorn's
+    ``worker_int`` hook.)
+    """
+    block_exit_signals()
+    hive.close()

@@ -121,7 +121,17 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
         "errorlog": "-",
         "loglevel": "warning",
         "proc_name": "eventhive",
+        "worker_int": _worker_quitting,
     }
+
+
+def _worker_quitting(worker: Any) -> None:
+    # gunicorn calls this in a worker's SIGINT/SIGQUIT handler just before it exits; from here on
+    # a second signal (Ctrl-C reaches the worker and the arbiter relays another) must not cut
+    # short the Hive's clean close at exit.
+    from eventhive_flask.extension import block_exit_signals
+
+    block_exit_signals()
 
 
 def run_gunicorn(options: Mapping[str, Any], load: Callable[[], Any]) -> None:

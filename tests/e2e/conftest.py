@@ -83,9 +83,13 @@ class Server:
         return wait_until(predicate, timeout, interval)
 
     def stop(self) -> int:
-        """Ctrl-C the server and return its exit code."""
+        """Ctrl-C the server and return its exit code.
+
+        Like a terminal's Ctrl-C, SIGINT goes to the whole process group (arbiter and workers),
+        which is what exposes shutdown races in the workers.
+        """
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            os.killpg(self.process.pid, signal.SIGINT)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -123,7 +127,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         command = [EVENTHIVE, "serve", "--port", str(port), "--workers", str(workers), "--data-dir", str(data_dir)]
         log = (tmp_path / f"serve-{len(started)}.log").open("w")
         # A file, not a pipe: nobody reads the pipe while the test runs, and a full pipe would block the server.
-        process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            command, env=environment, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
         log.close()
         server = Server(process, port, data_dir, Path(log.name))
         started.append(server)

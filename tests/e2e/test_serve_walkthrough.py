@@ -49,6 +49,13 @@ def test_a_seller_and_a_buyer_trade_a_ticket_over_http(start_server: Callable[..
     assert server.stop() == 0  # Ctrl-C stops it cleanly
 
 
+def test_ctrl_c_stops_every_worker_cleanly_without_a_traceback(start_server: Callable[..., Server]) -> None:
+    server = start_server(workers=2)
+    assert server.stop() == 0
+    log = server.log.read_text()
+    assert "Traceback" not in log, log
+
+
 def test_an_unpaid_order_is_cancelled_when_its_hold_runs_out(start_server: Callable[..., Server]) -> None:
     ttl, grace = 2, 2
     server = start_server(EVENTHIVE_RESERVATION_TTL=str(ttl), EVENTHIVE_EXPIRY_GRACE=str(grace))
