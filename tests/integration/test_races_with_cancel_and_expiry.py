@@ -99,11 +99,9 @@ def test_reservations_racing_with_expiry_cancel_each_hold_exactly_once(arena: Ra
                 for b in buyers
             ]
             answers = workers.run(expirers + buys)
-            for command, answer in zip(expirers, answers, strict=False):
-                # A sweep batch that loses every retry to the other expirers reports a conflict;
-                # nothing was changed by it and the next sweep finds nothing left to do.
-                allowed = {"ConcurrencyConflict"} if command["op"] == "sweep" else set()
-                assert set(answer["errors"]) <= allowed, answer
+            for answer in answers[: len(expirers)]:
+                # A sweep skips the holds another expirer took first, so no expirer fails.
+                assert answer["errors"] == [], answer
             assert {e for a in answers[len(expirers) :] for e in a["errors"]} <= {"SoldOut"}
             assert sum(a.get("results", []).count("expired") for a in answers) <= len(held)
             bought = sum(len(a["placed"]) for a in answers[len(expirers) :])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from eventhive_core.domain import commands as c
-from eventhive_core.domain.errors import ConcurrencyConflict
+from eventhive_core.domain.errors import ConcurrencyConflict, TransientStorageError
 from eventhive_core.ports.messages import Message
 from eventhive_core.service_layer import orders, payments, tickets, users
 from eventhive_core.service_layer.services import Services
@@ -38,12 +38,12 @@ HANDLERS: dict[type[c.Command], Callable[[Any, Services], Any]] = {
     c.PayOrder: payments.pay_order,
 }
 
-#: Attempts of a command that keeps losing optimistic-concurrency races before the conflict surfaces.
+#: Attempts of a command that keeps losing races (or meeting a busy database) before the error surfaces.
 MAX_ATTEMPTS = 4
 
 
 class MessageBus:
-    """Runs commands in the caller's thread; retries lost races a few times with jitter."""
+    """Runs commands in the caller's thread; retries lost races and transient storage errors with jitter."""
 
     def __init__(self, services: Services, after_command: Callable[[], None] | None = None) -> None:
         self._services = services
@@ -57,7 +57,8 @@ class MessageBus:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 result = handler(command, self._services)
-            except ConcurrencyConflict:
+            except (ConcurrencyConflict, TransientStorageError):
+                # Lost a race, or the database was briefly busy: the handler runs whole again.
                 if attempt == MAX_ATTEMPTS:
                     raise
                 # Jittered backoff so racing writers do not collide again in lock-step.

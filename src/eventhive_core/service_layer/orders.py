@@ -7,6 +7,7 @@ from datetime import datetime
 
 from eventhive_core.domain.commands import CancelOrder, ExpireOrder, PlaceOrder, SweepExpired
 from eventhive_core.domain.errors import (
+    ConcurrencyConflict,
     FieldError,
     NotAuthorized,
     NotFound,
@@ -63,12 +64,25 @@ def expire_in(uow: UnitOfWork, s: Services, order: Order) -> Order:
     return cancelled
 
 
+def expire_all_in(uow: UnitOfWork, s: Services, due: list[Order]) -> int:
+    """Expire ``due`` orders inside ``uow``; return how many this unit expired.
+
+    An order that another process expired, paid or cancelled since it was read loses its
+    guarded write: it is skipped, not retried, because it no longer needs this unit.
+    """
+    expired = 0
+    for order in due:
+        try:
+            expire_in(uow, s, order)
+        except ConcurrencyConflict:
+            continue
+        expired += 1
+    return expired
+
+
 def reclaim_due_holds(uow: UnitOfWork, s: Services, ticket_id: str, now: datetime) -> int:
     """Expire the ticket's holds that ran out, inside ``uow``; return how many."""
-    due = uow.orders.due(now, RECLAIM_LIMIT, ticket_id=ticket_id)
-    for order in due:
-        expire_in(uow, s, order)
-    return len(due)
+    return expire_all_in(uow, s, uow.orders.due(now, RECLAIM_LIMIT, ticket_id=ticket_id))
 
 
 def order_view(uow: UnitOfWork, order: Order) -> OrderView:
@@ -115,11 +129,8 @@ def place_order(cmd: PlaceOrder, s: Services) -> OrderView:
         if ticket.owner_id == cmd.buyer_id:
             raise OwnTicket()
         now = s.clock.now()
-        # Reclaim due holds before refusing: an expired hold must never turn a buyer away.
-        if not uow.tickets.reserve(ticket.id, cmd.quantity, now) and (
-            not reclaim_due_holds(uow, s, ticket.id, now) or not uow.tickets.reserve(ticket.id, cmd.quantity, now)
-        ):
-            raise SoldOut()
+        # Everything is built before the reservation: from the conditional UPDATE on, the
+        # ticket's row is locked, so only the inserts and the commit should run under it.
         order = Order(
             id=OrderId(new_id()),
             ticket_id=TicketId(ticket.id),
@@ -130,9 +141,14 @@ def place_order(cmd: PlaceOrder, s: Services) -> OrderView:
             amount=ticket.price * cmd.quantity,
             quantity=cmd.quantity,
         )
+        view = OrderView.of(order, ticket)
+        # Reclaim due holds before refusing: an expired hold must never turn a buyer away.
+        if not uow.tickets.reserve(ticket.id, cmd.quantity, now) and (
+            not reclaim_due_holds(uow, s, ticket.id, now) or not uow.tickets.reserve(ticket.id, cmd.quantity, now)
+        ):
+            raise SoldOut()
         uow.orders.add(order)
         record(uow, s, order_created(order))
-        view = order_view(uow, order)
         uow.commit()
     return view
 
@@ -194,9 +210,7 @@ def sweep_expired(cmd: SweepExpired, s: Services) -> int:
     while True:
         with s.storage.unit_of_work() as uow:
             due = uow.orders.due(s.clock.now(), cmd.batch_size)
-            for order in due:
-                expire_in(uow, s, order)
+            total += expire_all_in(uow, s, due)
             uow.commit()
-        total += len(due)
         if len(due) < cmd.batch_size:
             return total
