@@ -260,3 +260,32 @@ def test_a_hive_on_the_celery_scheduler_starts_no_expiry_timer_of_its_own(hive: 
     names = {thread.name for thread in threading.enumerate()}
     assert "eventhive-expiry-scheduler" not in names
     assert "eventhive-relay" in names  # the relay still runs: it is what sends the expiry tasks
+
+
+def test_a_late_expiry_catches_up_on_every_due_hold_and_the_queued_ones_need_no_database(
+    hive: Any, app: Celery, clock: FrozenClock
+) -> None:
+    orders = [place(hive) for _ in range(3)]
+    clock.advance(seconds=70)  # every hold ended 10 s ago: the worker is far behind
+    fire_at = [(o.expires_at + timedelta(seconds=2)).isoformat() for o in orders]
+
+    assert app.tasks[EXPIRE_ORDER].apply(args=[orders[0].id, fire_at[0]]).get() == "expired"
+
+    assert all(hive.queries.order(o.id).status is OrderStatus.CANCELLED for o in orders)
+    assert app.tasks[EXPIRE_ORDER].apply(args=[orders[1].id, fire_at[1]]).get() == "swept"
+    # A hold that ends after the catch-up sweep started is not covered: its task reads the database.
+    later = place(hive)
+    clock.advance(seconds=70)
+    late_fire_at = (later.expires_at + timedelta(seconds=2)).isoformat()
+    assert app.tasks[EXPIRE_ORDER].apply(args=[later.id, late_fire_at]).get() == "expired"
+
+
+def test_an_expiry_on_time_cancels_only_its_own_order(hive: Any, app: Celery, clock: FrozenClock) -> None:
+    mine, other = place(hive), place(hive)
+    clock.advance(seconds=62)  # due, and the task runs on time (fire_at is now)
+
+    now = hive.services.clock.now().isoformat()
+    assert app.tasks[EXPIRE_ORDER].apply(args=[mine.id, now]).get() == "expired"
+
+    assert hive.queries.order(mine.id).status is OrderStatus.CANCELLED
+    assert hive.queries.order(other.id).status is OrderStatus.CREATED

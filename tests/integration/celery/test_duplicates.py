@@ -28,7 +28,9 @@ def test_one_expiry_sent_six_times_to_two_workers_at_once_cancels_the_order_once
     results = wait_until(
         lambda: sum((found := task_results(*workers, task=EXPIRE_ORDER)).values()) == 6 and found, timeout=20
     )
-    assert results == {"'expired'": 1, "'already_final'": 5}
+    # One cancels; the others change nothing ('swept' when the worker ran late and had caught up already).
+    assert results["'expired'"] == 1
+    assert set(results) <= {"'expired'", "'already_final'", "'swept'"}
     assert hive.queries.order(order.id).status is OrderStatus.CANCELLED
     assert Counter(e["type"] for e in rows.events_for(order.id)) == {
         "order:created": 1,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from eventhive_core.domain.errors import ConfigurationError
@@ -67,6 +68,7 @@ class CeleryAttachable(Protocol):
 
 
 _hives: weakref.WeakKeyDictionary[Celery, TaskHive] = weakref.WeakKeyDictionary()
+_catch_ups: weakref.WeakKeyDictionary[Celery, CatchUp] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -116,4 +118,37 @@ def hive_for(celery_app: Celery) -> TaskHive:
     return hive
 
 
-__all__ = ["CeleryAttachable", "TaskHive", "bind_hive", "hive_for", "unbind_hive"]
+class CatchUp:
+    """One worker process's catch-up state: who sweeps now, and up to when holds are known final.
+
+    Attributes:
+        lock: Held while one task sweeps every due hold.
+        swept_until: Every hold whose ``expires_at`` is at or before this time was final when the
+            last catch-up sweep of this process finished (None before the first).
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.swept_until: datetime | None = None
+
+    def covers(self, due: datetime) -> bool:
+        """Tell whether a hold ending at or before ``due`` is known final."""
+        swept = self.swept_until
+        return swept is not None and due <= swept
+
+    def advance(self, until: datetime) -> None:
+        """Record a finished sweep that started at ``until``."""
+        if self.swept_until is None or until > self.swept_until:
+            self.swept_until = until
+
+
+def catch_up_for(celery_app: Celery) -> CatchUp:
+    """Return this process's catch-up state for ``celery_app``."""
+    with _lock:
+        state = _catch_ups.get(celery_app)
+        if state is None:
+            state = _catch_ups[celery_app] = CatchUp()
+        return state
+
+
+__all__ = ["CatchUp", "CeleryAttachable", "TaskHive", "bind_hive", "catch_up_for", "hive_for", "unbind_hive"]

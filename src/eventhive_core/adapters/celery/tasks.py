@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Task, shared_task
 
-from eventhive_core.adapters.celery.binding import hive_for
+from eventhive_core.adapters.celery.binding import catch_up_for, hive_for
 from eventhive_core.adapters.celery.bus import CeleryEventBus
 from eventhive_core.adapters.celery.task_names import DELIVER_EVENT, EXPIRE_ORDER, RELAY_OUTBOX, SWEEP_EXPIRED
 from eventhive_core.domain.errors import ConcurrencyConflict, ConfigurationError, NotFound, TransientStorageError
@@ -36,6 +36,12 @@ MAX_RETRIES = 5
 
 #: Retries of one event delivery: longer, because nothing else would deliver it again.
 DELIVERY_MAX_RETRIES = 12
+
+#: How late an expiry may run before its worker sweeps every due hold at once.
+CATCH_UP_AFTER = timedelta(milliseconds=500)
+
+#: What ``expire_order`` returns when a catch-up sweep of its worker already ended the hold.
+SWEPT = "swept"
 
 #: The longest wait between two retries (seconds).
 MAX_BACKOFF = 300
@@ -61,24 +67,61 @@ def _task(name: str, **options: Any) -> Callable[[Callable[..., object]], Any]:
 def expire_order(self: Task, order_id: str, fire_at: str | None = None) -> str:
     """Expire order ``order_id`` if its hold ran out; return what happened (``expired``, ``already_final``...).
 
+    A task that runs more than ``CATCH_UP_AFTER`` after ``fire_at`` and cancels its order shows
+    that the worker is behind a burst of expiries. It then sweeps every due hold (one transaction
+    per batch instead of one per order) and remembers when that sweep started: a queued task whose
+    ``fire_at`` is not later needs no database at all (``swept``), since its hold ended before the
+    sweep (``fire_at`` is never before the hold's end). One sweep per worker process at a time;
+    late tasks wait for a running one instead of racing it for the same rows.
+
     Args:
         self: The task (bound).
         order_id: The order.
-        fire_at: The ISO time the task was scheduled for (for logs; the order's own expiry decides).
+        fire_at: The ISO time the task was scheduled for (the order's own expiry decides).
     """
     hive = hive_for(self.app)
+    due = _parse(fire_at)
+    catch_up = catch_up_for(self.app)
+    late = due is not None and hive.services.clock.now() - due > CATCH_UP_AFTER
+    if late:
+        with catch_up.lock:
+            pass  # a sweep in progress is about to cancel this order too: let it finish first
+        if due is not None and catch_up.covers(due):
+            return SWEPT
     result = hive.expire(order_id)
+    if late and result is ExpireResult.EXPIRED and catch_up.lock.acquire(blocking=False):
+        try:
+            started = hive.services.clock.now()
+            swept = hive.sweep()
+        except RETRY_ON as exc:
+            # Only a shortcut: the remaining tasks and the beat sweeper still expire every hold.
+            log.info("Catch-up sweep after %s gave way to a concurrent writer: %s", order_id, exc)
+        else:
+            catch_up.advance(started)
+            log.info("Expiry of %s ran late (due %s): swept %d more due hold(s)", order_id, fire_at, swept)
+        finally:
+            catch_up.lock.release()
     if result is ExpireResult.NOT_DUE:
         # The timer ran early (clock step, or a producer with another clock): try again when it is due.
         try:
-            due = hive.queries.order(order_id).expires_at + hive.settings.expiry_grace
+            retry_at = hive.queries.order(order_id).expires_at + hive.settings.expiry_grace
         except NotFound:
             return str(ExpireResult.NOT_FOUND)
-        eta = max(due, hive.services.clock.now() + timedelta(milliseconds=100))
+        eta = max(retry_at, hive.services.clock.now() + timedelta(milliseconds=100))
         log.info("Expiry of %s (scheduled for %s) ran early; retrying at %s", order_id, fire_at, eta.isoformat())
         raise self.retry(eta=eta, max_retries=MAX_RETRIES)
     log.debug("Expiry of %s (scheduled for %s): %s", order_id, fire_at, result)
     return str(result)
+
+
+def _parse(fire_at: str | None) -> datetime | None:
+    if fire_at is None:
+        return None
+    try:
+        due = datetime.fromisoformat(fire_at)
+    except ValueError:
+        return None
+    return due if due.utcoffset() is not None else None
 
 
 @_task(SWEEP_EXPIRED, autoretry_for=RETRY_ON, max_retries=MAX_RETRIES)
@@ -123,10 +166,12 @@ def deliver_event(self: Task, envelope_json: str, subscriber: str) -> None:
 
 
 __all__ = [
+    "CATCH_UP_AFTER",
     "DELIVERY_MAX_RETRIES",
     "MAX_BACKOFF",
     "MAX_RETRIES",
     "RETRY_ON",
+    "SWEPT",
     "deliver_event",
     "expire_order",
     "relay_outbox",
