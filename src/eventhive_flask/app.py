@@ -16,6 +16,7 @@ from flask import Flask
 from eventhive_flask import datadir
 from eventhive_flask.config import DEFAULTS
 from eventhive_flask.extension import EventHive, HiveOverrides
+from eventhive_flask.state import state_of
 
 
 def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, object]:
@@ -48,6 +49,13 @@ def create_app(
     if needs_secret and not app.config.get("EVENTHIVE_JWT_SECRET") and not app.config.get("SECRET_KEY"):
         app.config["EVENTHIVE_JWT_SECRET"] = datadir.signing_secret(data_dir)
     EventHive(app, plugins=plugins, overrides=overrides)
+    hive_settings = state_of(app).settings
+    if "celery" in (hive_settings.scheduler, hive_settings.event_bus):
+        # Celery carries the expiries or the events: give the app its Celery app now, so the
+        # broker from CELERY_BROKER_URL lands in app.config["CELERY"] and tasks run in app context.
+        from eventhive_flask.celery_glue import init_celery
+
+        init_celery(app)
     return app
 
 

@@ -99,3 +99,36 @@ def test_an_environment_only_deployment_sets_broker_and_transport_options_throug
     finally:
         celery_app.close()
         state_of(app).hive.close()
+
+
+def test_create_app_sets_up_celery_when_the_scheduler_is_celery(
+    tmp_path: Any, queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventhive_flask import create_app
+
+    monkeypatch.setenv("CELERY_BROKER_URL", "memory://from-the-environment")
+    made = create_app(
+        {
+            "EVENTHIVE_DATA_DIR": str(tmp_path),
+            "EVENTHIVE_STORAGE": "memory",
+            "EVENTHIVE_SCHEDULER": "celery",
+            "EVENTHIVE_SCHEDULER_OPTIONS": {"queue": queue},
+            "TESTING": True,
+        }
+    )
+    try:
+        assert made.config["CELERY"]["broker_url"] == "memory://from-the-environment"
+        assert hive_for(made.extensions["celery"]) is state_of(made).hive
+    finally:
+        made.extensions["celery"].close()
+        state_of(made).hive.close()
+
+
+def test_create_app_leaves_celery_alone_with_the_in_process_scheduler(tmp_path: Any) -> None:
+    from eventhive_flask import create_app
+
+    made = create_app({"EVENTHIVE_DATA_DIR": str(tmp_path), "EVENTHIVE_STORAGE": "memory", "TESTING": True})
+    try:
+        assert "celery" not in made.extensions
+    finally:
+        state_of(made).hive.close()
