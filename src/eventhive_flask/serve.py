@@ -195,7 +195,8 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
     import eventhive_flask.views  # noqa: F401
 
     shown_host = f"[{host}]" if ":" in host else host
-    click.echo(f"EventHive {__version__} serving on http://{shown_host}:{port}/api ({workers} worker(s))")
+    root = f"http://{shown_host}:{port}{os.environ.get('EVENTHIVE_URL_PREFIX', '').rstrip('/')}"
+    click.echo(f"EventHive {__version__} serving on {root}/ ({workers} worker(s)); the JSON API is at {root}/api")
     click.echo(f"  data:      {folder}")
     click.echo(f"  storage:   {storage}" + (f" ({shown_url(url)})" if url else ""))
     click.echo(f"  events:    {bus} bus, {scheduler} expiry scheduler, relay and sweeper in each worker")

@@ -54,6 +54,7 @@ def test_ctrl_c_stops_every_worker_cleanly_without_a_traceback(start_server: Cal
     assert server.stop() == 0
     log = server.log.read_text()
     assert "Traceback" not in log, log
+    assert f"serving on http://127.0.0.1:{server.port}/ (2 worker(s)); the JSON API is at" in log
 
 
 def test_an_unpaid_order_is_cancelled_when_its_hold_runs_out(start_server: Callable[..., Server]) -> None:
