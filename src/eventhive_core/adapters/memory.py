@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from eventhive_core.domain.errors import ConcurrencyConflict, EmailInUse
-from eventhive_core.domain.order import Order, OrderStatus
+from eventhive_core.domain.order import CancelReason, Order, OrderStatus
 from eventhive_core.domain.payment import Payment, PaymentStatus
 from eventhive_core.domain.reservation import Units, count_units
 from eventhive_core.domain.ticket import Ticket
@@ -141,6 +141,15 @@ class _Orders:
         ]
         due.sort(key=lambda o: (o.expires_at, o.id))
         return due[:limit]
+
+    def expire_due(self, now: datetime, limit: int) -> list[Order]:
+        # The unit holds the storage lock, so reading the due orders then saving them is atomic.
+        cancelled: list[Order] = []
+        for order in self.due(now, limit):
+            after = order.moved_to(OrderStatus.CANCELLED, reason=CancelReason.EXPIRED)
+            self.save(order, after)
+            cancelled.append(after)
+        return cancelled
 
 
 class _Payments:

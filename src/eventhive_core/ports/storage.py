@@ -95,6 +95,16 @@ class OrderRepository(Protocol):
         """Return up to ``limit`` orders still holding on paper whose hold ran out by ``now``."""
         ...
 
+    def expire_due(self, now: datetime, limit: int) -> list[Order]:
+        """Cancel as expired up to ``limit`` holding orders whose hold ran out by ``now``; return them.
+
+        One set-based change in the caller's unit of work: each order goes to cancelled with
+        reason expired and its version bumped, and its ticket's counters move once, as
+        ``save`` would move them. An order another unit is changing or has changed is left
+        to that unit, never cancelled twice. The orders are returned as they are after the change.
+        """
+        ...
+
 
 class PaymentRepository(Protocol):
     """Payments."""

@@ -41,9 +41,15 @@ class ExpireResult(enum.StrEnum):
 
 def cancelled_events(order: Order, cancelled: Order) -> list[ExpirationComplete | OrderCancelled]:
     """Return the events of a cancellation: ``expiration:complete`` first when it was an expiry."""
+    del order  # kept for callers; the cancelled order carries the same id
+    return events_of_cancelled(cancelled)
+
+
+def events_of_cancelled(cancelled: Order) -> list[ExpirationComplete | OrderCancelled]:
+    """Return the events of an order as cancelled: ``expiration:complete`` first when it was an expiry."""
     events: list[ExpirationComplete | OrderCancelled] = []
     if cancelled.cancel_reason is CancelReason.EXPIRED:
-        events.append(ExpirationComplete(order_id=order.id))
+        events.append(ExpirationComplete(order_id=cancelled.id))
     events.append(
         OrderCancelled(
             id=cancelled.id,
@@ -205,12 +211,17 @@ def expire_order(cmd: ExpireOrder, s: Services) -> ExpireResult:
 
 
 def sweep_expired(cmd: SweepExpired, s: Services) -> int:
-    """Expire every due hold, one batch per transaction; return how many were expired."""
+    """Expire every due hold, one set-based batch per transaction; return how many were expired.
+
+    Each batch is one ``expire_due`` in the storage and one write of all its events, so a
+    sweep's cost grows with the number of batches rather than with the number of holds.
+    """
     total = 0
     while True:
         with s.storage.unit_of_work() as uow:
-            due = uow.orders.due(s.clock.now(), cmd.batch_size)
-            total += expire_all_in(uow, s, due)
+            cancelled = uow.orders.expire_due(s.clock.now(), cmd.batch_size)
+            record(uow, s, *(event for order in cancelled for event in events_of_cancelled(order)))
             uow.commit()
-        if len(due) < cmd.batch_size:
+        total += len(cancelled)
+        if len(cancelled) < cmd.batch_size:
             return total

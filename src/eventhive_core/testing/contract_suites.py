@@ -446,6 +446,105 @@ class ReservationContract(_Fixtures):
             assert [o.id for o in uow.orders.due(clock.now(), 1)] == [old.id]
             assert [o.id for o in uow.orders.due(clock.now(), 10, ticket_id=gig.id)] == [newer.id]
 
+    def test_expire_due_cancels_only_holds_that_ran_out_and_returns_them_as_changed(
+        self, storage: Storage, clock: FrozenClock, seller: User, buyer: User
+    ) -> None:
+        gig = a_ticket(clock, seller.id, capacity=6)
+        store(storage, gig)
+        held, paying, paid, dropped = (place(storage, gig, buyer.id, clock.now()) for _ in range(4))
+        clock.advance(seconds=30)
+        live = place(storage, gig, buyer.id, clock.now())
+        assert held
+        assert paying
+        assert paid
+        assert dropped
+        assert live
+        paying = move(storage, paying, OrderStatus.AWAITING_PAYMENT)
+        paid = move(storage, move(storage, paid, OrderStatus.AWAITING_PAYMENT), OrderStatus.COMPLETE)
+        dropped = move(storage, dropped, OrderStatus.CANCELLED, CancelReason.BUYER)
+        clock.advance(seconds=31)  # held and paying ran out; live has 29 s left
+        with storage.unit_of_work() as uow:
+            expired = uow.orders.expire_due(clock.now(), 10)
+            uow.commit()
+        expected = [o.moved_to(OrderStatus.CANCELLED, reason=CancelReason.EXPIRED) for o in (held, paying)]
+        assert sorted(expired, key=lambda o: o.id) == sorted(expected, key=lambda o: o.id)
+        with storage.unit_of_work() as uow:
+            for order in [*expected, paid, dropped, live]:
+                assert uow.orders.get(order.id) == order
+            assert uow.orders.expire_due(clock.now(), 10) == []
+        # Two units freed, once each: with one live hold and one sold, exactly four fit again.
+        assert place(storage, gig, buyer.id, clock.now(), quantity=5) is None
+        assert place(storage, gig, buyer.id, clock.now(), quantity=4) is not None
+        assert units(storage, gig, clock.now()) == Units(capacity=6, held=5, sold=1)
+
+    def test_expire_due_takes_at_most_the_limit_oldest_first_and_only_when_committed(
+        self, storage: Storage, clock: FrozenClock, seller: User, buyer: User
+    ) -> None:
+        gig, opera = a_ticket(clock, seller.id, capacity=3), a_ticket(clock, seller.id, capacity=4)
+        store(storage, gig, opera)
+        holds: list[Order] = []
+        for n in range(5):
+            order = place(storage, (gig, opera)[n % 2], buyer.id, clock.now(), quantity=1 + n % 2)
+            assert order is not None
+            holds.append(order)
+            clock.advance(seconds=1)
+        clock.advance(TTL)
+        with storage.unit_of_work() as uow:
+            assert len(uow.orders.expire_due(clock.now(), 5)) == 5
+            # Left without commit: nothing happened.
+        with storage.unit_of_work() as uow:
+            first = uow.orders.expire_due(clock.now(), 2)
+            second = uow.orders.expire_due(clock.now(), 2)
+            rest = uow.orders.expire_due(clock.now(), 2)
+            uow.commit()
+        assert [o.id for o in first + second + rest] == [o.id for o in holds]
+        assert (len(first), len(second), len(rest)) == (2, 2, 1)
+        # Every counter back to zero, not below: each ticket's whole capacity fits once more.
+        for ticket in (gig, opera):
+            assert place(storage, ticket, buyer.id, clock.now(), quantity=ticket.capacity) is not None
+            assert place(storage, ticket, buyer.id, clock.now()) is None
+
+    def test_sweepers_expiring_at_once_never_cancel_one_order_twice(
+        self, storage: Storage, clock: FrozenClock, seller: User, buyer: User
+    ) -> None:
+        tickets = [a_ticket(clock, seller.id, capacity=10) for _ in range(3)]
+        store(storage, *tickets)
+        holds = [place(storage, tickets[n % 3], buyer.id, clock.now()) for n in range(30)]
+        clock.advance(TTL)
+        now = clock.now()
+        sweeps: list[list[str]] = [[] for _ in range(4)]
+        start = threading.Barrier(len(sweeps))
+        errors: list[BaseException] = []
+
+        def sweeper(mine: list[str]) -> None:
+            try:
+                start.wait(10)
+                while True:
+                    with storage.unit_of_work() as uow:
+                        batch = uow.orders.expire_due(now, 3)
+                        uow.commit()
+                    mine.extend(o.id for o in batch)
+                    if not batch:
+                        return
+            except BaseException as exc:  # reported by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=sweeper, args=(mine,)) for mine in sweeps]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        with storage.unit_of_work() as uow:
+            left = [o.id for o in uow.orders.expire_due(now, 100)]
+            uow.commit()
+        cancelled = [order_id for mine in sweeps for order_id in mine] + left
+        assert len(cancelled) == len(set(cancelled))
+        assert set(cancelled) == {o.id for o in holds if o is not None}
+        for ticket in tickets:
+            assert place(storage, ticket, buyer.id, now, quantity=10) is not None
+            assert place(storage, ticket, buyer.id, now) is None
+
     def test_a_ticket_edit_cannot_shrink_capacity_below_the_units_taken(
         self, storage: Storage, clock: FrozenClock, seller: User, buyer: User
     ) -> None:

@@ -114,6 +114,12 @@ _RESERVE = (
     .values(units_held=tickets.c.units_held + _QUANTITY)
 )
 
+_RELEASE_HELD = (
+    sa.update(tickets)
+    .where(tickets.c.id == sa.bindparam("ticket_id"))
+    .values(units_held=tickets.c.units_held - sa.bindparam("released", type_=sa.Integer))
+)
+
 # The same three as plain SQL for PostgreSQL, run on the driver (see SqlSession.fetch_raw).
 _PG_TICKET_BY_ID = (
     "SELECT id, title, price_minor, currency, owner_id, capacity, version, created_at FROM tickets WHERE id = %(id)s"
@@ -379,6 +385,60 @@ class SqlOrderRepository:
         # One global order for every caller: two reclaimers lock the same orders in the same order.
         query = query.order_by(orders.c.expires_at, orders.c.id).limit(limit)
         return [order_from_row(row) for row in self._s.execute(query)]
+
+    def expire_due(self, now: datetime, limit: int) -> list[Order]:
+        """Cancel as expired up to ``limit`` holding orders due by ``now``, set-based; return them after the change.
+
+        Three steps whatever the batch size: find the due orders' tickets, lock those tickets,
+        then one guarded UPDATE ... RETURNING cancels the due orders of those tickets, followed
+        by one counter UPDATE per ticket. Tickets are locked before orders, in id order, as
+        ``save`` and ``reserve`` lock them, so a sweep cannot deadlock with a buyer, a payer or
+        another sweep. On PostgreSQL the orders are chosen in a CTE with ``FOR UPDATE SKIP
+        LOCKED``: an order another unit is changing is left to it, and a concurrent sweep
+        takes the next ones; the UPDATE repeats the status test, so no order is cancelled twice.
+        On SQLite the write unit's ``BEGIN IMMEDIATE`` already serialises sweeps.
+        """
+        if limit < 1:
+            return []
+        holding_due = sa.and_(orders.c.status.in_(HOLDING), orders.c.expires_at <= now)
+        first = sa.select(orders.c.ticket_id).where(holding_due).order_by(orders.c.expires_at, orders.c.id).limit(limit)
+        ticket_ids = sorted({row.ticket_id for row in self._s.execute(first)})
+        if not ticket_ids:
+            return []
+        if self._s.is_postgres:
+            lock = sa.select(tickets.c.id).where(tickets.c.id.in_(ticket_ids)).order_by(tickets.c.id).with_for_update()
+            self._s.execute(lock).all()
+        candidates = (
+            sa.select(orders.c.id)
+            .where(holding_due, orders.c.ticket_id.in_(ticket_ids))
+            .order_by(orders.c.expires_at, orders.c.id)
+            .limit(limit)
+        )
+        statement = sa.update(orders)
+        if self._s.is_postgres:
+            # A CTE runs once; as an IN (...) subquery it may be rescanned and claim more than ``limit``.
+            chosen = candidates.with_for_update(skip_locked=True).cte("due_orders")
+            statement = statement.where(orders.c.id == chosen.c.id)
+        else:
+            statement = statement.where(orders.c.id.in_(candidates.scalar_subquery()))
+        statement = (
+            statement.where(orders.c.status.in_(HOLDING))
+            .values(
+                status=OrderStatus.CANCELLED.value,
+                cancel_reason=CancelReason.EXPIRED.value,
+                version=orders.c.version + 1,
+            )
+            .returning(*orders.c)
+        )
+        cancelled = sorted(
+            (order_from_row(row) for row in self._s.execute(statement)), key=lambda o: (o.expires_at, o.id)
+        )
+        released: dict[str, int] = {}
+        for order in cancelled:
+            released[order.ticket_id] = released.get(order.ticket_id, 0) + order.quantity
+        for ticket_id in sorted(released):
+            self._s.execute(_RELEASE_HELD, {"ticket_id": ticket_id, "released": released[ticket_id]})
+        return cancelled
 
 
 class SqlPaymentRepository:
