@@ -39,12 +39,6 @@ class ExpireResult(enum.StrEnum):
     NOT_FOUND = "not_found"
 
 
-def cancelled_events(order: Order, cancelled: Order) -> list[ExpirationComplete | OrderCancelled]:
-    """Return the events of a cancellation: ``expiration:complete`` first when it was an expiry."""
-    del order  # kept for callers; the cancelled order carries the same id
-    return events_of_cancelled(cancelled)
-
-
 def events_of_cancelled(cancelled: Order) -> list[ExpirationComplete | OrderCancelled]:
     """Return the events of an order as cancelled: ``expiration:complete`` first when it was an expiry."""
     events: list[ExpirationComplete | OrderCancelled] = []
@@ -66,7 +60,7 @@ def expire_in(uow: UnitOfWork, s: Services, order: Order) -> Order:
     """Cancel a due order as expired inside ``uow`` (guarded write) and record its events."""
     cancelled = order.moved_to(OrderStatus.CANCELLED, reason=CancelReason.EXPIRED)
     uow.orders.save(order, cancelled)
-    record(uow, s, *cancelled_events(order, cancelled))
+    record(uow, s, *events_of_cancelled(cancelled))
     return cancelled
 
 
@@ -187,7 +181,7 @@ def cancel_order(cmd: CancelOrder, s: Services) -> OrderView:
         else:
             cancelled = order.moved_to(OrderStatus.CANCELLED, reason=CancelReason.BUYER)
             uow.orders.save(order, cancelled)
-            record(uow, s, *cancelled_events(order, cancelled))
+            record(uow, s, *events_of_cancelled(cancelled))
         view = order_view(uow, cancelled)
         uow.commit()
     return view
