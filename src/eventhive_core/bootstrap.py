@@ -84,7 +84,14 @@ def bootstrap(
     hive = Hive(services=services, bus=bus, scheduler=expiry, plugins=pm)
 
     subscribers = [_schedule_expiry_subscriber(expiry, services.expiration)]
-    subscribers += [Subscriber(s.name, s.event_type, s.role, s.handler) for s in registries.subscribers]
+    core_names = {subscriber.name for subscriber in subscribers}
+    for spec in registries.subscribers:
+        if spec.name in core_names:
+            raise ConfigurationError(
+                f"Plugin {spec.plugin!r} registers a subscriber named {spec.name!r}, which EventHive's core uses; "
+                "subscriber names key processed-message records, so give it a name of its own."
+            )
+        subscribers.append(Subscriber(spec.name, spec.event_type, spec.role, spec.handler))
     for subscriber in subscribers:
         bus.subscribe(subscriber.name, subscriber.event_type, subscriber.role, make_delivery(subscriber, services))
     pm.hook.eventhive_startup(hive=hive)
