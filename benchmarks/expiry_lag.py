@@ -40,6 +40,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _postgres import psycopg_dsn  # benchmarks/ is on sys.path when a script runs
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 JWT_SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
@@ -71,21 +73,6 @@ class SpreadTtl:
                 return timedelta(seconds=self.warmup_ttl)
             due = self.window_start + timedelta(seconds=self.spread * self.random.random())
         return max(timedelta(seconds=1), due - datetime.now(UTC))
-
-
-def _psycopg_dsn(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    parts = {
-        "host": parsed.host or "127.0.0.1",
-        "port": parsed.port or 5432,
-        "user": parsed.username or "postgres",
-        "dbname": parsed.database,
-    }
-    if parsed.password:
-        parts["password"] = parsed.password
-    return " ".join(f"{k}={v}" for k, v in parts.items())
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -248,7 +235,7 @@ def main() -> None:
 
     run = secrets.token_hex(4)
     name, queue, prefix = f"eventhive_bench_{run}", f"eventhive-bench-{run}", f"eventhive-bench-{run}:"
-    admin = _psycopg_dsn(args.url)
+    admin = psycopg_dsn(args.url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(args.url).set(database=name).render_as_string(hide_password=False)

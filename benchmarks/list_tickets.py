@@ -26,24 +26,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from _postgres import psycopg_dsn  # benchmarks/ is on sys.path when a script runs
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PAGE = 50
-
-
-def _dsn(url: str, database: str | None = None) -> str:
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    parts = {
-        "host": parsed.host or "127.0.0.1",
-        "port": parsed.port or 5432,
-        "user": parsed.username or "postgres",
-        "dbname": database or parsed.database,
-    }
-    if parsed.password:
-        parts["password"] = parsed.password
-    return " ".join(f"{k}={v}" for k, v in parts.items())
 
 
 class Progress:
@@ -137,10 +124,10 @@ def main() -> None:
     from eventhive_core.adapters.sqlalchemy import upgrade
 
     name = f"eventhive_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(_dsn(args.url), autocommit=True) as conn:
+    with psycopg.connect(psycopg_dsn(args.url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(args.url).set(database=name).render_as_string(hide_password=False)
-    dsn = _dsn(args.url, name)
+    dsn = psycopg_dsn(args.url, name)
     try:
         upgrade(url)
         owner = str(uuid.uuid4())
@@ -151,7 +138,7 @@ def main() -> None:
         large_ms, large_items = first_page_ms(url, args.repeats)
         print(f"{args.large:,} tickets: first page {large_ms:.2f} ms ({large_items} items)", file=sys.stderr)
     finally:
-        with psycopg.connect(_dsn(args.url), autocommit=True) as conn:
+        with psycopg.connect(psycopg_dsn(args.url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     report = {
         "benchmark": "list_tickets",

@@ -26,23 +26,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from _postgres import psycopg_dsn  # benchmarks/ is on sys.path when a script runs
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 JWT_SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
-
-
-def _psycopg_dsn(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    parts = {
-        "host": parsed.host or "127.0.0.1",
-        "port": parsed.port or 5432,
-        "user": parsed.username or "postgres",
-        "dbname": parsed.database,
-    }
-    if parsed.password:
-        parts["password"] = parsed.password
-    return " ".join(f"{k}={v}" for k, v in parts.items())
 
 
 def _core_worker(url: str, ticket_id: str, buyer_id: str, ready: Any, go: Any, seconds: float, out: Any) -> None:
@@ -75,7 +62,7 @@ def _baseline_worker(url: str, ticket_id: str, buyer_id: str, ready: Any, go: An
     import psycopg
 
     update, insert_order, insert_event = _BASELINE_SQL
-    with psycopg.connect(_psycopg_dsn(url)) as conn:
+    with psycopg.connect(psycopg_dsn(url)) as conn:
         ready.release()
         go.wait()
         done, errors, deadline, cpu = 0, 0, time.perf_counter() + seconds, time.process_time()
@@ -118,7 +105,7 @@ def _phase(kind: str, url: str, ticket_id: str, buyers: list[str], seconds: floa
 def _units(url: str, ticket_id: str) -> dict[str, int]:
     import psycopg
 
-    with psycopg.connect(_psycopg_dsn(url)) as conn:
+    with psycopg.connect(psycopg_dsn(url)) as conn:
         capacity, held, sold = conn.execute(
             "SELECT capacity, units_held, units_sold FROM tickets WHERE id = %s", (ticket_id,)
         ).fetchone()
@@ -152,7 +139,7 @@ def main() -> None:
     from eventhive_core.adapters.sqlalchemy import upgrade
 
     name = f"eventhive_bench_{secrets.token_hex(4)}"
-    admin = _psycopg_dsn(args.url)
+    admin = psycopg_dsn(args.url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(args.url).set(database=name).render_as_string(hide_password=False)
