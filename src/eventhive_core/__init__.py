@@ -19,6 +19,8 @@ from eventhive_core.domain.commands import (
     ExpireOrder,
     PayOrder,
     PlaceOrder,
+    ReceivePaymentEvent,
+    RefundOrder,
     SignIn,
     SignOut,
     SignUp,
@@ -26,6 +28,7 @@ from eventhive_core.domain.commands import (
     UpdateTicket,
 )
 from eventhive_core.domain.errors import (
+    AmountBelowMinimum,
     BadRequest,
     ConcurrencyConflict,
     ConfigurationError,
@@ -40,13 +43,17 @@ from eventhive_core.domain.errors import (
     OrderAlreadyPaid,
     OrderCancelled,
     OrderComplete,
+    OrderNotComplete,
     OwnTicket,
     PaymentDeclined,
+    PaymentInProgress,
     PaymentProviderUnavailable,
+    PaymentRefused,
     SoldOut,
     TicketReserved,
     TransientStorageError,
     ValidationFailed,
+    WebhookRejected,
 )
 from eventhive_core.domain.money import Money
 from eventhive_core.domain.order import OrderStatus
@@ -54,11 +61,13 @@ from eventhive_core.hive import Hive
 from eventhive_core.plugins.markers import hookimpl
 from eventhive_core.ports.views import OrderView, Page, PaymentView, TicketSummary, TicketView, UserView
 from eventhive_core.service_layer.orders import ExpireResult
+from eventhive_core.service_layer.payment_events import WebhookOutcome
 from eventhive_core.service_layer.users import Identity, SignedIn
 from eventhive_core.settings import HiveSettings
 from eventhive_core.version import __version__
 
 __all__ = [
+    "AmountBelowMinimum",
     "BadRequest",
     "BanUser",
     "CancelOrder",
@@ -84,15 +93,20 @@ __all__ = [
     "OrderAlreadyPaid",
     "OrderCancelled",
     "OrderComplete",
+    "OrderNotComplete",
     "OrderStatus",
     "OrderView",
     "OwnTicket",
     "Page",
     "PayOrder",
     "PaymentDeclined",
+    "PaymentInProgress",
     "PaymentProviderUnavailable",
+    "PaymentRefused",
     "PaymentView",
     "PlaceOrder",
+    "ReceivePaymentEvent",
+    "RefundOrder",
     "SignIn",
     "SignOut",
     "SignUp",
@@ -107,6 +121,8 @@ __all__ = [
     "UpdateTicket",
     "UserView",
     "ValidationFailed",
+    "WebhookOutcome",
+    "WebhookRejected",
     "__version__",
     "bootstrap",
     "hookimpl",

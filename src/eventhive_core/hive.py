@@ -14,6 +14,7 @@ from eventhive_core.ports.views import OrderView, PaymentView, TicketView, UserV
 from eventhive_core.service_layer.background import Loop
 from eventhive_core.service_layer.messagebus import MessageBus
 from eventhive_core.service_layer.orders import ExpireResult
+from eventhive_core.service_layer.payment_events import WebhookOutcome
 from eventhive_core.service_layer.queries import Queries
 from eventhive_core.service_layer.relay import relay_all
 from eventhive_core.service_layer.services import Services
@@ -85,6 +86,10 @@ class Hive:
     def handle(self, command: c.SweepExpired) -> int: ...
     @overload
     def handle(self, command: c.PayOrder) -> PaymentView: ...
+    @overload
+    def handle(self, command: c.RefundOrder) -> OrderView: ...
+    @overload
+    def handle(self, command: c.ReceivePaymentEvent) -> WebhookOutcome: ...
 
     def handle(self, command: c.Command) -> object:
         """Carry out a command and return its result.

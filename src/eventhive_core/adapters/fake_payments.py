@@ -2,11 +2,16 @@
 
 So a walk-through reads the same against the fake and against Stripe in test mode:
 ``tok_visa`` pays, ``tok_chargeDeclined`` is declined, ``tok_threeDSecure2Required`` needs the
-buyer to authenticate. Idempotency behaves like Stripe's: one key, one charge.
+buyer to authenticate. Idempotency behaves like Stripe's: one key, one charge. It also sends
+signed webhooks of its own (:meth:`FakePaymentGateway.webhook`), so every path of the payments
+service can be tested without a network.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import threading
 import uuid
 from collections.abc import Mapping
@@ -14,9 +19,27 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from eventhive_core.domain.money import Money
-from eventhive_core.ports.payments import ChargeOutcome, ChargeResult, PaymentProviderError
+from eventhive_core.ports.payments import (
+    ChargeOutcome,
+    ChargeResult,
+    InvalidWebhook,
+    PaymentOutcomeUnknown,
+    ProviderEvent,
+    ProviderEventKind,
+)
 
-__all__ = ["ACTION_REQUIRED", "DECLINES", "UNREACHABLE", "FakeCharge", "FakePaymentGateway", "FakeRefund"]
+__all__ = [
+    "ACTION_REQUIRED",
+    "DECLINES",
+    "SIGNATURE_HEADER",
+    "UNREACHABLE",
+    "FakeCharge",
+    "FakePaymentGateway",
+    "FakeRefund",
+]
+
+#: The header carrying the fake's webhook signature (hex HMAC-SHA256 of the body).
+SIGNATURE_HEADER = "x-fake-signature"
 
 #: Tokens that decline, with the message Stripe gives for each (safe to show to the buyer).
 DECLINES: Mapping[str, str] = MappingProxyType(
@@ -114,6 +137,11 @@ def _outcome_for(token: str, provider_ref_seed: str) -> tuple[str, ChargeResult]
 class FakePaymentGateway:
     """A payment provider for tests, demos and the embedded mode; it never moves money.
 
+    Args:
+        name: The name it registers under (``fake``).
+        webhook_secret: Signs and verifies its webhooks.
+        minimums: The smallest charge per currency in minor units (none by default).
+
     Tokens (Stripe's test names):
 
     - ``tok_visa``, ``pm_card_visa`` and any other ``tok_…``/``pm_card_…`` not listed below: succeeds.
@@ -122,11 +150,12 @@ class FakePaymentGateway:
       (more declines in ``DECLINES``).
     - ``tok_threeDSecure2Required``: requires action, with a ``client_secret``; settle it
       with ``complete_action``.
-    - ``tok_unreachable``: raises PaymentProviderError and records nothing.
+    - ``tok_unreachable``: raises PaymentOutcomeUnknown and records nothing.
     - anything else: fails as an invalid payment method.
 
-    Repeating a call with the same idempotency key returns the first answer and records
-    nothing new; the same key with a different request raises ValueError, as Stripe does.
+    Repeating a call with the same idempotency key returns where that charge stands now and
+    records nothing new; the same key with a different request raises ValueError, as Stripe
+    does. :meth:`lose_answers` makes the next charges happen but their answers get lost.
     Thread-safe.
 
     Examples:
@@ -139,17 +168,21 @@ class FakePaymentGateway:
         2
     """
 
-    def __init__(self, name: str = "fake") -> None:
+    def __init__(
+        self, name: str = "fake", *, webhook_secret: str = "whsec_fake", minimums: Mapping[str, int] | None = None
+    ) -> None:
         self.name = name
+        self.webhook_secret = webhook_secret
+        self._minimums = dict(minimums or {})
         self._lock = threading.Lock()
         self._charges: list[FakeCharge] = []
         self._charges_by_key: dict[str, int] = {}
         self._charges_by_ref: dict[str, int] = {}
         self._refunds: list[FakeRefund] = []
         self._refunds_by_key: dict[str, FakeRefund] = {}
-        self._refunded_refs: set[str] = set()
-        # Stripe replays the first response under a key, even after the charge moved on.
-        self._answers: dict[str, ChargeResult] = {}
+        self._refund_of_ref: dict[str, FakeRefund] = {}
+        self._cancelled: list[str] = []
+        self._answers_to_lose = 0
 
     def __repr__(self) -> str:
         return f"FakePaymentGateway(name={self.name!r})"
@@ -166,11 +199,34 @@ class FakePaymentGateway:
         with self._lock:
             return list(self._refunds)
 
+    @property
+    def cancelled(self) -> list[str]:
+        """The references of the charges cancelled, oldest first (a copy)."""
+        with self._lock:
+            return list(self._cancelled)
+
+    def money_taken(self) -> int:
+        """Return the minor units charged and not refunded, over every charge."""
+        with self._lock:
+            taken = sum(c.amount.minor for c in self._charges if c.outcome is ChargeOutcome.SUCCEEDED)
+            return taken - sum(r.amount.minor for r in self._refunds)
+
+    def lose_answers(self, count: int = 1) -> None:
+        """Make the next ``count`` charges happen but raise PaymentOutcomeUnknown instead of answering."""
+        with self._lock:
+            self._answers_to_lose = count
+
+    def minimum_charge(self, currency: str) -> int:
+        """Return the smallest charge in ``currency`` in minor units (1 unless set with ``minimums``)."""
+        return self._minimums.get(currency.upper(), 1)
+
     def charge(self, *, amount: Money, token: str, idempotency_key: str, metadata: Mapping[str, str]) -> ChargeResult:
         """Charge ``amount`` with the buyer's ``token``, once per ``idempotency_key``.
 
         Raises:
-            PaymentProviderError: The token is ``tok_unreachable`` (a simulated transport failure).
+            PaymentOutcomeUnknown: The token is ``tok_unreachable`` (a simulated transport failure,
+                nothing recorded), or :meth:`lose_answers` asked to lose this answer (the charge
+                is recorded).
             ValueError: The key was used before with a different amount, token or metadata; or the
                 amount is not positive; or the key is empty.
         """
@@ -179,7 +235,7 @@ class FakePaymentGateway:
         if amount.minor <= 0:
             raise ValueError(f"The amount must be positive, got {amount}")
         if token == UNREACHABLE:
-            raise PaymentProviderError("The fake payment provider is unreachable (tok_unreachable)")
+            raise PaymentOutcomeUnknown("The fake payment provider is unreachable (tok_unreachable)")
         sent_metadata = dict(metadata)
         with self._lock:
             index = self._charges_by_key.get(idempotency_key)
@@ -190,20 +246,45 @@ class FakePaymentGateway:
                         f"Keys for idempotent requests can only be used with the same parameters they were first "
                         f"used with; the key {idempotency_key!r} was used for another charge"
                     )
-                return self._answers[idempotency_key]
-            provider_ref, result = _outcome_for(token, uuid.uuid4().hex)
-            charge = FakeCharge(
-                provider_ref=provider_ref,
-                amount=amount,
-                token=token,
-                idempotency_key=idempotency_key,
-                metadata=MappingProxyType(sent_metadata),
-                result=result,
-            )
-            self._charges.append(charge)
-            self._charges_by_key[idempotency_key] = self._charges_by_ref[provider_ref] = len(self._charges) - 1
-            self._answers[idempotency_key] = result
+                result = previous.result
+            else:
+                provider_ref, result = _outcome_for(token, uuid.uuid4().hex)
+                charge = FakeCharge(
+                    provider_ref=provider_ref,
+                    amount=amount,
+                    token=token,
+                    idempotency_key=idempotency_key,
+                    metadata=MappingProxyType(sent_metadata),
+                    result=result,
+                )
+                self._charges.append(charge)
+                self._charges_by_key[idempotency_key] = self._charges_by_ref[provider_ref] = len(self._charges) - 1
+            if self._answers_to_lose > 0:
+                self._answers_to_lose -= 1
+                raise PaymentOutcomeUnknown("The fake payment provider lost its answer", result.provider_ref)
             return result
+
+    def cancel(self, *, provider_ref: str | None, idempotency_key: str) -> ChargeResult:
+        """Cancel the charge made under ``idempotency_key`` unless it succeeded; return where it stands.
+
+        A charge that needed action ends failed; a succeeded one is reported as succeeded (the
+        caller refunds it); no charge at all is reported as failed.
+        """
+        with self._lock:
+            index = self._charges_by_ref.get(provider_ref) if provider_ref else None
+            if index is None:
+                index = self._charges_by_key.get(idempotency_key)
+            if index is None:
+                return ChargeResult(ChargeOutcome.FAILED, provider_ref=provider_ref)
+            charge = self._charges[index]
+            if charge.outcome is ChargeOutcome.REQUIRES_ACTION:
+                cancelled = ChargeResult(
+                    ChargeOutcome.FAILED, provider_ref=charge.provider_ref, message="The payment was cancelled."
+                )
+                self._charges[index] = replace(charge, result=cancelled)
+                self._cancelled.append(charge.provider_ref)
+                return cancelled
+            return replace(charge.result, client_secret=None)
 
     def complete_action(self, provider_ref: str, *, succeed: bool = True) -> ChargeResult:
         """Finish a charge that required action, as if the buyer passed (or failed) 3-D Secure.
@@ -235,10 +316,12 @@ class FakePaymentGateway:
     def refund(self, *, provider_ref: str, amount: Money, idempotency_key: str) -> str:
         """Refund a succeeded charge in full, once per ``idempotency_key``; return the refund id.
 
+        A charge already refunded under another key is not refunded again: that refund's id
+        is returned.
+
         Raises:
             ValueError: Unknown charge, a charge that did not succeed, an amount other than the
-                charge's, a charge already refunded under another key, or a key reused for
-                another refund.
+                charge's, or a key reused for another refund.
         """
         if not idempotency_key:
             raise ValueError("An idempotency key is required")
@@ -261,8 +344,9 @@ class FakePaymentGateway:
                 )
             if amount != charge.amount:
                 raise ValueError(f"Refunds are in full: charge {provider_ref!r} is {charge.amount}, not {amount}")
-            if provider_ref in self._refunded_refs:
-                raise ValueError(f"Charge {provider_ref!r} has already been refunded")
+            earlier = self._refund_of_ref.get(provider_ref)
+            if earlier is not None:
+                return earlier.refund_id
             refund = FakeRefund(
                 refund_id=f"fake_re_{uuid.uuid4().hex}",
                 provider_ref=provider_ref,
@@ -271,5 +355,70 @@ class FakePaymentGateway:
             )
             self._refunds.append(refund)
             self._refunds_by_key[idempotency_key] = refund
-            self._refunded_refs.add(provider_ref)
+            self._refund_of_ref[provider_ref] = refund
             return refund.refund_id
+
+    def refund_in_dashboard(self, provider_ref: str) -> str:
+        """Refund a succeeded charge as a person would in the provider's dashboard; return the refund id."""
+        charge = self._charge(provider_ref)
+        return self.refund(provider_ref=provider_ref, amount=charge.amount, idempotency_key=f"dashboard:{provider_ref}")
+
+    # --- webhooks ------------------------------------------------------------------------------
+
+    def webhook(self, kind: ProviderEventKind, provider_ref: str, *, event_id: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """Return the body and headers of a signed webhook reporting ``kind`` for a charge.
+
+        POST them to ``/api/payments/webhooks/fake`` (or hand them to :meth:`parse_webhook`).
+        Reusing ``event_id`` makes a redelivery.
+        """
+        charge = self._charge(provider_ref)
+        amount = None
+        if kind is ProviderEventKind.REFUNDED:
+            refund = self._refund_of_ref.get(provider_ref)
+            amount = refund.amount.minor if refund is not None else 0
+        body = {
+            "id": event_id or f"fake_evt_{uuid.uuid4().hex}",
+            "kind": str(kind),
+            "provider_ref": provider_ref,
+            "metadata": dict(charge.metadata),
+            "amount_minor": amount,
+            "message": charge.result.message if kind is ProviderEventKind.PAYMENT_FAILED else None,
+        }
+        payload = json.dumps(body).encode()
+        return payload, {"content-type": "application/json", SIGNATURE_HEADER: self.sign(payload)}
+
+    def sign(self, payload: bytes) -> str:
+        """Return the signature of a webhook body."""
+        return hmac.new(self.webhook_secret.encode(), payload, hashlib.sha256).hexdigest()
+
+    def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        """Verify the signature made by :meth:`webhook` and read the event.
+
+        Raises:
+            InvalidWebhook: The signature is missing or wrong, or the body is not an event.
+        """
+        signature = headers.get(SIGNATURE_HEADER, "")
+        if not signature or not hmac.compare_digest(signature.encode(), self.sign(payload).encode()):
+            raise InvalidWebhook(f"Missing or wrong {SIGNATURE_HEADER} header")
+        try:
+            body = json.loads(payload)
+            metadata = body.get("metadata") or {}
+            return ProviderEvent(
+                id=str(body["id"]),
+                kind=ProviderEventKind(body["kind"]),
+                type=str(body["kind"]),
+                provider_ref=body.get("provider_ref"),
+                payment_id=metadata.get("payment_id"),
+                order_id=metadata.get("order_id"),
+                amount_minor=body.get("amount_minor"),
+                message=body.get("message"),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InvalidWebhook("The webhook body is not a fake provider event") from exc
+
+    def _charge(self, provider_ref: str) -> FakeCharge:
+        with self._lock:
+            index = self._charges_by_ref.get(provider_ref)
+            if index is None:
+                raise ValueError(f"No such charge: {provider_ref!r}")
+            return self._charges[index]

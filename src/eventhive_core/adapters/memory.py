@@ -167,9 +167,16 @@ class _Payments:
         found = [p for p in self._t.payments.values() if p.order_id == order_id]
         return sorted(found, key=lambda p: (p.created_at, p.id))
 
-    def save(self, payment: Payment) -> None:
-        self._check_one_success(payment)
-        self._t.payments[payment.id] = payment
+    def by_provider_ref(self, provider: str, provider_ref: str) -> Payment | None:
+        found = [p for p in self._t.payments.values() if (p.provider, p.provider_ref) == (provider, provider_ref)]
+        return min(found, key=lambda p: p.created_at) if found else None
+
+    def save(self, before: Payment, after: Payment) -> None:
+        stored = self._t.payments.get(before.id)
+        if stored is None or stored.version != before.version:
+            raise ConcurrencyConflict()
+        self._check_one_success(after)
+        self._t.payments[after.id] = after
 
     def _check_one_success(self, payment: Payment) -> None:
         if payment.status is not PaymentStatus.SUCCEEDED:

@@ -113,8 +113,10 @@ class TicketUpdatedV1(Payload):
 
 #: Order statuses, spelled as `eventhive_core.domain.order.OrderStatus` spells them.
 OrderStatusText = Literal["created", "awaiting:payment", "complete", "cancelled"]
-#: Why an order was cancelled, as `eventhive_core.domain.order.CancelReason` spells it.
+#: Why an order was cancelled, as `eventhive_core.domain.order.CancelReason` spelt it in version 1.
 CancelReasonText = Literal["buyer", "expired"]
+#: Why an order was cancelled, as `eventhive_core.domain.order.CancelReason` spells it (version 2 on).
+CancelReasonTextV2 = Literal["buyer", "expired", "refunded"]
 
 
 class OrderCreatedV1(Payload):
@@ -159,6 +161,29 @@ class OrderCancelledV1(Payload):
     """Units released."""
     reason: CancelReasonText
     """Who cancelled it: `buyer`, or `expired` when the hold ran out."""
+
+
+class OrderCancelledV2(Payload):
+    """An order was cancelled by its buyer, by expiry, or by a refund (`order:cancelled`, version 2).
+
+    Version 2 adds the reason `refunded`: a seller refunded a complete order, whose sold units
+    are free again. A new enum value is not an additive change (a version-1 consumer would
+    refuse it), hence the new version; version 1 upcasts unchanged.
+    """
+
+    event_type: ClassVar[str] = "order:cancelled"
+    schema_version: ClassVar[int] = 2
+
+    id: EntityId
+    """The order's id."""
+    version: EntityVersion
+    """The order's version after cancelling."""
+    ticket_id: EntityId
+    """The ticket whose units are free again."""
+    quantity: Units
+    """Units released (held ones, or sold ones for a refund)."""
+    reason: CancelReasonTextV2
+    """Why: `buyer`, `expired` when the hold ran out, or `refunded` when the seller gave the money back."""
 
 
 class ExpirationCompleteV1(Payload):
@@ -210,7 +235,10 @@ class PaymentRefundedV1(Payload):
     currency: Currency
     """Currency of the amount."""
     reason: Text
-    """Why the money was given back, e.g. `order_not_live` for a payment that arrived after the hold ran out."""
+    """Why the money was given back: `order_not_live` (it arrived after the hold ran out), `already_paid`
+    (another payment had completed the order), `attempt_abandoned` (an attempt given up for another card
+    succeeded anyway), `seller` (the seller refunded the order) or `provider` (a refund made at the
+    provider directly, e.g. in its dashboard)."""
 
 
 class UserBannedV1(Payload):
@@ -233,6 +261,7 @@ PAYLOADS: dict[tuple[str, int], type[Payload]] = {
         TicketUpdatedV1,
         OrderCreatedV1,
         OrderCancelledV1,
+        OrderCancelledV2,
         ExpirationCompleteV1,
         PaymentCreatedV1,
         PaymentRefundedV1,

@@ -6,7 +6,8 @@ rule lives in one place and reports all failures at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 
@@ -106,3 +107,26 @@ class PayOrder(Command):
     order_id: str
     actor_id: str
     token: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOrder(Command):
+    """The seller gives a buyer's money back: the order is cancelled and its units are free again."""
+
+    order_id: str
+    actor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivePaymentEvent(Command):
+    """Apply a payment provider's webhook: verify its signature, then settle what it reports.
+
+    Attributes:
+        provider: The provider named in the webhook's URL (``stripe``).
+        payload: The request body exactly as received (signatures cover these bytes).
+        headers: The request headers, names in lower case.
+    """
+
+    provider: str
+    payload: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)

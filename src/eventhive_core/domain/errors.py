@@ -123,6 +123,36 @@ class PaymentDeclined(BadRequest):
     message = "Your payment was declined. Try another card."
 
 
+class AmountBelowMinimum(BadRequest):
+    """The order's amount is below the smallest charge the payment provider accepts (400).
+
+    Args:
+        minimum: The provider's minimum, as text with its currency (``0.50 USD``).
+    """
+
+    def __init__(self, minimum: str) -> None:
+        self.minimum = minimum
+        super().__init__(f"The amount is below the payment provider's minimum charge of {minimum}")
+
+
+class PaymentRefused(BadRequest):
+    """The payment provider refused the request itself (not the card); nothing was charged (400)."""
+
+    message = "The payment provider refused this payment"
+
+
+class OrderNotComplete(BadRequest):
+    """A seller asked to refund an order that is not paid (400)."""
+
+    message = "Only a complete order can be refunded"
+
+
+class WebhookRejected(BadRequest):
+    """A provider webhook without a valid, fresh signature, or not a readable event (400); nothing changed."""
+
+    message = "Webhook signature verification failed"
+
+
 class NotAuthorized(EventHiveError):
     """No valid identity, or not the owner of the thing (401)."""
 
@@ -142,6 +172,13 @@ class ConcurrencyConflict(EventHiveError):
 
     status_code = 409
     message = "This changed while we were saving it; reload and try again"
+
+
+class PaymentInProgress(EventHiveError):
+    """Another pay request for this order is talking to the provider right now (409)."""
+
+    status_code = 409
+    message = "A payment for this order is in progress"
 
 
 class IdempotencyKeyInFlight(EventHiveError):

@@ -29,19 +29,20 @@ class CancelReason(enum.StrEnum):
 
     BUYER = "buyer"
     EXPIRED = "expired"
+    REFUNDED = "refunded"
 
 
 #: Statuses in which an order holds units (while its hold has not run out).
 HOLDING_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT})
-#: Terminal statuses: complete and cancelled never change again.
+#: Statuses in which the hold is over: nothing but a seller's refund changes them again.
 FINAL_STATUSES = frozenset({OrderStatus.COMPLETE, OrderStatus.CANCELLED})
 
 #: Allowed moves. Expiry and buyer cancellation start only from a holding status, so
-#: a complete order can never be cancelled.
+#: neither can ever cancel a complete order; only a refund does (see ``moved_to``).
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.CREATED: frozenset({OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED}),
     OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.COMPLETE, OrderStatus.CREATED, OrderStatus.CANCELLED}),
-    OrderStatus.COMPLETE: frozenset(),
+    OrderStatus.COMPLETE: frozenset({OrderStatus.CANCELLED}),
     OrderStatus.CANCELLED: frozenset(),
 }
 
@@ -53,10 +54,13 @@ class InvalidTransition(ValueError):
 def can_transition(source: OrderStatus, target: OrderStatus) -> bool:
     """Tell whether the table allows moving from ``source`` to ``target``.
 
+    A complete order may only be cancelled with the reason ``refunded``: ``Order.moved_to``
+    checks the reason too.
+
     Examples:
         >>> can_transition(OrderStatus.CREATED, OrderStatus.CANCELLED)
         True
-        >>> can_transition(OrderStatus.COMPLETE, OrderStatus.CANCELLED)
+        >>> can_transition(OrderStatus.CANCELLED, OrderStatus.CREATED)
         False
     """
     return target in TRANSITIONS[source]
@@ -94,10 +98,15 @@ class Order:
         """Return the order in ``target`` status with its version bumped.
 
         Raises:
-            InvalidTransition: The table does not allow the move.
+            InvalidTransition: The table does not allow the move, or a complete order would be
+                cancelled for any reason but a refund (expiry never cancels a paid order).
         """
         if not can_transition(self.status, target):
             raise InvalidTransition(f"Order {self.id} cannot go from {self.status} to {target}")
         if target is OrderStatus.CANCELLED and reason is None:
             raise InvalidTransition("A cancellation needs a reason")
+        if self.status is OrderStatus.COMPLETE and reason is not CancelReason.REFUNDED:
+            raise InvalidTransition(f"Order {self.id} is complete: only a refund cancels it, not {reason}")
+        if reason is CancelReason.REFUNDED and self.status is not OrderStatus.COMPLETE:
+            raise InvalidTransition(f"Order {self.id} is {self.status}: only a complete order is refunded")
         return replace(self, status=target, version=self.version + 1, cancel_reason=reason)

@@ -121,8 +121,16 @@ class PaymentRepository(Protocol):
         """Return the order's payments, oldest first."""
         ...
 
-    def save(self, payment: Payment) -> None:
-        """Store changes to an existing payment."""
+    def by_provider_ref(self, provider: str, provider_ref: str) -> Payment | None:
+        """Return the payment ``provider`` knows as ``provider_ref`` (what its webhooks name), or None."""
+        ...
+
+    def save(self, before: Payment, after: Payment) -> None:
+        """Store ``after`` if the stored payment is still at ``before.version``; else raise ConcurrencyConflict.
+
+        Also raises ConcurrencyConflict when ``after`` succeeded and another payment of the
+        order already has: at most one payment per order ever succeeds.
+        """
         ...
 
 

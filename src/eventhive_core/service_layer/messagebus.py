@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from eventhive_core.domain import commands as c
 from eventhive_core.domain.errors import ConcurrencyConflict, TransientStorageError
 from eventhive_core.ports.messages import Message
-from eventhive_core.service_layer import orders, payments, tickets, users
+from eventhive_core.service_layer import orders, payment_events, payments, refunds, tickets, users
 from eventhive_core.service_layer.services import Services
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ HANDLERS: dict[type[c.Command], Callable[[Any, Services], Any]] = {
     c.ExpireOrder: orders.expire_order,
     c.SweepExpired: orders.sweep_expired,
     c.PayOrder: payments.pay_order,
+    c.RefundOrder: refunds.refund_order,
+    c.ReceivePaymentEvent: payment_events.receive_payment_event,
 }
 
 #: Attempts of a command that keeps losing races (or meeting a busy database) before the error surfaces.

@@ -1,54 +1,89 @@
 """Paying an order: claim it, charge outside any transaction, then settle.
 
-Three steps, so that no database transaction stays open while the provider is called:
+1. **Claim**, in one transaction: the buyer's live order moves ``created`` → ``awaiting:payment``
+   (a guarded write, so two pay requests cannot both start) and a pending attempt is recorded
+   with its idempotency key and a lease for the duration of the provider call. While the lease
+   runs, another pay request for the order gets 409 "A payment for this order is in progress".
+2. **Charge**, with the attempt's key, outside any transaction.
+3. **Settle** (see :mod:`eventhive_core.service_layer.settlement`): success completes the order
+   and publishes ``payment:created``; a decline puts the order back to ``created``; 3-D Secure
+   leaves the attempt pending for the buyer and the webhook.
 
-1. In one transaction: the buyer's live order moves ``created`` → ``awaiting:payment`` (a
-   guarded write, so two payments cannot both start) and a pending Payment records the
-   idempotency key. An order already awaiting payment reuses its pending Payment and key, so
-   the provider charges once however often the buyer retries.
-2. The provider charge, with that key.
-3. In a second transaction: success completes the order (units move from held to sold) and
-   publishes ``payment:created``; failure returns the order to ``created`` for another try. Money
-   that arrives for an order no longer live meets the late-payment policy.
+Exactly one charge per order, on every path:
+
+- A lost answer (transport error, timeout) leaves the attempt pending, never failed: a retry
+  with the same card sends the same key, so the provider answers for the charge it already
+  made instead of making another.
+- Another card while an attempt is pending (an abandoned 3-D Secure, a lost answer) first
+  cancels that attempt at the provider; if it had taken the money after all, the order is
+  settled with it and nothing new is charged. After a decline, the failed attempt is cancelled
+  too before the next one, so it cannot be completed later.
+- Money for an attempt that is not the current one, or for an order already paid, is refunded.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
 
 from eventhive_core.domain.commands import PayOrder
 from eventhive_core.domain.errors import (
+    AmountBelowMinimum,
     FieldError,
     OrderAlreadyPaid,
     OrderCancelled,
     PaymentDeclined,
+    PaymentInProgress,
     PaymentProviderUnavailable,
+    PaymentRefused,
     ValidationFailed,
 )
-from eventhive_core.domain.events import PaymentCreated, PaymentRefunded
 from eventhive_core.domain.expiration import is_due
 from eventhive_core.domain.ids import OrderId, PaymentId, new_id
+from eventhive_core.domain.money import Money
 from eventhive_core.domain.order import Order, OrderStatus
-from eventhive_core.domain.payment import Payment, PaymentStatus
-from eventhive_core.ports.payments import ChargeOutcome, ChargeResult, PaymentProviderError
+from eventhive_core.domain.payment import Payment, PaymentStatus, method_digest
+from eventhive_core.ports.payments import (
+    ChargeOutcome,
+    ChargeRefused,
+    ChargeResult,
+    PaymentOutcomeUnknown,
+    PaymentProviderError,
+)
 from eventhive_core.ports.storage import UnitOfWork
 from eventhive_core.ports.views import PaymentView
-from eventhive_core.service_layer.orders import expire_in, load_own_order, order_created
-from eventhive_core.service_layer.publishing import record
+from eventhive_core.service_layer.orders import expire_in, load_own_order
+from eventhive_core.service_layer.settlement import (
+    RefundReason,
+    fail_attempt,
+    money_arrived,
+    payment_view,
+    release_attempt,
+    retrying,
+)
 from eventhive_core.service_layer.services import Services
 
+log = logging.getLogger(__name__)
 
-def payment_view(payment: Payment, client_secret: str | None = None) -> PaymentView:
-    """Build the view of a payment."""
-    return PaymentView(
-        id=payment.id,
-        order_id=payment.order_id,
-        provider=payment.provider,
-        provider_ref=payment.provider_ref,
-        status=str(payment.status),
-        amount=payment.amount,
-        client_secret=client_secret,
-    )
+#: How long one caller may talk to the provider for an attempt before others may take it over.
+#: Longer than the provider calls of one attempt can take (the Stripe gateway times out at 30 s).
+CHARGE_LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """What the claim step leased.
+
+    Attributes:
+        attempt: The attempt to charge, or (when ``replace`` is set) the pending one to close first.
+        replace: The buyer switched cards while ``attempt`` was pending: cancel it, then start anew.
+        close_first: A failed earlier attempt whose provider-side charge to cancel before charging.
+    """
+
+    attempt: Payment
+    replace: bool = False
+    close_first: Payment | None = None
 
 
 def _validate(cmd: PayOrder) -> None:
@@ -61,168 +96,158 @@ def _validate(cmd: PayOrder) -> None:
         raise ValidationFailed(problems)
 
 
-def _start(cmd: PayOrder, s: Services) -> Payment:
-    """Step 1: claim the order for payment and return the pending Payment to charge."""
+def _new_attempt(s: Services, order: Order, number: int, digest: str) -> Payment:
+    now = s.clock.now()
+    return Payment(
+        id=PaymentId(new_id()),
+        order_id=OrderId(order.id),
+        provider=s.payments.name,
+        amount=order.amount,
+        status=PaymentStatus.PENDING,
+        idempotency_key=f"order:{order.id}:pay:{number}",
+        created_at=now,
+        method_digest=digest,
+        charging_until=now + CHARGE_LEASE,
+    )
+
+
+def _check_payable(uow: UnitOfWork, s: Services, order: Order) -> None:
+    if order.status is OrderStatus.COMPLETE:
+        raise OrderAlreadyPaid()
+    if order.status is OrderStatus.CANCELLED:
+        raise OrderCancelled()
+    if is_due(order, s.clock.now()):
+        # The hold ran out and nobody swept it yet: expire it now, then refuse like the original.
+        expire_in(uow, s, order)
+        uow.commit()
+        raise OrderCancelled()
+    minimum = s.payments.minimum_charge(order.amount.currency)
+    if order.amount.minor < minimum:
+        raise AmountBelowMinimum(str(Money(minimum, order.amount.currency)))
+
+
+def _claim(cmd: PayOrder, s: Services, digest: str) -> _Claim:
+    """Step 1: lease the attempt this request may charge (or the pending one it must close first)."""
     with s.storage.unit_of_work() as uow:
         order = load_own_order(uow, cmd.order_id, cmd.actor_id)
-        if order.status is OrderStatus.COMPLETE:
-            raise OrderAlreadyPaid()
-        if order.status is OrderStatus.CANCELLED:
-            raise OrderCancelled()
-        if is_due(order, s.clock.now()):
-            # The hold ran out and nobody swept it yet: expire it now, then refuse like the original.
-            expire_in(uow, s, order)
-            uow.commit()
-            raise OrderCancelled()
-        payments = uow.payments.for_order(order.id)
-        if order.status is OrderStatus.AWAITING_PAYMENT:
-            pending = next((p for p in payments if p.status is PaymentStatus.PENDING), None)
-            if pending is not None:
-                return pending
-        else:
-            uow.orders.save(order, order.moved_to(OrderStatus.AWAITING_PAYMENT))
-        payment = Payment(
-            id=PaymentId(new_id()),
-            order_id=OrderId(order.id),
-            provider=s.payments.name,
-            amount=order.amount,
-            status=PaymentStatus.PENDING,
-            idempotency_key=f"order:{order.id}:pay:{len(payments) + 1}",
-            created_at=s.clock.now(),
-        )
-        uow.payments.add(payment)
-        uow.commit()
-    return payment
-
-
-def _reopen(uow: UnitOfWork, order: Order) -> None:
-    """Put an order that was awaiting payment back to ``created`` so the buyer may try again."""
-    if order.status is OrderStatus.AWAITING_PAYMENT:
-        uow.orders.save(order, order.moved_to(OrderStatus.CREATED))
-
-
-def _fail(s: Services, payment: Payment) -> None:
-    with s.storage.unit_of_work() as uow:
-        current = uow.payments.get(payment.id)
-        if current is None or current.status is not PaymentStatus.PENDING:
-            return
-        uow.payments.save(current.settled(PaymentStatus.FAILED))
-        order = uow.orders.get(payment.order_id)
-        if order is not None:
-            _reopen(uow, order)
-        uow.commit()
-
-
-def _payment_created(payment: Payment) -> PaymentCreated:
-    return PaymentCreated(
-        id=payment.id,
-        order_id=payment.order_id,
-        provider=payment.provider,
-        provider_ref=payment.provider_ref or "",
-        amount_minor=payment.amount.minor,
-        currency=payment.amount.currency,
-    )
-
-
-def settle_success(s: Services, payment: Payment, provider_ref: str | None) -> PaymentView:
-    """Step 3 on success: complete the order, or apply the late-payment policy if it is no longer live."""
-    with s.storage.unit_of_work() as uow:
-        current = uow.payments.get(payment.id) or payment
-        if current.status is PaymentStatus.SUCCEEDED:
-            return payment_view(current)  # a concurrent retry already settled it
-        order = uow.orders.get(payment.order_id)
-        assert order is not None, "a payment always has its order"
-        paid = current.settled(PaymentStatus.SUCCEEDED, provider_ref)
+        _check_payable(uow, s, order)
         now = s.clock.now()
-        if order.status is OrderStatus.AWAITING_PAYMENT and not is_due(order, now):
-            uow.orders.save(order, order.moved_to(OrderStatus.COMPLETE))
-            uow.payments.save(paid)
-            record(uow, s, _payment_created(paid))
+        attempts = uow.payments.for_order(order.id)
+        latest = attempts[-1] if attempts else None
+        if order.status is OrderStatus.CREATED:
+            uow.orders.save(order, order.moved_to(OrderStatus.AWAITING_PAYMENT))
+        if latest is not None and latest.status is PaymentStatus.PENDING:
+            if latest.is_charging(now):
+                raise PaymentInProgress()
+            leased = latest.charging(now + CHARGE_LEASE)
+            uow.payments.save(latest, leased)
             uow.commit()
-            return payment_view(paid)
-        if is_due(order, now):
-            order = expire_in(uow, s, order)
-        policy = s.late_payment(order, paid)
-        accepted = _accept_late(uow, s, order, paid) if policy == "accept_if_available" else None
-        if accepted is not None:
-            uow.commit()
-            return payment_view(accepted)
+            return _Claim(leased, replace=latest.method_digest != digest)
+        attempt = _new_attempt(s, order, len(attempts) + 1, digest)
+        uow.payments.add(attempt)
         uow.commit()
-    _refund_late(s, paid)
-    raise OrderCancelled()
+    closable = latest is not None and latest.status is PaymentStatus.FAILED and latest.provider_ref is not None
+    return _Claim(attempt, close_first=latest if closable else None)
 
 
-def _accept_late(uow: UnitOfWork, s: Services, order: Order, paid: Payment) -> Payment | None:
-    """Take the units again for a replacement order born complete; None if they are gone."""
-    now = s.clock.now()
-    if not uow.tickets.reserve(order.ticket_id, order.quantity, now):
-        return None
-    replacement = replace(
-        order,
-        id=OrderId(new_id()),
-        status=OrderStatus.CREATED,
-        version=0,
-        cancel_reason=None,
-        created_at=now,
-        expires_at=s.expiration.expires_at(now),
-    )
-    uow.orders.add(replacement)
-    awaiting = replacement.moved_to(OrderStatus.AWAITING_PAYMENT)
-    uow.orders.save(replacement, awaiting)
-    complete = awaiting.moved_to(OrderStatus.COMPLETE)
-    uow.orders.save(awaiting, complete)
-    moved = replace(paid, order_id=replacement.id)
-    uow.payments.save(moved)
-    record(uow, s, order_created(complete), _payment_created(moved))
-    return moved
+def _close(s: Services, claim: _Claim, digest: str) -> Payment:
+    """Cancel the provider-side charge of an attempt the buyer moved on from; return the attempt to charge.
+
+    Raises:
+        OrderAlreadyPaid: The pending attempt had taken the money after all: the order is settled with it.
+        PaymentInProgress: The provider is still deciding on the earlier attempt.
+        PaymentProviderUnavailable: The provider could not be asked.
+    """
+    old = claim.attempt if claim.replace else claim.close_first
+    assert old is not None
+    try:
+        result = s.payments.cancel(provider_ref=old.provider_ref, idempotency_key=old.idempotency_key)
+    except PaymentProviderError as exc:
+        log.warning("Could not cancel payment %s at the provider: %s", old.id, exc)
+        if claim.replace:
+            release_attempt(s, old)
+        else:
+            fail_attempt(s, claim.attempt)  # never charged: the order is payable again
+        raise PaymentProviderUnavailable() from exc
+    if result.outcome is ChargeOutcome.SUCCEEDED:
+        settled = money_arrived(s, old, result.provider_ref)
+        if not claim.replace:
+            return claim.attempt  # a failed attempt that took money anyway was refunded; go on
+        if settled.refunded is RefundReason.ORDER_NOT_LIVE:
+            raise OrderCancelled()
+        raise OrderAlreadyPaid()  # the earlier card paid after all: nothing more to charge
+    if result.outcome is not ChargeOutcome.FAILED:
+        if claim.replace:
+            release_attempt(s, old, result.provider_ref)
+        else:
+            fail_attempt(s, claim.attempt)
+        raise PaymentInProgress()
+    if not claim.replace:
+        return claim.attempt
+    return retrying(lambda: _start_over(s, old, result, digest))
 
 
-def _refund_late(s: Services, paid: Payment) -> None:
-    """Give back money that arrived for an order no longer live, and record it."""
-    assert paid.provider_ref is not None
-    s.payments.refund(
-        provider_ref=paid.provider_ref, amount=paid.amount, idempotency_key=f"{paid.idempotency_key}:refund"
-    )
+def _start_over(s: Services, old: Payment, cancelled: ChargeResult, digest: str) -> Payment:
+    """Fail the cancelled attempt and lease a new one for the other card, in one transaction."""
     with s.storage.unit_of_work() as uow:
-        refunded = paid.settled(PaymentStatus.REFUNDED)
-        uow.payments.save(refunded)
-        record(
-            uow,
-            s,
-            PaymentRefunded(
-                id=refunded.id,
-                order_id=refunded.order_id,
-                provider=refunded.provider,
-                provider_ref=paid.provider_ref,
-                amount_minor=refunded.amount.minor,
-                currency=refunded.amount.currency,
-                reason="order_not_live",
-            ),
-        )
+        current = uow.payments.get(old.id)
+        order = uow.orders.get(old.order_id)
+        assert current is not None and order is not None
+        if current.status is not PaymentStatus.PENDING or current.version != old.version:
+            raise PaymentInProgress()  # someone else settled or took over the attempt meanwhile
+        uow.payments.save(current, current.settled(PaymentStatus.FAILED, cancelled.provider_ref))
+        if order.status is not OrderStatus.AWAITING_PAYMENT or is_due(order, s.clock.now()):
+            uow.commit()
+            raise OrderCancelled()
+        attempt = _new_attempt(s, order, len(uow.payments.for_order(order.id)) + 1, digest)
+        uow.payments.add(attempt)
         uow.commit()
+        return attempt
+
+
+def _charge(s: Services, attempt: Payment, token: str) -> PaymentView:
+    """Steps 2 and 3: charge the leased attempt and settle what the provider answers."""
+    try:
+        result = s.payments.charge(
+            amount=attempt.amount,
+            token=token,
+            idempotency_key=attempt.idempotency_key,
+            metadata={"order_id": attempt.order_id, "payment_id": attempt.id},
+        )
+    except PaymentOutcomeUnknown as exc:
+        # Maybe charged, maybe not: keep the attempt open so a retry reuses its key.
+        log.warning("Payment %s: the provider's answer was lost (%s); the attempt stays open", attempt.id, exc)
+        release_attempt(s, attempt, exc.provider_ref)
+        raise PaymentProviderUnavailable() from exc
+    except ChargeRefused as exc:
+        fail_attempt(s, attempt)
+        raise PaymentRefused(str(exc) or None) from exc
+    except PaymentProviderError as exc:
+        log.error("Payment %s: the provider refused the request: %s", attempt.id, exc)
+        fail_attempt(s, attempt)
+        raise PaymentProviderUnavailable() from exc
+    if result.outcome is ChargeOutcome.SUCCEEDED:
+        settled = money_arrived(s, attempt, result.provider_ref)
+        if settled.refunded is RefundReason.ORDER_NOT_LIVE:
+            raise OrderCancelled()
+        if settled.refunded is not None:
+            raise OrderAlreadyPaid()
+        assert settled.payment is not None
+        return settled.payment
+    if result.outcome in (ChargeOutcome.REQUIRES_ACTION, ChargeOutcome.PROCESSING):
+        waiting = release_attempt(s, attempt, result.provider_ref)
+        return payment_view(waiting, client_secret=result.client_secret)
+    fail_attempt(s, attempt, result.provider_ref)
+    raise PaymentDeclined(result.message) if result.message else PaymentDeclined()
 
 
 def pay_order(cmd: PayOrder, s: Services) -> PaymentView:
-    """Charge the buyer for their order (see the module docstring for the three steps)."""
+    """Charge the buyer for their order (see the module docstring for the steps and guarantees)."""
     _validate(cmd)
-    payment = _start(cmd, s)
-    try:
-        result: ChargeResult = s.payments.charge(
-            amount=payment.amount,
-            token=cmd.token,
-            idempotency_key=payment.idempotency_key,
-            metadata={"order_id": payment.order_id, "payment_id": payment.id},
-        )
-    except PaymentProviderError as exc:
-        _fail(s, payment)
-        raise PaymentProviderUnavailable() from exc
-    if result.outcome is ChargeOutcome.SUCCEEDED:
-        return settle_success(s, payment, result.provider_ref)
-    if result.outcome is ChargeOutcome.REQUIRES_ACTION:
-        with s.storage.unit_of_work() as uow:
-            waiting = payment.settled(PaymentStatus.PENDING, result.provider_ref)
-            uow.payments.save(waiting)
-            uow.commit()
-        return payment_view(waiting, client_secret=result.client_secret)
-    _fail(s, payment)
-    raise PaymentDeclined(result.message) if result.message else PaymentDeclined()
+    digest = method_digest(cmd.token)
+    claim = _claim(cmd, s, digest)
+    attempt = _close(s, claim, digest) if claim.replace or claim.close_first is not None else claim.attempt
+    return _charge(s, attempt, cmd.token)
+
+
+__all__ = ["CHARGE_LEASE", "pay_order"]

@@ -233,13 +233,53 @@ class RepositoryContract(_Fixtures):
             uow.commit()
         settled = succeeded.settled(PaymentStatus.SUCCEEDED, "ref_1")
         with storage.unit_of_work() as uow:
-            uow.payments.save(settled)
+            uow.payments.save(succeeded, settled)
             uow.commit()
         with storage.unit_of_work() as uow:
             assert uow.payments.for_order(order.id) == [failed, settled]
             assert uow.payments.get(settled.id) == settled
         with storage.unit_of_work() as uow, pytest.raises(ConcurrencyConflict):
             uow.payments.add(payment(PaymentStatus.SUCCEEDED))
+        with storage.unit_of_work() as uow, pytest.raises(ConcurrencyConflict):
+            uow.payments.save(failed, failed.settled(PaymentStatus.SUCCEEDED, "ref_2"))
+
+    def test_a_payment_keeps_its_lease_digest_and_version_and_stale_saves_conflict(
+        self, storage: Storage, clock: FrozenClock, seller: User, buyer: User
+    ) -> None:
+        ticket = a_ticket(clock, seller.id)
+        store(storage, ticket)
+        order = place(storage, ticket, buyer.id, clock.now())
+        assert order is not None
+        attempt = Payment(
+            PaymentId(new_id()),
+            order.id,
+            "stripe",
+            order.amount,
+            PaymentStatus.PENDING,
+            "order:x:pay:1",
+            clock.now(),
+            method_digest="ab" * 32,
+            charging_until=clock.now() + timedelta(minutes=2),
+        )
+        with storage.unit_of_work() as uow:
+            uow.payments.add(attempt)
+            uow.commit()
+        waiting = attempt.released("pi_123")
+        with storage.unit_of_work() as uow:
+            assert uow.payments.get(attempt.id) == attempt
+            uow.payments.save(attempt, waiting)
+            uow.commit()
+        with storage.unit_of_work() as uow, pytest.raises(ConcurrencyConflict):
+            # A second writer still holding the first version loses: nothing is overwritten.
+            uow.payments.save(attempt, attempt.settled(PaymentStatus.FAILED))
+        with storage.unit_of_work() as uow:
+            stored = uow.payments.get(attempt.id)
+            assert stored == waiting
+            assert stored is not None
+            assert (stored.version, stored.charging_until, stored.provider_ref) == (1, None, "pi_123")
+            assert uow.payments.by_provider_ref("stripe", "pi_123") == waiting
+            assert uow.payments.by_provider_ref("fake", "pi_123") is None
+            assert uow.payments.by_provider_ref("stripe", "pi_other") is None
 
     def test_a_unit_left_without_commit_changes_nothing(
         self, storage: Storage, clock: FrozenClock, seller: User
@@ -380,6 +420,21 @@ class ReservationContract(_Fixtures):
         move(storage, paying, OrderStatus.COMPLETE)
         clock.advance(TTL * 10)
         assert units(storage, ticket, clock.now()) == Units(capacity=2, held=0, sold=2)
+        assert place(storage, ticket, buyer.id, clock.now()) is None
+
+    def test_a_refunded_order_gives_its_sold_units_back_once(
+        self, storage: Storage, clock: FrozenClock, seller: User, buyer: User
+    ) -> None:
+        ticket = a_ticket(clock, seller.id, capacity=2)
+        store(storage, ticket)
+        order = place(storage, ticket, buyer.id, clock.now(), quantity=2)
+        assert order is not None
+        complete = move(storage, move(storage, order, OrderStatus.AWAITING_PAYMENT), OrderStatus.COMPLETE)
+        move(storage, complete, OrderStatus.CANCELLED, CancelReason.REFUNDED)
+        with pytest.raises(ConcurrencyConflict):
+            move(storage, complete, OrderStatus.CANCELLED, CancelReason.REFUNDED)
+        assert units(storage, ticket, clock.now()) == Units(capacity=2, held=0, sold=0)
+        assert place(storage, ticket, buyer.id, clock.now(), quantity=2) is not None
         assert place(storage, ticket, buyer.id, clock.now()) is None
 
     def test_a_cancelled_order_frees_its_units_at_once(

@@ -40,7 +40,7 @@ def test_the_events_page_summary_names_every_type():
     summary = section("## Event types")
 
     for event_type, _ in PAYLOADS:
-        assert f"| `{event_type}` |" in summary
+        assert f"| `{event_type}` " in summary
 
 
 def test_the_events_page_shows_how_to_get_the_schemas_and_the_nats_subjects():

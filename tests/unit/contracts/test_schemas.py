@@ -11,6 +11,7 @@ import pytest
 from pydantic import Field
 
 from eventhive_core.contracts import (
+    CURRENT_VERSION,
     PAYLOADS,
     Payload,
     breaking_changes,
@@ -82,7 +83,7 @@ def test_the_snapshots_are_written_as_the_cli_writes_them():
 def test_every_message_we_produce_validates_against_its_published_schema(sample_event):
     jsonschema = pytest.importorskip("jsonschema", reason="needs the test extra: pip install -e '.[test]'")
     envelope = to_envelope(sample_event, producer="eventhive/orders@0.1.0", occurred_at=COMMITTED)
-    schema = committed()[f"{sample_event.type.replace(':', '.')}.v1.json"]
+    schema = committed()[f"{sample_event.type.replace(':', '.')}.v{CURRENT_VERSION[sample_event.type]}.json"]
     checker = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
     checker.validate(json.loads(to_message(envelope).body))

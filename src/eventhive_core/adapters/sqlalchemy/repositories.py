@@ -89,6 +89,9 @@ def _payment(row: sa.Row[Any]) -> Payment:
         idempotency_key=row.idempotency_key,
         created_at=row.created_at,
         provider_ref=row.provider_ref,
+        version=row.version,
+        method_digest=row.method_digest,
+        charging_until=row.charging_until,
     )
 
 
@@ -297,6 +300,8 @@ def _counter_moves(before: OrderStatus | None, after: OrderStatus) -> tuple[int,
 
     ``before`` None is a new order whose units ``reserve`` already counted as held.
     """
+    if before is OrderStatus.COMPLETE and after is OrderStatus.CANCELLED:
+        return 0, -1  # a refunded order gives its sold units back
     holding_before = before is None or before.value in HOLDING
     if not holding_before or after.value in HOLDING:
         return 0, 0
@@ -470,18 +475,28 @@ class SqlPaymentRepository:
         )
         return [_payment(row) for row in self._s.execute(query)]
 
-    def save(self, payment: Payment) -> None:
-        """Store changes to an existing payment.
+    def by_provider_ref(self, provider: str, provider_ref: str) -> Payment | None:
+        """Return the payment the provider knows as ``provider_ref``, or None."""
+        query = sa.select(payments).where(payments.c.provider == provider, payments.c.provider_ref == provider_ref)
+        row = self._s.execute(query.order_by(payments.c.created_at).limit(1)).first()
+        return _payment(row) if row else None
+
+    def save(self, before: Payment, after: Payment) -> None:
+        """Store ``after`` if the stored payment is still at ``before.version``.
 
         Raises:
-            ConcurrencyConflict: Another payment of the order already succeeded.
-            NotFound: No payment has this id.
+            ConcurrencyConflict: The payment changed since ``before`` was read, or another payment
+                of the order already succeeded.
         """
-        if payment.status is PaymentStatus.SUCCEEDED and self._has_success(payment.order_id, payment.id):
+        if after.status is PaymentStatus.SUCCEEDED and self._has_success(after.order_id, after.id):
             raise ConcurrencyConflict()
-        result = self._s.execute(sa.update(payments).where(payments.c.id == payment.id).values(**self._values(payment)))
+        result = self._s.execute(
+            sa.update(payments)
+            .where(payments.c.id == before.id, payments.c.version == before.version)
+            .values(**self._values(after))
+        )
         if result.rowcount != 1:
-            raise NotFound()
+            raise ConcurrencyConflict()
 
     def _has_success(self, order_id: str, other_than: str) -> bool:
         # A friendly check first; the partial unique index still backs it against races.
@@ -503,6 +518,9 @@ class SqlPaymentRepository:
             "status": payment.status.value,
             "idempotency_key": payment.idempotency_key,
             "created_at": payment.created_at,
+            "version": payment.version,
+            "method_digest": payment.method_digest,
+            "charging_until": payment.charging_until,
         }
 
 

@@ -141,6 +141,9 @@ payments = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("idempotency_key", sa.String(255), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("method_digest", sa.String(64), nullable=True),
+    sa.Column("charging_until", UTCDateTime(), nullable=True),
     sa.Index("ix_payments_order", "order_id", "created_at"),
     sa.Index("ix_payments_provider_ref", "provider", "provider_ref"),
     # At most one succeeded payment per order, whatever the service layer does.
