@@ -41,7 +41,19 @@ class HiveSettings(BaseModel):
     """Payment provider by name (``fake`` or a plugin's)."""
 
     payment_options: dict[str, Any] = Field(default_factory=dict)
-    """Extra options passed to the payment-provider factory."""
+    """Extra options passed to the payment-provider factory (``stripe``: ``timeout``, ``max_network_retries``)."""
+
+    stripe_secret_key: SecretStr | None = None
+    """Stripe's secret API key (``sk_live_…`` or ``sk_test_…``); required by the ``stripe`` provider."""
+
+    stripe_publishable_key: str | None = None
+    """Stripe's publishable key (``pk_…``), for pages that collect cards with Stripe.js."""
+
+    stripe_webhook_secret: SecretStr | None = None
+    """Signing secret of the Stripe webhook endpoint (``whsec_…``); required by the ``stripe`` provider."""
+
+    stripe_api_base: str | None = None
+    """Where the Stripe API is, when not Stripe itself: a local stand-in such as ``localstripe`` (tests, demos)."""
 
     scheduler: str = "inprocess"
     """Expiry scheduler by name (``inprocess``, ``none`` or a plugin's)."""

