@@ -61,10 +61,8 @@ def test_choosing_the_unavailable_provider_says_why_it_is_missing_and_how_to_fix
         registries.payment_providers.get("stripe_lookalike")
 
     message = str(raised.value)
-    assert (
-        "No payment provider named 'stripe_lookalike'. Known: fake (builtin.fake_payments), stripe (builtin.stripe_payments)."
-        in message
-    )
+    known = "Known: fake (builtin.fake_payments), stripe (builtin.stripe_payments)."
+    assert f"No payment provider named 'stripe_lookalike'. {known}" in message
     assert 'Plugins that failed to load: stripe_lookalike (pip install "eventhive[stripe]")' in message
 
 
