@@ -129,3 +129,29 @@ def sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "eventhive.sqlite3"
     shutil.copyfile(_sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+# --- Stripe ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stripe_stand_in():  # type: ignore[no-untyped-def]
+    """A stateful Stripe API on loopback (the project's own stand-in), for the real SDK to talk to."""
+    from eventhive_core.testing.stripe_stand_in import StripeStandIn
+
+    with StripeStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def stripe_gateway(stripe_stand_in):  # type: ignore[no-untyped-def]
+    """The ``stripe`` provider pointed at the stand-in, with the SDK's own retries off so lost answers show."""
+    pytest.importorskip("stripe", reason='needs the stripe extra: pip install -e ".[stripe]"')
+    from eventhive_core.adapters.stripe_gateway import StripeGateway
+
+    return StripeGateway(
+        secret_key=stripe_stand_in.api_key,
+        webhook_secret=stripe_stand_in.webhook_secret,
+        api_base=stripe_stand_in.url,
+        max_network_retries=0,
+    )

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from eventhive_core import Hive, hookimpl
 from eventhive_core.contracts.envelope import Envelope
 from eventhive_core.ports.payments import PaymentGateway
+from eventhive_core.ports.storage import Storage
 from eventhive_core.testing.fakes import FrozenClock
 from eventhive_core.testing.hives import TEST_JWT_SECRET, fast_hasher
 from eventhive_flask.extension import EventHive, HiveOverrides
@@ -113,13 +114,19 @@ class ApiHarness:
         *,
         clock: FrozenClock | None = None,
         gateway: PaymentGateway | None = None,
+        storage: Storage | None = None,
         plugins: tuple[object, ...] = (),
         **config: object,
     ) -> ApiHarness:
-        """Build an app (extra config keys as keyword arguments) with an event recorder plugged in."""
+        """Build an app (extra config keys as keyword arguments) with an event recorder plugged in.
+
+        ``gateway`` and ``storage``, when given, replace the ones the config would choose.
+        """
         events = EventRecorder()
         clock = clock or FrozenClock()
         overrides: HiveOverrides = {"payment_gateway": gateway} if gateway is not None else {}
+        if storage is not None:
+            overrides["storage"] = storage
         app = make_test_app(clock=clock, plugins=(events, *plugins), overrides=overrides, **config)
         return cls(app, clock, gateway or EventHive.hive_for(app).services.payments, events)
 
