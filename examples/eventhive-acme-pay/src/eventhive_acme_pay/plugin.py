@@ -15,7 +15,10 @@ def make_acme_gateway(settings: HiveSettings, options: Mapping[str, Any]) -> Pay
     # Imported here so that merely listing plugins never pays for the gateway's imports.
     from eventhive_acme_pay.gateway import AcmeGateway
 
-    return AcmeGateway(merchant_id=str(options.get("merchant_id", "demo")))
+    return AcmeGateway(
+        merchant_id=str(options.get("merchant_id", "demo")),
+        webhook_secret=str(options.get("webhook_secret", "acme-demo-secret")),
+    )
 
 
 @hookimpl
