@@ -186,5 +186,10 @@ def _close_at_exit(hive: Hive) -> None:
     Hive and prints a traceback. (``eventhive serve`` blocks them even earlier, in gunicorn's
     ``worker_int`` hook.)
     """
-    block_exit_signals()
+    try:
+        block_exit_signals()
+    except SystemExit:
+        # That second signal landed in the instant before the block took effect (seen on a busy
+        # machine): we are exiting anyway, so block again and close quietly.
+        block_exit_signals()
     hive.close()
