@@ -73,8 +73,7 @@ class PaymentOutcomeUnknown(PaymentProviderError):
 class ChargeRefused(PaymentProviderError):
     """The provider refused the request itself, not the card (e.g. an amount too small); nothing charged.
 
-    Args:
-        message: Why, safe to show to the buyer.
+    Its text says why, and is shown to the buyer.
     """
 
 
