@@ -31,8 +31,12 @@ def database_url(request: pytest.FixtureRequest) -> str:
 class Worker:
     """One worker process (see hive_worker.py)."""
 
-    def __init__(self, url: str, ttl: float) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
+    def __init__(self, url: str, ttl: float, env: dict[str, str] | None = None) -> None:
+        env = {
+            **os.environ,
+            **(env or {}),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
+        }
         self.process = subprocess.Popen(
             [sys.executable, str(WORKER), url, str(ttl)],
             stdin=subprocess.PIPE,
@@ -77,8 +81,8 @@ class Worker:
 class Workers:
     """A pool of worker processes that start each command at (nearly) the same moment."""
 
-    def __init__(self, url: str, count: int, ttl: float = 60.0) -> None:
-        self.all = [Worker(url, ttl) for _ in range(count)]
+    def __init__(self, url: str, count: int, ttl: float = 60.0, env: dict[str, str] | None = None) -> None:
+        self.all = [Worker(url, ttl, env) for _ in range(count)]
         try:
             for worker in self.all:
                 assert "ready" in worker.receive()

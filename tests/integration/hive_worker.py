@@ -8,7 +8,12 @@ once its Hive is built, then reads one JSON command per line and answers with on
 - ``{"op": "expire", "orders": [id, ...]}`` / ``{"op": "sweep"}``
 - ``{"op": "place_then_hang", ...}``: place one order, answer, then sleep until killed
 - ``{"op": "hang_in_unit", "message_id": id}``: write an outbox row, answer, then sleep (uncommitted)
+- ``{"op": "pay", "order": id, "buyer": id, "token": t}``: answers ``{"status": ..., "errors": [...]}``
 - ``{"op": "quit"}``
+
+With ``EVENTHIVE_TEST_STRIPE_API_BASE`` (and ``..._KEY``, ``..._WEBHOOK_SECRET``) in its environment,
+the worker pays through the ``stripe`` provider at that address, so several processes share one
+Stripe stand-in.
 
 Errors are reported by class name; anything that is not an EventHive error is "unexpected".
 """
@@ -25,7 +30,7 @@ from typing import Any
 
 
 def main() -> None:
-    from eventhive_core import CancelOrder, ExpireOrder, PlaceOrder
+    from eventhive_core import CancelOrder, ExpireOrder, PayOrder, PlaceOrder
     from eventhive_core.clock import SystemClock
     from eventhive_core.domain.errors import EventHiveError
     from eventhive_core.ports.messages import Message
@@ -33,6 +38,15 @@ def main() -> None:
 
     url = sys.argv[1]
     ttl = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
+    payments: dict[str, Any] = {}
+    if os.environ.get("EVENTHIVE_TEST_STRIPE_API_BASE"):
+        payments = {
+            "payment_provider": "stripe",
+            "stripe_api_base": os.environ["EVENTHIVE_TEST_STRIPE_API_BASE"],
+            "stripe_secret_key": os.environ["EVENTHIVE_TEST_STRIPE_KEY"],
+            "stripe_webhook_secret": os.environ["EVENTHIVE_TEST_STRIPE_WEBHOOK_SECRET"],
+            "payment_options": {"max_network_retries": 0},
+        }
     hive = make_test_hive(
         SystemClock(),
         storage="sqlalchemy",
@@ -41,6 +55,7 @@ def main() -> None:
         # The parent migrated the database; installed entry-point plugins only slow the start.
         storage_options={"migrate": "off"},
         load_plugins=(),
+        **payments,
     )
 
     def answer(payload: dict[str, Any]) -> None:
@@ -88,6 +103,11 @@ def main() -> None:
                 else:
                     results.append(str(result))
             answer({"results": results, "errors": errors})
+        elif op == "pay":
+            paid, error = attempt(
+                hive.handle, PayOrder(order_id=cmd["order"], actor_id=cmd["buyer"], token=cmd["token"])
+            )
+            answer({"status": paid.status if paid is not None else None, "errors": [error] if error else []})
         elif op == "sweep":
             swept, error = attempt(hive.sweep)
             answer({"swept": swept or 0, "errors": [error] if error else []})

@@ -94,6 +94,14 @@ class Order:
     version: int = 0
     cancel_reason: CancelReason | None = None
 
+    def bumped(self) -> Order:
+        """Return the order with only its version bumped.
+
+        Saved as a guarded write, it makes every other writer that read the same version lose,
+        which serialises claims on an order that stay in one status (a second payment attempt).
+        """
+        return replace(self, version=self.version + 1)
+
     def moved_to(self, target: OrderStatus, *, reason: CancelReason | None = None) -> Order:
         """Return the order in ``target`` status with its version bumped.
 

@@ -134,11 +134,17 @@ def _claim(cmd: PayOrder, s: Services, digest: str) -> _Claim:
         now = s.clock.now()
         attempts = uow.payments.for_order(order.id)
         latest = attempts[-1] if attempts else None
+        if latest is not None and latest.status is PaymentStatus.PENDING and latest.is_charging(now):
+            raise PaymentInProgress()
+        # Every claim is a guarded write on the order, even when it stays awaiting payment: on
+        # PostgreSQL each statement sees the newest commits, so the attempts read above may be
+        # newer than the order read before them; of two claims on one order version, one loses
+        # and runs again (never two attempts, never a second charge).
         if order.status is OrderStatus.CREATED:
             uow.orders.save(order, order.moved_to(OrderStatus.AWAITING_PAYMENT))
+        else:
+            uow.orders.save(order, order.bumped())
         if latest is not None and latest.status is PaymentStatus.PENDING:
-            if latest.is_charging(now):
-                raise PaymentInProgress()
             leased = latest.charging(now + CHARGE_LEASE)
             uow.payments.save(latest, leased)
             uow.commit()
@@ -200,6 +206,7 @@ def _start_over(s: Services, old: Payment, cancelled: ChargeResult, digest: str)
         if order.status is not OrderStatus.AWAITING_PAYMENT or is_due(order, s.clock.now()):
             uow.commit()
             raise OrderCancelled()
+        uow.orders.save(order, order.bumped())  # as in _claim: one new attempt per order version
         attempt = _new_attempt(s, order, len(uow.payments.for_order(order.id)) + 1, digest)
         uow.payments.add(attempt)
         uow.commit()
