@@ -1,10 +1,13 @@
-"""Random interleavings of reserve, cancel, expire, pay, sweep and clock moves never oversell.
+"""Random interleavings of reserve, cancel, expire, pay, 3-D Secure, webhooks, refunds, sweep and clock moves.
 
 Invariants checked after every step:
 - held + sold never exceeds capacity (computed from the orders themselves, by the pure rule);
-- a complete order stays complete;
+- a complete order stays complete unless its seller refunded it;
 - the storage's own view of units agrees with the pure rule.
-At the end the clock moves past TTL + grace, the sweeper and relay run, and no order is live.
+At the end the provider delivers a webhook for every charge that took money (as Stripe would),
+the clock moves past TTL + grace, the sweeper and relay run, and then: no order is live, and the
+money the provider kept is exactly the amount of the complete orders, each paid by one payment.
+No order is ever charged twice, not even for a charge given back later.
 """
 
 from __future__ import annotations
@@ -23,9 +26,14 @@ from eventhive_core import (
     OrderView,
     PayOrder,
     PlaceOrder,
+    ReceivePaymentEvent,
+    RefundOrder,
     SignUp,
 )
+from eventhive_core.adapters.fake_payments import FakePaymentGateway
+from eventhive_core.domain.payment import PaymentStatus
 from eventhive_core.domain.reservation import is_live
+from eventhive_core.ports.payments import ChargeOutcome, ProviderEventKind
 from eventhive_core.testing.fakes import FrozenClock
 from eventhive_core.testing.hives import make_test_hive
 
@@ -39,7 +47,9 @@ class Marketplace(RuleBasedStateMachine):
         super().__init__()
         self.clock = FrozenClock()
         self.hive = make_test_hive(self.clock, reservation_ttl=TTL)
-        seller = self.hive.handle(SignUp(email="seller@example.com", password="password")).user.id
+        self.gateway = self.hive.services.payments
+        assert isinstance(self.gateway, FakePaymentGateway)
+        self.seller = seller = self.hive.handle(SignUp(email="seller@example.com", password="password")).user.id
         self.buyers = [
             self.hive.handle(SignUp(email=f"b{i}@example.com", password="password")).user.id for i in range(3)
         ]
@@ -47,6 +57,7 @@ class Marketplace(RuleBasedStateMachine):
             self.hive.handle(CreateTicket(owner_id=seller, title=f"T{c}", price=10, capacity=c)).id: c for c in (1, 3)
         }
         self.completed: set[str] = set()
+        self.refunded: set[str] = set()
 
     def _orders(self) -> list[OrderView]:
         found: list[OrderView] = []
@@ -87,16 +98,59 @@ class Marketplace(RuleBasedStateMachine):
     def expire(self, order: str) -> None:
         self.hive.handle(ExpireOrder(order_id=order))
 
-    @rule(order=orders, token=st.sampled_from(["tok_visa", "tok_chargeDeclined"]))
-    def pay(self, order: str, token: str) -> None:
+    @rule(
+        order=orders,
+        token=st.sampled_from(["tok_visa", "tok_mastercard", "tok_chargeDeclined", "tok_threeDSecure2Required"]),
+        lose_the_answer=st.booleans(),
+    )
+    def pay(self, order: str, token: str, lose_the_answer: bool) -> None:
         view = self._view(order)
         if view is None:
             return
+        if lose_the_answer:
+            self.gateway.lose_answers(1)
         try:
-            self.hive.handle(PayOrder(order_id=order, actor_id=view.buyer_id, token=token))
+            paid = self.hive.handle(PayOrder(order_id=order, actor_id=view.buyer_id, token=token))
         except EventHiveError:
             return
-        self.completed.add(order)
+        finally:
+            self.gateway.lose_answers(0)
+        if paid.status == "succeeded":
+            self.completed.add(paid.order_id)
+
+    @rule(order=orders, succeed=st.booleans())
+    def buyer_finishes_3d_secure(self, order: str, succeed: bool) -> None:
+        """The buyer passes (or fails) 3-D Secure on the order's waiting charge; the provider's webhook follows."""
+        waiting = [c for c in self.gateway.charges if c.metadata.get("order_id") == order]
+        waiting = [c for c in waiting if c.outcome is ChargeOutcome.REQUIRES_ACTION]
+        if not waiting:
+            return
+        self.gateway.complete_action(waiting[-1].provider_ref, succeed=succeed)
+        kind = ProviderEventKind.PAYMENT_SUCCEEDED if succeed else ProviderEventKind.PAYMENT_FAILED
+        self._deliver(kind, waiting[-1].provider_ref)
+
+    @rule(charge=st.integers(0, 50))
+    def provider_redelivers_a_webhook(self, charge: int) -> None:
+        charges = self.gateway.charges
+        if charges:
+            chosen = charges[charge % len(charges)]
+            if chosen.outcome is ChargeOutcome.SUCCEEDED:
+                self._deliver(ProviderEventKind.PAYMENT_SUCCEEDED, chosen.provider_ref)
+
+    @rule(order=orders)
+    def seller_refunds(self, order: str) -> None:
+        try:
+            self.hive.handle(RefundOrder(order_id=order, actor_id=self.seller))
+        except EventHiveError:
+            return
+        self.refunded.add(order)
+
+    def _deliver(self, kind: ProviderEventKind, provider_ref: str) -> None:
+        payload, headers = self.gateway.webhook(kind, provider_ref)
+        self.hive.handle(ReceivePaymentEvent(provider="fake", payload=payload, headers=headers))
+        for view in self._orders():
+            if view.status is OrderStatus.COMPLETE:
+                self.completed.add(view.id)
 
     @rule(seconds=st.integers(1, 90))
     def advance(self, seconds: int) -> None:
@@ -129,11 +183,24 @@ class Marketplace(RuleBasedStateMachine):
             assert (view.held, view.sold) == (held, sold)
 
     @invariant()
-    def a_complete_order_is_never_cancelled(self) -> None:
-        for order_id in self.completed:
+    def no_order_is_ever_charged_twice(self) -> None:
+        # Not even a charge later refunded: the buyer would see the money leave twice.
+        charged = [c.metadata["order_id"] for c in self.gateway.charges if c.outcome is ChargeOutcome.SUCCEEDED]
+        assert len(charged) == len(set(charged))
+
+    @invariant()
+    def a_complete_order_is_never_cancelled_unless_refunded(self) -> None:
+        for order_id in self.completed - self.refunded:
             assert self.hive.queries.order(order_id).status is OrderStatus.COMPLETE
+        for order_id in self.refunded:
+            view = self.hive.queries.order(order_id)
+            assert (view.status, view.cancel_reason) == (OrderStatus.CANCELLED, "refunded")
 
     def teardown(self) -> None:
+        # The provider reports every charge that took money, however the buyer's request ended.
+        for charge in self.gateway.charges:
+            if charge.outcome is ChargeOutcome.SUCCEEDED:
+                self._deliver(ProviderEventKind.PAYMENT_SUCCEEDED, charge.provider_ref)
         self.clock.advance(timedelta(seconds=TTL) + self.hive.settings.expiry_grace)
         self.hive.sweep()
         self.hive.relay_outbox()
@@ -141,6 +208,12 @@ class Marketplace(RuleBasedStateMachine):
         assert live == []
         with self.hive.uow() as uow:
             assert uow.outbox.pending() == 0
+            complete = [o for o in self._orders() if o.status is OrderStatus.COMPLETE]
+            for order in complete:
+                paid = [p for p in uow.payments.for_order(order.id) if p.status is PaymentStatus.SUCCEEDED]
+                assert len(paid) == 1, order.id
+        # Exactly one charge kept per complete order; every other charge was given back.
+        assert self.gateway.money_taken() == sum(o.amount.minor for o in complete)
         self.hive.close()
 
 
