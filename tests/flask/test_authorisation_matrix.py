@@ -21,11 +21,13 @@ class World:
     free_ticket: dict[str, Any]
     held_ticket: dict[str, Any]
     order: dict[str, Any]
+    paid_order: dict[str, Any]
 
     def snapshot(self) -> tuple[object, ...]:
         seller_tickets = self.seller.get("/api/tickets?owner=me").get_json()
         buyer_orders = self.buyer.get("/api/orders").get_json()
-        return seller_tickets, buyer_orders, len(self.api.gateway.charges)  # type: ignore[attr-defined]
+        gateway: Any = self.api.gateway
+        return seller_tickets, buyer_orders, len(gateway.charges), len(gateway.refunds)
 
 
 @pytest.fixture
@@ -34,7 +36,9 @@ def world(api: Api) -> World:
     free_ticket = api.ticket(seller, title="free")
     held_ticket = api.ticket(seller, title="held")
     order = api.order(buyer, held_ticket["id"])
-    return World(api, seller, buyer, stranger, free_ticket, held_ticket, order)
+    paid_order = api.order(buyer, api.ticket(seller, title="sold")["id"])
+    assert buyer.post("/api/payments", json={"orderId": paid_order["id"], "token": "tok_visa"}).status_code == 201
+    return World(api, seller, buyer, stranger, free_ticket, held_ticket, order, paid_order)
 
 
 # (method, path, body, who owns it, expected status for anonymous / another user / the owner)
@@ -50,6 +54,11 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str, tuple[int, int, int]]] 
     ("GET", "/api/orders/{order}", None, "buyer", (401, 401, 200)),
     ("DELETE", "/api/orders/{order}", None, "buyer", (401, 401, 204)),
     ("POST", "/api/payments", {"orderId": "{order}", "token": "tok_visa"}, "buyer", (401, 401, 201)),
+    # Only the ticket's seller refunds, and only a complete order.
+    ("POST", "/api/orders/{paid}/refund", {}, "seller", (401, 401, 200)),
+    ("POST", "/api/orders/{order}/refund", {}, "seller", (401, 401, 400)),
+    # The webhook is authenticated by the provider's signature alone: a cookie neither helps nor hurts.
+    ("POST", "/api/payments/webhooks/fake", {}, "buyer", (400, 400, 400)),
     ("GET", "/api/users/currentuser", None, "buyer", (200, 200, 200)),
     ("POST", "/api/users/signout", {}, "buyer", (200, 200, 200)),
     ("POST", "/api/users/tokens", {"email": "buyer@test.com", "password": "password"}, "buyer", (200, 200, 200)),
@@ -65,7 +74,8 @@ CASES = [
 
 
 def _fill(text: str, world: World) -> str:
-    return text.replace("{free}", world.free_ticket["id"]).replace("{order}", world.order["id"])
+    text = text.replace("{free}", world.free_ticket["id"]).replace("{order}", world.order["id"])
+    return text.replace("{paid}", world.paid_order["id"])
 
 
 @pytest.mark.parametrize(("method", "path", "body", "owner", "who", "expected"), CASES)
@@ -91,5 +101,5 @@ def test_each_route_answers_each_kind_of_caller_as_it_should(
 def test_lists_show_only_the_callers_own_things(world: World) -> None:
     assert world.stranger.get("/api/orders").get_json() == []
     assert world.stranger.get("/api/tickets?owner=me").get_json() == []
-    assert [o["id"] for o in world.buyer.get("/api/orders").get_json()] == [world.order["id"]]
-    assert {t["title"] for t in world.seller.get("/api/tickets?owner=me").get_json()} == {"free", "held"}
+    assert [o["id"] for o in world.buyer.get("/api/orders").get_json()] == [world.order["id"], world.paid_order["id"]]
+    assert {t["title"] for t in world.seller.get("/api/tickets?owner=me").get_json()} == {"free", "held", "sold"}

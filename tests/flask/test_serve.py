@@ -96,3 +96,19 @@ def test_serve_fails_fast_on_a_bad_setting(tmp_path: Path, environ: dict[str, st
     assert result.exit_code != 0
     assert "Cannot start" in result.output
     assert "reservation_ttl" in result.output
+
+
+def test_serve_with_stripe_but_no_key_fails_at_start_in_one_line_naming_the_variable(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    environ["EVENTHIVE_PAYMENT_PROVIDER"] = "stripe"
+    environ["EVENTHIVE_STRIPE_WEBHOOK_SECRET"] = "whsec_configured"
+
+    result = CliRunner().invoke(serve.serve, ["--data-dir", str(tmp_path)])
+
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines() == [
+        "Error: Cannot start: EVENTHIVE_PAYMENT_PROVIDER=stripe needs EVENTHIVE_STRIPE_SECRET_KEY; "
+        "set it (see docs/payments/stripe.md)."
+    ]
+    assert "whsec_configured" not in result.output
