@@ -177,6 +177,14 @@ HEADER_CASES: list[tuple[str, str, dict[str, str], bytes | None, int]] = [
     ("GET", "/api/orders", {"Authorization": "Bearer " + "a" * 10_000}, None, 401),
     ("GET", "/api/health?x=" + "y" * 2000, {}, None, 200),
     ("GET", "/api/openapi.json?x=%00", {}, None, 200),
+    # The provider's webhook: nothing unsigned or unreadable gets past the signature check.
+    ("POST", "/api/payments/webhooks/fake", {}, b"\xff\xfe\x00garbage", 400),
+    ("POST", "/api/payments/webhooks/fake", {"X-Fake-Signature": "00" * 32}, b'{"id": "evt_1"}', 400),
+    ("POST", "/api/payments/webhooks/fake", {"X-Fake-Signature": "\u00e9" * 64}, b"{}", 400),
+    ("POST", "/api/payments/webhooks/fake", {"Content-Type": "text/plain"}, b"x" * (1024 * 1024 + 1), 413),
+    ("POST", "/api/payments/webhooks/%00", {}, b"{}", 404),
+    ("POST", "/api/payments/webhooks/" + "s" * 300, {}, b"{}", 404),
+    ("POST", "/api/orders/not-an-id/refund", {"Authorization": "Bearer x"}, b"{}", 401),
 ]
 
 
