@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 
 from eventhive_core import CreateTicket, OrderAlreadyPaid, OrderStatus, PayOrder, PlaceOrder, SignUp
-from eventhive_core.adapters.fake_payments import FakePaymentGateway
 from eventhive_core.clock import SystemClock
-from eventhive_core.ports.payments import ChargeResult
+from eventhive_core.testing.fakes import HeldPaymentGateway
 from eventhive_core.testing.hives import make_test_hive
 from eventhive_core.testing.stripe_stand_in import StripeStandIn
 
@@ -80,21 +79,6 @@ def test_processes_racing_to_pay_one_order_with_different_cards_charge_it_exactl
         hive.close()
 
 
-class HeldGateway(FakePaymentGateway):
-    """A fake provider whose first charge waits until the test lets it go."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.charging = threading.Event()
-        self.release = threading.Event()
-
-    def charge(self, **kwargs: Any) -> ChargeResult:
-        if not self.charging.is_set():
-            self.charging.set()
-            assert self.release.wait(10), "the test never released the charge"
-        return super().charge(**kwargs)
-
-
 @pytest.mark.postgres
 def test_a_claim_that_read_the_order_before_another_payment_settled_it_charges_nothing(
     clean_postgres_url: str, monkeypatch: pytest.MonkeyPatch
@@ -108,7 +92,7 @@ def test_a_claim_that_read_the_order_before_another_payment_settled_it_charges_n
     """
     from eventhive_core.adapters.sqlalchemy.repositories import SqlOrderRepository
 
-    gateway = HeldGateway()
+    gateway = HeldPaymentGateway()
     hive = make_test_hive(SystemClock(), storage="sqlalchemy", database_url=clean_postgres_url, payment_gateway=gateway)
     second_read_the_order, first_settled = threading.Event(), threading.Event()
     real_get = SqlOrderRepository.get

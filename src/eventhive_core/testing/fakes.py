@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from eventhive_core.adapters.fake_payments import FakeCharge, FakePaymentGateway, FakeRefund
 from eventhive_core.adapters.inprocess_bus import BusClosed, DeliveryFailed, Subscription
+from eventhive_core.domain.money import Money
 from eventhive_core.ports.event_bus import Delivery
 from eventhive_core.ports.messages import Message
+from eventhive_core.ports.payments import ChargeResult
 from eventhive_core.ports.scheduler import ExpireCallback
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "FakePaymentGateway",
     "FakeRefund",
     "FrozenClock",
+    "HeldPaymentGateway",
     "ManualScheduler",
     "RecordingBus",
 ]
@@ -278,3 +281,30 @@ class ManualScheduler:
                 self._fired.append(entry[2])
             fired.append(entry[2])
             expire(entry[2])
+
+
+class HeldPaymentGateway(FakePaymentGateway):
+    """The fake provider, but its first charge waits at the provider until the test lets it go.
+
+    So a test can act while a payment is in flight (a second pay request, a webhook, an expiry):
+    wait for :attr:`charging`, act, then set :attr:`release`.
+
+    Args:
+        timeout: Seconds the held charge waits for :attr:`release` before failing the test.
+    """
+
+    def __init__(self, timeout: float = 10.0) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.charging = threading.Event()
+        """Set once the first charge reached the provider."""
+        self.release = threading.Event()
+        """Set by the test to let the first charge go on."""
+
+    def charge(self, *, amount: Money, token: str, idempotency_key: str, metadata: Mapping[str, str]) -> ChargeResult:
+        """Charge as the fake does, the first call waiting for :attr:`release`."""
+        if not self.charging.is_set():
+            self.charging.set()
+            if not self.release.wait(self.timeout):
+                raise AssertionError("The test never released the held charge")
+        return super().charge(amount=amount, token=token, idempotency_key=idempotency_key, metadata=metadata)

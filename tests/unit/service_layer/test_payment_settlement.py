@@ -31,8 +31,8 @@ from eventhive_core import (
 )
 from eventhive_core.adapters.fake_payments import FakePaymentGateway
 from eventhive_core.domain.money import Money
-from eventhive_core.ports.payments import ChargeResult, ProviderEventKind
-from eventhive_core.testing.fakes import FrozenClock
+from eventhive_core.ports.payments import ProviderEventKind
+from eventhive_core.testing.fakes import FrozenClock, HeldPaymentGateway
 from eventhive_core.testing.hives import make_test_hive
 
 Hook = tuple[bytes, dict[str, str]]
@@ -120,23 +120,8 @@ def test_another_card_after_a_decline_cancels_the_declined_attempt_first(hive: H
         assert [p.status for p in uow.payments.for_order(order)] == ["failed", "succeeded"]
 
 
-class HeldGateway(FakePaymentGateway):
-    """A fake whose first charge waits until the test lets it go, so a second pay can race it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.charging = threading.Event()
-        self.release = threading.Event()
-
-    def charge(self, **kwargs: Any) -> ChargeResult:
-        if not self.charging.is_set():
-            self.charging.set()
-            assert self.release.wait(5), "the test never released the charge"
-        return super().charge(**kwargs)
-
-
 def test_two_pays_racing_charge_once_and_the_second_is_told_a_payment_is_in_progress(clock: FrozenClock) -> None:
-    gateway = HeldGateway()
+    gateway = HeldPaymentGateway()
     with make_test_hive(clock, payment_gateway=gateway) as hive:
         buyer, seller = sign_up(hive, "b@example.com"), sign_up(hive, "s@example.com")
         gig = hive.handle(CreateTicket(owner_id=seller, title="Gig", price="20")).id
