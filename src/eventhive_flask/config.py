@@ -121,6 +121,9 @@ class ConfigDefaults:
     EVENTHIVE_PAGES = True
     """Serve the server-rendered web pages (``/``, ``/auth/...``, ``/tickets/...``, ``/orders/...``) at the prefix."""
 
+    EVENTHIVE_STRIPE_JS_URL = "https://js.stripe.com/v3/"
+    """Where the pages load Stripe.js from when the provider is ``stripe`` (a stand-in's address in tests)."""
+
     EVENTHIVE_COOKIE_NAME = "eventhive"
     """Name of the cookie holding the bare token (HttpOnly, SameSite=Lax)."""
 
@@ -165,6 +168,9 @@ class FlaskSettings(BaseModel):
 
     pages: bool = True
     """``EVENTHIVE_PAGES``."""
+
+    stripe_js_url: str = Field(default="https://js.stripe.com/v3/", pattern=r"^https?://[^/\s?#]+(/[^\s]*)?$")
+    """``EVENTHIVE_STRIPE_JS_URL``."""
 
     cookie_name: str = Field(default="eventhive", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     """``EVENTHIVE_COOKIE_NAME``."""

@@ -47,7 +47,7 @@ def _stored(status: int) -> bool:
     return status < 500 and status not in (409, 429)
 
 
-def _abandoned(record: IdempotencyRecord, now: datetime, ttl: timedelta) -> bool:
+def abandoned(record: IdempotencyRecord, now: datetime, ttl: timedelta) -> bool:
     """Tell whether a request still marked running started longer than ``IN_FLIGHT_LEASE`` ago."""
     started = record.expires_at - ttl
     return record.status_code is None and now - started > IN_FLIGHT_LEASE
@@ -76,7 +76,7 @@ def idempotent(view: Callable[P, Response]) -> Callable[P, Response]:
         ttl = hive.settings.idempotency_ttl
         with hive.uow() as uow:
             existing = uow.idempotency.begin(scope, key, fingerprint, now, now + ttl)
-            if existing is not None and _abandoned(existing, now, ttl):
+            if existing is not None and abandoned(existing, now, ttl):
                 # The first request died mid-way (a killed worker): nothing to replay, so run it now.
                 uow.idempotency.abandon(scope, key)
                 existing = uow.idempotency.begin(scope, key, fingerprint, now, now + ttl)
@@ -114,4 +114,4 @@ def _abandon(scope: str, key: str) -> None:
         uow.commit()
 
 
-__all__ = ["HEADER", "IN_FLIGHT_LEASE", "REPLAYED_HEADER", "idempotent", "request_fingerprint"]
+__all__ = ["HEADER", "IN_FLIGHT_LEASE", "REPLAYED_HEADER", "abandoned", "idempotent", "request_fingerprint"]

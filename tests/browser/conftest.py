@@ -157,6 +157,20 @@ def server(tmp_path_factory: pytest.TempPathFactory, playwright: Any) -> Iterato
 
 
 @pytest.fixture(scope="session")
+def serve_with(tmp_path_factory: pytest.TempPathFactory, playwright: Any) -> Iterator[Callable[..., Server]]:
+    """``serve_with(**env)``: start another platform with these ``EVENTHIVE_*`` settings (stopped at the end)."""
+    started: list[Server] = []
+
+    def start(**env: str) -> Server:
+        started.append(start_server(tmp_path_factory.mktemp("serve-with"), **env))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
 def short_ttl_server(tmp_path_factory: pytest.TempPathFactory, playwright: Any) -> Iterator[Server]:
     """The platform with a 2-second payment window, for expiry."""
     running = start_server(tmp_path_factory.mktemp("serve-ttl"), EVENTHIVE_RESERVATION_TTL="2")

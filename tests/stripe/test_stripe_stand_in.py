@@ -871,3 +871,68 @@ def test_refunds_are_listed_newest_first_and_filtered_by_payment_intent(stand_in
     listed = client.v1.refunds.list({"payment_intent": second.id})
     assert [r.amount for r in listed.data] == [1500, 1000]
     assert [r.payment_intent for r in client.v1.refunds.list({"limit": 1}).data] == [second.id]
+
+
+# -- the browser's side: the publishable key, CORS and the Stripe.js stand-in ------------------------
+
+
+def browser_call(stand_in: StripeStandIn, method: str, path: str, fields: dict[str, str] | None = None) -> Any:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    data = urllib.parse.urlencode(fields or {}).encode() if method == "POST" else None
+    url = stand_in.url + path + ("" if method == "POST" else "?" + urllib.parse.urlencode(fields or {}))
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {stand_in.publishable_key}")
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+def test_the_publishable_key_may_only_make_cards_and_finish_its_own_intents(stand_in, client):
+    status, headers, card = browser_call(
+        stand_in,
+        "POST",
+        "/v1/payment_methods",
+        {"type": "card", "card[number]": "4000002760003184", "card[exp_month]": "12", "card[exp_year]": "2040"},
+    )
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    intent = pay(client, payment_method=card["id"])
+    assert intent.status == "requires_action"
+
+    assert browser_call(stand_in, "GET", f"/v1/payment_intents/{intent.id}", {"client_secret": "wrong"})[0] == 404
+    status, _, seen = browser_call(
+        stand_in, "GET", f"/v1/payment_intents/{intent.id}", {"client_secret": intent.client_secret}
+    )
+    assert (status, seen["status"]) == (200, "requires_action")
+    for path in ("/v1/refunds", f"/v1/payment_intents/{intent.id}/cancel"):
+        assert browser_call(stand_in, "POST", path, {"payment_intent": intent.id})[0] == 401
+    status, _, finished = browser_call(
+        stand_in,
+        "POST",
+        f"/v1/payment_intents/{intent.id}/_authenticate",
+        {"client_secret": intent.client_secret, "success": "true"},
+    )
+    assert (status, finished["status"]) == (200, "succeeded")
+    assert stand_in.last_event("payment_intent.succeeded")["data"]["object"]["id"] == intent.id
+
+
+def test_the_stand_in_serves_its_stripe_js_to_any_origin(stand_in):
+    import urllib.request
+
+    from eventhive_core.testing.stripe_stand_in import STRIPE_JS_PATH
+
+    with urllib.request.urlopen(stand_in.url + STRIPE_JS_PATH) as response:
+        script = response.read().decode()
+        assert response.headers["Content-Type"].startswith("application/javascript")
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+    for offered in ("createPaymentMethod", "confirmCardPayment", "window.Stripe = Stripe"):
+        assert offered in script
+    preflight = urllib.request.Request(stand_in.url + "/v1/payment_methods", method="OPTIONS")
+    with urllib.request.urlopen(preflight) as response:
+        assert response.status == 204
+        assert "Authorization" in response.headers["Access-Control-Allow-Headers"]

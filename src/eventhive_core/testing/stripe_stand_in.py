@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import hashlib
 import hmac
+import importlib.resources
 import json
 import re
 import secrets
@@ -47,7 +49,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final
 
-__all__ = ["DEFAULT_API_VERSION", "NoSuchObjectError", "RecordedRequest", "StripeStandIn"]
+__all__ = ["DEFAULT_API_VERSION", "STRIPE_JS_PATH", "NoSuchObjectError", "RecordedRequest", "StripeStandIn"]
 
 #: The API version stamped on events when the request that caused them sent no ``Stripe-Version``.
 DEFAULT_API_VERSION: Final = "2026-10-28.endive"
@@ -351,12 +353,25 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
+    def do_OPTIONS(self) -> None:
+        # The CORS preflight of the Stripe.js stand-in's calls from the shop's pages.
+        self.send_response(204)
+        for name, value in _CORS_HEADERS:
+            self.send_header(name, value)
+        self.send_header("Access-Control-Allow-Methods", "GET, POST")
+        self.send_header("Access-Control-Allow-Headers", "Authorization, Content-Type, Stripe-Version")
+        self.send_header("Access-Control-Max-Age", "600")
+        self.end_headers()
+
     def log_message(self, format: str, *args: Any) -> None:
         # The test output is no place for an access log.
         pass
 
     def _serve(self, method: str) -> None:
         target = urllib.parse.urlsplit(self.path)
+        if method == "GET" and target.path.rstrip("/") == STRIPE_JS_PATH.rstrip("/"):
+            self._send_script()
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
         raw = body if method == "POST" else target.query
@@ -369,10 +384,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(answer.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer.body)))
-        for name, value in answer.headers:
+        for name, value in (*answer.headers, *_CORS_HEADERS):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(answer.body)
+
+    def _send_script(self) -> None:
+        script = _stripe_js()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/javascript; charset=utf-8")
+        self.send_header("Content-Length", str(len(script)))
+        for name, value in _CORS_HEADERS:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(script)
+
+
+#: Where the stand-in serves its Stripe.js stand-in: point ``EVENTHIVE_STRIPE_JS_URL`` at ``<url>/v3/``.
+STRIPE_JS_PATH: Final = "/v3/"
+
+#: Browsers call the stand-in from the shop's pages, another origin: allow them, as Stripe does.
+_CORS_HEADERS: Final = (("Access-Control-Allow-Origin", "*"),)
+
+
+@functools.cache
+def _stripe_js() -> bytes:
+    return importlib.resources.files("eventhive_core.testing").joinpath("stripe_js_stand_in.js").read_bytes()
 
 
 _Endpoint = Callable[[dict[str, Any], _Call, str], dict[str, Any]]
@@ -394,6 +431,9 @@ class StripeStandIn:
 
     Args:
         api_key: The only secret key accepted (``Authorization: Bearer <key>``).
+        publishable_key: The browser's key: the Stripe.js stand-in (served at :data:`STRIPE_JS_PATH`)
+            may create PaymentMethods, and read and finish the 3-D Secure of an intent whose client
+            secret it holds, nothing else.
         webhook_secret: The endpoint secret that :meth:`sign` and :meth:`webhook` sign with.
         host: The IPv4 address to bind; keep it on loopback.
         port: The port to bind; 0 picks a free one.
@@ -404,6 +444,7 @@ class StripeStandIn:
 
     Attributes:
         api_key: The accepted secret key.
+        publishable_key: The accepted publishable key.
         webhook_secret: The webhook signing secret.
     """
 
@@ -411,6 +452,7 @@ class StripeStandIn:
         self,
         *,
         api_key: str = "sk_test_eventhive",
+        publishable_key: str = "pk_test_eventhive",
         # Test-only values, made up: nothing real is protected by them.
         webhook_secret: str = "whsec_eventhive",  # noqa: S107
         host: str = "127.0.0.1",
@@ -418,6 +460,7 @@ class StripeStandIn:
         require_return_url: bool = True,
     ) -> None:
         self.api_key = api_key
+        self.publishable_key = publishable_key
         self._require_return_url = require_return_url
         self.webhook_secret = webhook_secret
         self._address = (host, port)
@@ -444,6 +487,7 @@ class StripeStandIn:
             ("GET", re.compile(r"/v1/payment_intents/([^/]+)"), self._retrieve_payment_intent),
             ("POST", re.compile(r"/v1/payment_intents/([^/]+)/confirm"), self._confirm_payment_intent),
             ("POST", re.compile(r"/v1/payment_intents/([^/]+)/cancel"), self._cancel_payment_intent),
+            ("POST", re.compile(r"/v1/payment_intents/([^/]+)/_authenticate"), self._authenticate_payment_intent),
             ("GET", re.compile(r"/v1/charges/([^/]+)"), self._retrieve_charge),
             ("POST", re.compile(r"/v1/refunds"), self._create_refund),
             ("GET", re.compile(r"/v1/refunds"), self._list_refunds),
@@ -642,25 +686,28 @@ class StripeStandIn:
                 raise ValueError(
                     f"{pi_id} is {intent['status']}, not requires_action: there is nothing to authenticate"
                 )
-            intent["next_action"] = None
-            if succeed:
-                self._charge(intent, call)
-            else:
-                payment_method = self._payment_methods[intent["payment_method"]]
-                intent.update(
-                    status="requires_payment_method",
-                    payment_method=None,
-                    last_payment_error={
-                        "type": "invalid_request_error",
-                        "code": "payment_intent_authentication_failure",
-                        "message": _AUTHENTICATION_FAILED,
-                        "payment_method": copy.deepcopy(payment_method),
-                    },
-                )
-                self._emit("payment_intent.payment_failed", intent, call)
+            self._finish_authentication(intent, succeed, call)
             result = copy.deepcopy(intent)
         self._notify(events_before)
         return result
+
+    def _finish_authentication(self, intent: dict[str, Any], succeed: bool, call: _Call) -> None:
+        intent["next_action"] = None
+        if succeed:
+            self._charge(intent, call)
+            return
+        payment_method = self._payment_methods[intent["payment_method"]]
+        intent.update(
+            status="requires_payment_method",
+            payment_method=None,
+            last_payment_error={
+                "type": "invalid_request_error",
+                "code": "payment_intent_authentication_failure",
+                "message": _AUTHENTICATION_FAILED,
+                "payment_method": copy.deepcopy(payment_method),
+            },
+        )
+        self._emit("payment_intent.payment_failed", intent, call)
 
     def dashboard_refund(self, pi_id: str) -> dict[str, Any]:
         """Refund what remains of a PaymentIntent's charge, as someone in the Stripe dashboard would.
@@ -745,10 +792,12 @@ class StripeStandIn:
             unparsable = str(exc)
         replayed = False
         try:
-            self._check_api_key(headers.get("authorization", ""))
+            publishable = self._check_api_key(headers.get("authorization", ""))
             if unparsable is not None:
                 raise _invalid_request(f"Invalid parameters: {unparsable}", param=unparsable)
             endpoint, object_id = self._route(method, path)
+            if publishable:
+                self._check_browser_call(endpoint, object_id, params)
             call = _Call(request_id=request_id, idempotency_key=key, api_version=version)
             if method == "POST" and key is not None:
                 status, body, replayed, original = self._idempotent(
@@ -782,7 +831,8 @@ class StripeStandIn:
                 return fault
         return None
 
-    def _check_api_key(self, authorization: str) -> None:
+    def _check_api_key(self, authorization: str) -> bool:
+        """Check the key; True when it is the publishable one (the browser's), False for the secret one."""
         scheme, _, credentials = authorization.partition(" ")
         if scheme.lower() == "basic":
             # curl -u sk_test_...: sends the key as the user name of Basic auth.
@@ -799,8 +849,27 @@ class StripeStandIn:
                 "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
                 status=401,
             )
+        if hmac.compare_digest(credentials.encode("utf-8"), self.publishable_key.encode("utf-8")):
+            return True
         if not hmac.compare_digest(credentials.encode("utf-8"), self.api_key.encode("utf-8")):
             raise _invalid_request(f"Invalid API Key provided: {_mask_key(credentials)}", status=401)
+        return False
+
+    def _check_browser_call(self, endpoint: _Endpoint, object_id: str, params: Mapping[str, Any]) -> None:
+        """Allow the publishable key only what Stripe.js may do: make a card, read or finish its own intent."""
+        if endpoint == self._create_payment_method:
+            return
+        if endpoint in (self._retrieve_payment_intent, self._authenticate_payment_intent):
+            with self._lock:
+                intent = self._payment_intents.get(object_id)
+            if intent is not None and hmac.compare_digest(
+                str(params.get("client_secret", "")).encode(), str(intent["client_secret"]).encode()
+            ):
+                return
+            raise _resource_missing("payment_intent", object_id, param="intent", status=404)
+        raise _invalid_request(
+            "This API call cannot be made with a publishable API key. Please use a secret API key.", status=401
+        )
 
     def _route(self, method: str, path: str) -> tuple[_Endpoint, str]:
         for route_method, pattern, endpoint in self._routes:
@@ -1210,6 +1279,18 @@ class StripeStandIn:
         self._emit("payment_intent.created", intent, call)
         if confirm:
             self._confirm(intent, call)
+        return intent
+
+    def _authenticate_payment_intent(self, params: dict[str, Any], call: _Call, object_id: str) -> dict[str, Any]:
+        # What the Stripe.js stand-in calls when the buyer answers its 3-D Secure dialog (not a Stripe API).
+        intent = self._retrieve_payment_intent(params, call, object_id)
+        if intent["status"] != "requires_action":
+            raise _invalid_request(
+                f"This PaymentIntent is {intent['status']}: there is no authentication to finish.",
+                code="payment_intent_unexpected_state",
+                payment_intent=intent,
+            )
+        self._finish_authentication(intent, _boolean(params, "success"), call)
         return intent
 
     def _retrieve_payment_intent(self, params: dict[str, Any], call: _Call, object_id: str) -> dict[str, Any]:

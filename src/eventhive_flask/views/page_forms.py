@@ -13,18 +13,37 @@ for a token signature.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask, Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from eventhive_core import ConfigurationError, EventHiveError, ValidationFailed
-from eventhive_flask.state import state_of
+from eventhive_core import (
+    BadRequest,
+    ConfigurationError,
+    EventHiveError,
+    IdempotencyKeyInFlight,
+    ValidationFailed,
+)
+from eventhive_flask.idempotency import abandoned
+from eventhive_flask.state import current_state, state_of
 
 #: The hidden form field that carries the token.
 CSRF_FIELD = "csrf_token"
+
+#: The hidden field that names one rendered form, so submitting it twice acts once.
+FORM_KEY_FIELD = "form_key"
+
+_FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+#: How long a repeated submission waits for the first one to finish before giving up (seconds).
+SUBMISSION_WAIT = 5.0
 
 _SALT = "eventhive.pages.csrf"
 
@@ -152,6 +171,75 @@ class FormErrors:
 NO_ERRORS = FormErrors()
 
 
+class FormAlreadySent(BadRequest):
+    """The same rendered form came back with other values (400)."""
+
+    message = "This form was already sent with other values. Reload the page and try again."
+
+
+def new_form_key() -> str:
+    """Return a fresh key for one rendered form (see :func:`once_per_form`)."""
+    return secrets.token_urlsafe(18)
+
+
+def once_per_form(user_id: str, action: str, values: str, run: Callable[[], str]) -> str:
+    """Run ``run`` once per rendered form, so a double-clicked button acts once.
+
+    The form's key (the ``form_key`` field) is an Idempotency-Key kept in the core's store, per
+    user and action, across every worker process: the first submission runs, and a repeat gets
+    its result (waiting up to :data:`SUBMISSION_WAIT` seconds while the first still runs). A
+    submission that failed leaves nothing behind, so the form may be fixed and sent again. A
+    request without a well-formed key simply runs.
+
+    Args:
+        user_id: Who submits.
+        action: What the form does (``purchase``), so keys of different forms never meet.
+        values: The submitted values that matter, as text: the same key with other values is refused.
+        run: Does the work and returns its result as text (an order's id).
+
+    Raises:
+        FormAlreadySent: The key came back with other values.
+        IdempotencyKeyInFlight: The first submission is still running after the wait.
+    """
+    key = request.form.get(FORM_KEY_FIELD, "")
+    if not _FORM_KEY.match(key):
+        return run()
+    hive = current_state().hive
+    scope, full_key = f"page:{user_id}", f"{action}:{key}"
+    fingerprint = hashlib.sha256(values.encode()).hexdigest()
+    deadline = time.monotonic() + SUBMISSION_WAIT
+    while True:
+        now = hive.services.clock.now()
+        ttl = hive.settings.idempotency_ttl
+        with hive.uow() as uow:
+            existing = uow.idempotency.begin(scope, full_key, fingerprint, now, now + ttl)
+            if existing is not None and abandoned(existing, now, ttl):
+                # The first submission died with its worker: nothing to wait for, so run it now.
+                uow.idempotency.abandon(scope, full_key)
+                existing = uow.idempotency.begin(scope, full_key, fingerprint, now, now + ttl)
+            uow.commit()
+        if existing is None:
+            break
+        if existing.fingerprint != fingerprint:
+            raise FormAlreadySent()
+        if existing.body is not None:
+            return existing.body
+        if time.monotonic() >= deadline:
+            raise IdempotencyKeyInFlight()
+        time.sleep(0.05)
+    try:
+        result = run()
+    except BaseException:
+        with hive.uow() as uow:
+            uow.idempotency.abandon(scope, full_key)
+            uow.commit()
+        raise
+    with hive.uow() as uow:
+        uow.idempotency.finish(scope, full_key, 303, result)
+        uow.commit()
+    return result
+
+
 def whole_number(text: str) -> int:
     """Read a form's whole number; anything else is 0, which the core refuses with the field's own message.
 
@@ -183,12 +271,17 @@ def safe_next(target: str | None, default: str) -> str:
 
 __all__ = [
     "CSRF_FIELD",
+    "FORM_KEY_FIELD",
     "NO_ERRORS",
+    "SUBMISSION_WAIT",
     "CsrfRefused",
+    "FormAlreadySent",
     "FormErrors",
     "check_csrf_token",
     "csrf_cookie_name",
     "csrf_token",
+    "new_form_key",
+    "once_per_form",
     "safe_next",
     "save_csrf_cookie",
     "signing_secret",

@@ -4,8 +4,8 @@ One blueprint, ``eventhive_pages``, mounted at ``EVENTHIVE_URL_PREFIX`` when ``E
 is on. Every page calls the same Hive as the JSON API, so every rule and every message comes from
 the core; a form shows the core's refusals next to its fields. Forms post back to the page they
 sit on and answer with a redirect (post/redirect/get), so the pages work without JavaScript; the
-order page's countdown is the one script. Every POST needs the browser's CSRF token
-(:mod:`eventhive_flask.views.page_forms`).
+order page's countdown, and its card field when the provider is Stripe, are the scripts. Every
+POST needs the browser's CSRF token (:mod:`eventhive_flask.views.page_forms`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, render_template, request, url_for
+from flask import Blueprint, Flask, Response, make_response, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
@@ -34,16 +36,20 @@ from eventhive_core import (
     SignIn,
     SignOut,
     SignUp,
+    TicketView,
 )
 from eventhive_flask.auth import SAFE_METHODS, clear_token_cookie, current_identity, request_token, set_token_cookie
 from eventhive_flask.errors import from_unexpected
 from eventhive_flask.state import current_hive, current_state
 from eventhive_flask.views.page_forms import (
     CSRF_FIELD,
+    FORM_KEY_FIELD,
     NO_ERRORS,
     FormErrors,
     check_csrf_token,
     csrf_token,
+    new_form_key,
+    once_per_form,
     safe_next,
     save_csrf_cookie,
     signing_secret,
@@ -65,16 +71,61 @@ FAKE_CARDS: tuple[tuple[str, str], ...] = (
     ("tok_chargeDeclined", "Card ending 0002 (declined)"),
 )
 
+#: Stripe.js's own address; with it, the origins Stripe documents for its frames and API calls.
+STRIPE_JS = "https://js.stripe.com"
+STRIPE_FRAMES = ("https://js.stripe.com", "https://hooks.stripe.com")
+STRIPE_API = "https://api.stripe.com"
+
+
+def content_security_policy(stripe_js_url: str | None = None) -> str:
+    """Return the pages' Content-Security-Policy: our own scripts only, plus Stripe.js where it runs.
+
+    With ``stripe_js_url`` (the order page, when the provider is ``stripe``), the script's origin
+    may run, and Stripe's frame and API origins are allowed; a stand-in served elsewhere (tests)
+    gets its own origin for all three.
+
+    Examples:
+        >>> "script-src 'self';" in content_security_policy()
+        True
+        >>> "script-src 'self' http://127.0.0.1:9;" in content_security_policy("http://127.0.0.1:9/v3/")
+        True
+    """
+    script, frames, connect = ["'self'"], ["'none'"], ["'self'"]
+    if stripe_js_url is not None:
+        parts = urlsplit(stripe_js_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        script.append(origin)
+        frames, extra = ([*STRIPE_FRAMES], STRIPE_API) if origin == STRIPE_JS else ([origin], origin)
+        connect.append(extra)
+    return (
+        f"default-src 'self'; script-src {' '.join(script)}; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {' '.join(connect)}; frame-src {' '.join(frames)}; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
+
+
 #: Headers on every page: no framing (clickjacking), our own scripts and styles only.
 SECURITY_HEADERS: Mapping[str, str] = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-    ),
+    "Content-Security-Policy": content_security_policy(),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class StripeForm:
+    """What the order page's card form needs when the provider is ``stripe``.
+
+    Attributes:
+        js_url: Where Stripe.js loads from (``EVENTHIVE_STRIPE_JS_URL``).
+        publishable_key: Stripe's publishable key.
+        attempt_key: A key of this rendered form, the stem of its payments' Idempotency-Keys.
+    """
+
+    js_url: str
+    publishable_key: str
+    attempt_key: str
 
 
 @pages.record_once
@@ -107,6 +158,7 @@ def _page_context() -> dict[str, object]:
         "identity": current_identity(),
         "csrf_token": csrf_token,
         "csrf_field": CSRF_FIELD,
+        "form_key_field": FORM_KEY_FIELD,
         "money": money_text,
     }
 
@@ -202,24 +254,36 @@ def my_tickets() -> str:
     return render_template("eventhive/tickets/mine.html", tickets=page.items, next_cursor=page.next_cursor)
 
 
+def _ticket_page(view: TicketView, errors: FormErrors, quantity: str, status: int = 200) -> tuple[str, int]:
+    page = render_template(
+        "eventhive/tickets/show.html", ticket=view, errors=errors, quantity=quantity, form_key=new_form_key()
+    )
+    return page, status
+
+
 @pages.route("/tickets/<ticket_id>", methods=["GET", "POST"], endpoint="ticket")
 def ticket(ticket_id: str) -> str | Response | tuple[str, int]:
-    """One ticket with its Purchase button; purchasing places an order and opens it."""
+    """One ticket with its Purchase button; purchasing places an order and opens it.
+
+    Each rendered form carries its own key: submitting it twice (a double click) places one
+    order, and both submissions land on it.
+    """
     view = current_hive.queries.ticket(ticket_id)
     if request.method == "GET":
-        return render_template("eventhive/tickets/show.html", ticket=view, errors=NO_ERRORS, quantity="1")
+        return _ticket_page(view, NO_ERRORS, "1")
     identity = _identity()
     quantity = _form("quantity") or "1"
+
+    def place() -> str:
+        placed = PlaceOrder(buyer_id=identity.user_id, ticket_id=view.id, quantity=whole_number(quantity))
+        return current_hive.handle(placed).id
+
     try:
-        order = current_hive.handle(
-            PlaceOrder(buyer_id=identity.user_id, ticket_id=view.id, quantity=whole_number(quantity))
-        )
+        order_id = once_per_form(identity.user_id, "purchase", f"{view.id}:{quantity}", place)
     except EventHiveError as exc:
         errors = _refusal(exc)
-        view = current_hive.queries.ticket(ticket_id)
-        page = render_template("eventhive/tickets/show.html", ticket=view, errors=errors, quantity=quantity)
-        return page, exc.status_code
-    return _see_other(url_for("eventhive_pages.order", order_id=order.id))
+        return _ticket_page(current_hive.queries.ticket(ticket_id), errors, quantity, exc.status_code)
+    return _see_other(url_for("eventhive_pages.order", order_id=order_id))
 
 
 # --- orders --------------------------------------------------------------------------------------
@@ -242,8 +306,16 @@ def _seconds_left(view: OrderView) -> int:
     return max(0, math.ceil(left))
 
 
-def _order_page(view: OrderView, errors: FormErrors, status: int = 200) -> tuple[str, int]:
+def _stripe_form() -> StripeForm | None:
+    state = current_state()
+    if state.settings.payment_provider != "stripe" or not state.settings.stripe_publishable_key:
+        return None
+    return StripeForm(state.flask.stripe_js_url, state.settings.stripe_publishable_key, new_form_key())
+
+
+def _order_page(view: OrderView, errors: FormErrors, status: int = 200) -> Response:
     provider = current_state().settings.payment_provider
+    stripe = _stripe_form()
     page = render_template(
         "eventhive/orders/show.html",
         order=view,
@@ -251,8 +323,13 @@ def _order_page(view: OrderView, errors: FormErrors, status: int = 200) -> tuple
         errors=errors,
         fake_cards=FAKE_CARDS if provider == "fake" else (),
         chosen_token=_form("token") or FAKE_CARDS[0][0],
+        stripe=stripe,
     )
-    return page, status
+    response = make_response(page, status)
+    if stripe is not None:
+        # Only the page that loads Stripe.js lets it run.
+        response.headers["Content-Security-Policy"] = content_security_policy(stripe.js_url)
+    return response
 
 
 @pages.get("/orders", endpoint="orders")
@@ -264,7 +341,7 @@ def orders() -> str:
 
 
 @pages.route("/orders/<order_id>", methods=["GET", "POST"], endpoint="order")
-def order(order_id: str) -> Response | tuple[str, int]:
+def order(order_id: str) -> Response:
     """One order: its real status, a countdown while it holds, and the pay and cancel forms."""
     identity = _identity()
     view = _order_now(order_id, identity)
@@ -336,4 +413,14 @@ def signout() -> str | Response:
     return response
 
 
-__all__ = ["FAKE_CARDS", "SECURITY_HEADERS", "money_text", "pages"]
+__all__ = [
+    "FAKE_CARDS",
+    "SECURITY_HEADERS",
+    "STRIPE_API",
+    "STRIPE_FRAMES",
+    "STRIPE_JS",
+    "StripeForm",
+    "content_security_policy",
+    "money_text",
+    "pages",
+]
