@@ -118,13 +118,14 @@ def _default_tokens(settings: HiveSettings) -> TokenService:
     from eventhive_core.adapters.jwt_tokens import JwtTokenService
 
     if settings.jwt_algorithm == "EdDSA":
-        if settings.jwt_private_key is None or settings.jwt_public_key is None:
+        if settings.jwt_private_key is None and settings.jwt_public_key is None:
             raise ConfigurationError(
-                "EVENTHIVE_JWT_ALGORITHM=EdDSA needs EVENTHIVE_JWT_PRIVATE_KEY and EVENTHIVE_JWT_PUBLIC_KEY (PEM)."
+                "EVENTHIVE_JWT_ALGORITHM=EdDSA needs EVENTHIVE_JWT_PRIVATE_KEY (PEM; the public key derives from it), "
+                "or EVENTHIVE_JWT_PUBLIC_KEY alone for a service that only verifies tokens."
             )
         return JwtTokenService(
             "EdDSA",
-            private_key=settings.jwt_private_key.get_secret_value(),
+            private_key=settings.jwt_private_key.get_secret_value() if settings.jwt_private_key else None,
             public_key=settings.jwt_public_key,
             ttl=settings.token_ttl,
         )

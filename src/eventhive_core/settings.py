@@ -104,7 +104,7 @@ class HiveSettings(BaseModel):
     """Token lifetime (seconds)."""
 
     idempotency_ttl: timedelta = timedelta(seconds=86400)
-    """How long an Idempotency-Key's response is replayed (seconds)."""
+    """How long a refusal (or a payment's response) under an Idempotency-Key is replayed (seconds)."""
 
     load_plugins: tuple[str, ...] | None = None
     """Entry-point plugins to load (by entry-point name); None loads all."""

@@ -2,8 +2,9 @@
 
 ``flask --app eventhive_flask:create_app run`` and ``eventhive serve`` both use it. Its data
 folder (the app's instance folder) is ``EVENTHIVE_DATA_DIR`` (default ``./eventhive-data``): the
-SQLite database lives there, and so does a signing secret generated on first start when neither
-``EVENTHIVE_JWT_SECRET`` nor ``SECRET_KEY`` is given.
+SQLite database lives there, and so do the secrets generated on first start: a token-signing
+secret when neither ``EVENTHIVE_JWT_SECRET`` nor ``SECRET_KEY`` is given, and, when tokens are
+signed with an EdDSA key pair and ``SECRET_KEY`` is not given, the secret of the pages' CSRF cookie.
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ def create_app(
     data_dir = datadir.prepare(str(settings.get("EVENTHIVE_DATA_DIR") or DEFAULTS["EVENTHIVE_DATA_DIR"]))
     app = Flask("eventhive_flask", instance_path=str(data_dir))
     app.config.update(settings)
-    needs_secret = str(app.config.get("EVENTHIVE_JWT_ALGORITHM") or "HS256") == "HS256"
-    if needs_secret and not app.config.get("EVENTHIVE_JWT_SECRET") and not app.config.get("SECRET_KEY"):
+    hs256 = str(app.config.get("EVENTHIVE_JWT_ALGORITHM") or "HS256") == "HS256"
+    if hs256 and not app.config.get("EVENTHIVE_JWT_SECRET") and not app.config.get("SECRET_KEY"):
         app.config["EVENTHIVE_JWT_SECRET"] = datadir.signing_secret(data_dir)
+    if not hs256 and not app.config.get("SECRET_KEY"):
+        # The pages sign their CSRF cookie with SECRET_KEY; an EdDSA key pair offers no shared
+        # secret to fall back on, so the data folder keeps one for them.
+        app.config["SECRET_KEY"] = datadir.signing_secret(data_dir, datadir.PAGES_SECRET_FILE)
     EventHive(app, plugins=plugins, overrides=overrides)
     hive_settings = state_of(app).settings
     if "celery" in (hive_settings.scheduler, hive_settings.event_bus):

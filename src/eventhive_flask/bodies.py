@@ -13,7 +13,10 @@ from typing import TypeVar
 
 from flask import g, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from eventhive_core import FieldError, ValidationFailed
+from eventhive_core.domain.validation import is_unicode_text
 from eventhive_flask.errors import ApiError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -21,6 +24,55 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 def _no_constants(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def read_body() -> bytes:
+    """Return the request body, or refuse it with 413 when it is over the limit however it was sent.
+
+    A ``Content-Length`` over the limit is refused by Werkzeug before anything is read. A chunked
+    body has no length: Werkzeug stops reading at the limit and says nothing, which would parse
+    the first part of a longer body. So when a chunked body fills the limit, one more byte is
+    asked of the server's stream; if there is one, the body is too large.
+
+    Raises:
+        RequestEntityTooLarge: The body is over ``request.max_content_length``.
+    """
+    raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None and len(raw) >= limit:
+        stream = request.environ.get("wsgi.input")
+        if stream is not None and stream.read(1):
+            raise RequestEntityTooLarge()
+    return raw
+
+
+#: The most of an unread request body that is read and thrown away so the connection stays usable.
+DRAIN_LIMIT = 8 * 1024 * 1024
+
+
+def drain_body() -> None:
+    """Read and discard what is left of the request body (up to :data:`DRAIN_LIMIT`).
+
+    An answer given before the body was read (401 before parsing, 413 for a declared length)
+    would otherwise leave the rest of the body on a keep-alive connection: gunicorn then closes
+    it after saying ``Connection: keep-alive``, and a client reusing the connection fails on its
+    next request. A WSGI application cannot make gunicorn say ``Connection: close`` (it drops
+    hop-by-hop headers), so the body is drained instead, within a bound.
+    """
+    if request.content_length == 0 or request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    stream = request.environ.get("wsgi.input")
+    if stream is None:
+        return
+    drained = 0
+    try:
+        while drained < DRAIN_LIMIT:
+            chunk = stream.read(min(65536, DRAIN_LIMIT - drained))
+            if not chunk:
+                return
+            drained += len(chunk)
+    except (OSError, ValueError):
+        return  # the client went away: nothing to keep alive
 
 
 def is_json_mimetype(mimetype: str) -> bool:
@@ -38,7 +90,7 @@ def json_object() -> dict[str, object]:
     cached = g.get("eventhive_body")
     if cached is not None:
         return dict(cached)
-    raw = request.get_data(cache=True)
+    raw = read_body()
     if not raw.strip():
         body: dict[str, object] = {}
     else:
@@ -50,9 +102,34 @@ def json_object() -> dict[str, object]:
             raise ApiError(400, "The request body is not valid JSON") from exc
         if not isinstance(parsed, dict):
             raise ApiError(400, "The request body must be a JSON object")
+        _refuse_lone_surrogates(parsed)
         body = parsed
     g.eventhive_body = body
     return dict(body)
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return not is_unicode_text(value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
+def _refuse_lone_surrogates(body: dict[str, object]) -> None:
+    r"""Refuse text that JSON allows but Unicode does not (``"\ud800"``), naming each field, before any work.
+
+    Raises:
+        ValidationFailed: One entry per top-level field that carries such text.
+    """
+    bad = [key for key, value in body.items() if _has_lone_surrogate(key) or _has_lone_surrogate(value)]
+    if bad:
+        raise ValidationFailed(
+            FieldError("Must be valid Unicode text (no lone surrogates)", key if is_unicode_text(key) else "")
+            for key in bad
+        )
 
 
 def parse(model: type[ModelT]) -> ModelT:
@@ -74,4 +151,4 @@ def fingerprint_text() -> str:
     return f"{request.method} {request.path}\n{canonical}"
 
 
-__all__ = ["fingerprint_text", "is_json_mimetype", "json_object", "parse"]
+__all__ = ["DRAIN_LIMIT", "drain_body", "fingerprint_text", "is_json_mimetype", "json_object", "parse", "read_body"]

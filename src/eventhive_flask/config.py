@@ -104,7 +104,7 @@ class ConfigDefaults:
     """Seconds a token (and the cookie holding it) stays valid."""
 
     EVENTHIVE_IDEMPOTENCY_TTL = 86400
-    """Seconds an ``Idempotency-Key``'s first response is replayed."""
+    """Seconds a refusal (or a payment's response) under an ``Idempotency-Key`` is replayed."""
 
     EVENTHIVE_LOAD_PLUGINS: tuple[str, ...] | None = None
     """Entry-point plugins to load (names, or comma-separated text); unset loads all."""

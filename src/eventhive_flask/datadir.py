@@ -1,7 +1,9 @@
-"""The data folder of the embedded platform: the SQLite file and a signing secret made once.
+"""The data folder of the embedded platform: the SQLite file and secrets made once.
 
-The secret is written with mode 0600 the first time and read back afterwards, so tokens stay
-valid across restarts and every worker process signs with the same key.
+Each secret is written with mode 0600 the first time and read back afterwards, so tokens and
+form tokens stay valid across restarts and every worker process signs with the same key: the
+token-signing secret (``jwt-secret``, for HS256) and the pages' secret (``pages-secret``, which
+signs their CSRF cookie when tokens are signed with an EdDSA key pair instead).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 SECRET_FILE = "jwt-secret"  # noqa: S105 (a file name, not a secret)
+PAGES_SECRET_FILE = "pages-secret"  # noqa: S105 (a file name, not a secret)
 DATABASE_FILE = "eventhive.sqlite3"
 
 
@@ -23,18 +26,18 @@ def prepare(data_dir: str | os.PathLike[str]) -> Path:
     return path
 
 
-def signing_secret(data_dir: Path) -> str:
-    """Return the folder's signing secret, generating it on first use (mode 0600).
+def signing_secret(data_dir: Path, name: str = SECRET_FILE) -> str:
+    """Return one of the folder's secrets (the token-signing one by default), generating it on first use (0600).
 
     Two processes starting at once both end up with the same secret: the file is created
     exclusively, and the loser reads the winner's.
     """
-    target = data_dir / SECRET_FILE
+    target = data_dir / name
     if target.exists():
         return _read(target)
     # Write a complete file first, then link it into place: the link fails if another process
     # won, and nobody ever reads a half-written secret.
-    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".jwt-secret-")
+    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=f".{name}-")
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
@@ -58,4 +61,4 @@ def database_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / DATABASE_FILE}"
 
 
-__all__ = ["DATABASE_FILE", "SECRET_FILE", "database_url", "prepare", "signing_secret"]
+__all__ = ["DATABASE_FILE", "PAGES_SECRET_FILE", "SECRET_FILE", "database_url", "prepare", "signing_secret"]

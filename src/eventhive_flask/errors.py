@@ -108,6 +108,9 @@ def register_app_handlers(app: Flask, api_root: str) -> None:
 
     def handle_http(exc: HTTPException) -> Response | HTTPException:
         if request.path == api_root or request.path.startswith(api_root + "/"):
+            from eventhive_flask.bodies import drain_body  # bodies imports this module
+
+            drain_body()  # a routing error is answered before any body is read
             return from_http_exception(exc)
         return exc
 

@@ -82,12 +82,14 @@ class EventHive:
         for key, value in cfg.DEFAULTS.items():
             app.config.setdefault(key, value)
         settings, flask_settings = _validate(app)
+        hive = bootstrap(settings, plugins=(flask_plugin, *self.plugins), **self.overrides)
         if flask_settings.pages and settings.payment_provider == "stripe" and not settings.stripe_publishable_key:
+            # Checked after the provider itself, so a missing secret key is reported first.
+            hive.close()
             raise ConfigurationError(
                 "The pages take card payments with Stripe.js, which needs EVENTHIVE_STRIPE_PUBLISHABLE_KEY; "
                 "set it (pk_live_… or pk_test_…), or turn the pages off with EVENTHIVE_PAGES=false."
             )
-        hive = bootstrap(settings, plugins=(flask_plugin, *self.plugins), **self.overrides)
         api_root = f"{flask_settings.url_prefix}/api"
         app.extensions[EXTENSION_KEY] = EventHiveState(
             hive=hive, settings=settings, flask=flask_settings, api_root=api_root

@@ -1,4 +1,11 @@
-"""``Idempotency-Key`` on unsafe requests: one key, one outcome, replayed for a while.
+"""``Idempotency-Key`` on ``POST /api/payments``: one key, one outcome, replayed for a while.
+
+``POST /api/orders`` does not use this decorator: the core records its key on the order, in the
+order's own transaction (see ``eventhive_core.service_layer.idempotency``), because a response
+stored after the order commits is lost with a worker killed in between. A payment does not need
+that: its money moves only under the provider's own idempotency keys, one per payment attempt
+(``eventhive_core.service_layer.payments``), so a retry after such a crash never charges twice;
+this decorator only spares it the work and gives the first answer back.
 
 For a signed-in caller, the first request with a key runs and its response is stored (per
 caller, for ``EVENTHIVE_IDEMPOTENCY_TTL``, 24 h by default). The same key again gets the stored

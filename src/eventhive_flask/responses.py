@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from flask import Response, request
 
 from eventhive_core import FieldError, ValidationFailed
-from eventhive_core.ports.views import MAX_PAGE_SIZE
+from eventhive_core.ports.views import MAX_PAGE_SIZE, Cursor
 from eventhive_flask.schemas import CamelModel
 
 
@@ -47,7 +47,8 @@ def page_arguments() -> tuple[int | None, str | None]:
         else:
             problems.append(FieldError(f"Limit must be a whole number between 1 and {MAX_PAGE_SIZE}", "limit"))
     cursor = request.args.get("cursor") or None
-    if cursor is not None and len(cursor) > 512:
+    if cursor is not None and Cursor.decode(cursor) is None:
+        # Not one this server issued: a 400 naming the field, never a page of something else.
         problems.append(FieldError("Cursor is not valid; follow the Link header", "cursor"))
     if problems:
         raise ValidationFailed(problems)

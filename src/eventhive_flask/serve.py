@@ -152,6 +152,26 @@ def run_gunicorn(options: Mapping[str, Any], load: Callable[[], Any]) -> None:
     EventHiveServer().run()
 
 
+def check_app() -> None:
+    """Build the app once here, without its background threads, so a worker can never fail to boot.
+
+    Whatever would stop a worker (a missing secret for the pages, an invalid Flask setting) is
+    reported here, before anything says the platform is serving.
+
+    Raises:
+        click.ClickException: The app cannot be built.
+    """
+    from eventhive_core import EventHiveError
+    from eventhive_flask.app import create_app
+    from eventhive_flask.extension import EventHive
+
+    try:
+        app = create_app({"EVENTHIVE_RUN_BACKGROUND": False})
+    except EventHiveError as exc:
+        raise click.ClickException(f"Cannot start: {exc.message}") from exc
+    EventHive.hive_for(app).close()
+
+
 def _load_app() -> Any:
     # Runs in each worker after the fork, so its Hive (connections, relay, scheduler and sweeper
     # threads, started because EVENTHIVE_RUN_BACKGROUND is set) belongs to that worker alone.
@@ -185,6 +205,7 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
     folder = datadir.prepare(data_dir)
     notes = prepare_environment(os.environ, folder, host)
     storage, url, bus, scheduler, payments = migrate(os.environ)
+    check_app()
     if storage == "memory" and workers > 1:
         raise click.ClickException(
             "EVENTHIVE_STORAGE=memory keeps data inside one process, so each worker would have its own: "
@@ -209,4 +230,13 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
     run_gunicorn(gunicorn_options(host, port, workers, threads), _load_app)
 
 
-__all__ = ["gunicorn_options", "is_loopback", "migrate", "prepare_environment", "run_gunicorn", "serve", "shown_url"]
+__all__ = [
+    "check_app",
+    "gunicorn_options",
+    "is_loopback",
+    "migrate",
+    "prepare_environment",
+    "run_gunicorn",
+    "serve",
+    "shown_url",
+]

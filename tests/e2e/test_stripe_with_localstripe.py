@@ -199,6 +199,7 @@ def shop(localstripe: LocalStripe, start_server: Callable[..., Server]) -> Shop:
     server = start_server(
         EVENTHIVE_PAYMENT_PROVIDER="stripe",
         EVENTHIVE_STRIPE_SECRET_KEY=SECRET_KEY,
+        EVENTHIVE_STRIPE_PUBLISHABLE_KEY=PUBLISHABLE_KEY,
         EVENTHIVE_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         EVENTHIVE_STRIPE_API_BASE=localstripe.url,
         # localstripe answers 400 "Unexpected automatic_payment_methods"; no retries keep failures quick.

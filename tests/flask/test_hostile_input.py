@@ -57,6 +57,15 @@ RAW_BODIES: list[tuple[str, bytes, str, int]] = [
     ("an integer of 5000 digits", b'{"price": ' + b"9" * 5000 + b"}", "application/json", 400),
     ("a huge body", b'{"title": "' + b"x" * HUGE + b'"}', "application/json", 413),
     ("a form with the cookie", b"title=x&price=1", "application/x-www-form-urlencoded", 403),
+    # JSON allows a lone UTF-16 surrogate in a string; Unicode (and so the database) does not.
+    (
+        "a lone surrogate in every field",
+        rb'{"title": "a\ud800b", "price": 1, "email": "a\udfff@x.co", '
+        rb'"password": "p\ud800ssword", "ticketId": "\ud800", "orderId": "\ud800", "token": "tok_\ud800"}',
+        "application/json",
+        400,
+    ),
+    ("a lone surrogate in a key", rb'{"\ud800": 1}', "application/json", 400),
 ]
 
 BODY_ROUTES: list[tuple[str, str, str]] = [
@@ -74,7 +83,11 @@ FIELD_CASES: list[tuple[str, str, str, dict[str, Any] | None, int]] = []
 for price in ["abc", -1, 0, "0", 1e300, "1e999", 1_000_000.01, 1.001, "Infinity", "NaN", True, None, [], {"a": 1}]:
     FIELD_CASES.append(("POST", "/api/tickets", "seller", {"title": "t", "price": price}, 400))
     FIELD_CASES.append(("PUT", "/api/tickets/{ticket}", "seller", {"title": "t", "price": price}, 400))
-for title in ["", "   ", "a" * 201, "bad\x00title", "bell\u0007", 5, None, ["t"]]:
+for price in ["0.0099999999999999999999999999999", "19.9900000000000000000000000001", "1e-30", "1_000", "\u0661\u0662"]:
+    # More decimals than the currency has, however long; and digits the original's isFloat refused.
+    FIELD_CASES.append(("POST", "/api/tickets", "seller", {"title": "t", "price": price}, 400))
+    FIELD_CASES.append(("PUT", "/api/tickets/{ticket}", "seller", {"title": "t", "price": price}, 400))
+for title in ["", "   ", "a" * 201, "bad\x00title", "bell\u0007", 5, None, ["t"], "a\ud800b", "\udfff"]:
     FIELD_CASES.append(("POST", "/api/tickets", "seller", {"title": title, "price": 1}, 400))
     FIELD_CASES.append(("PUT", "/api/tickets/{ticket}", "seller", {"title": title, "price": 1}, 400))
 for capacity in [0, -1, 1.5, "2", 10**7, True]:
@@ -87,11 +100,14 @@ for order_id, status in [("", 400), ("123", 404), (5, 400), (None, 400), ("x" * 
     FIELD_CASES.append(("POST", "/api/payments", "buyer", {"orderId": order_id, "token": "tok_visa"}, status))
 for token in ["", 5, None, ["tok_visa"]]:
     FIELD_CASES.append(("POST", "/api/payments", "buyer", {"orderId": "{order}", "token": token}, 400))
-for email in [5, None, "a" * 300 + "@x.com", "no-at-sign", "bad\x00@x.com"]:
+for email in [5, None, "a" * 300 + "@x.com", "no-at-sign", "bad\x00@x.com", "a\ud800@x.co", "a@x\udc00.co"]:
     FIELD_CASES.append(("POST", "/api/users/signup", "anonymous", {"email": email, "password": "password"}, 400))
     FIELD_CASES.append(("POST", "/api/users/signin", "anonymous", {"email": email, "password": "password"}, 400))
-for password in [5, None, "p", "p" * 21]:
+for password in [5, None, "p", "p" * 21, "pass\ud800word"]:
     FIELD_CASES.append(("POST", "/api/users/signup", "anonymous", {"email": "new@test.com", "password": password}, 400))
+FIELD_CASES.append(("POST", "/api/users/signin", "anonymous", {"email": "buyer@test.com", "password": "\ud800"}, 400))
+FIELD_CASES.append(("POST", "/api/payments", "buyer", {"orderId": "{order}", "token": "tok_\ud800"}, 400))
+FIELD_CASES.append(("POST", "/api/orders", "buyer", {"ticketId": "{ticket}\ud800"}, 400))
 # Ids of the wrong shape in paths, and bad query parameters.
 for bad_id in ["123", "not-a-uuid", "x" * 1000, "%00", "..%2F..", "%F0%9F%8E%AB", "{ticket}x"]:
     FIELD_CASES.append(("GET", f"/api/tickets/{bad_id}", "anonymous", None, 404))
@@ -106,7 +122,9 @@ for query, status in [
     ("limit=99999999999999999999999", 400),
     ("cursor=" + "x" * 600, 400),
     ("owner=you", 400),
-    ("cursor=garbage", 200),
+    ("cursor=garbage", 400),
+    ("cursor=MDAwMS0wMS0wMVQwMDowMDowMCsxNDowMHx4", 400),
+    ("cursor=MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHwA", 400),
 ]:
     FIELD_CASES.append(("GET", f"/api/tickets?{query}", "anonymous", None, status))
     if not query.startswith("owner"):
@@ -205,3 +223,44 @@ def test_hostile_credentials_and_bodies_on_the_other_routes_are_handled_cleanly(
     if expected >= 400:
         errors_of(response)
     assert world.snapshot() == before
+
+
+@pytest.mark.parametrize(("method", "path", "who"), BODY_ROUTES, ids=[f"{m} {p}" for m, p, _ in BODY_ROUTES])
+def test_a_chunked_body_over_the_limit_is_refused_whole_not_cut_short(
+    world: World, method: str, path: str, who: str
+) -> None:
+    """Valid JSON, then spaces and garbage past the limit, sent without a length (chunked)."""
+    import io
+
+    body = b'{"title": "t", "price": 1, "email": "x@y.co", "password": "secret1", "ticketId": "x"}'
+    body += b" " * HUGE + b"garbage"
+    before = world.snapshot()
+    environ = {"wsgi.input_terminated": True}  # what gunicorn says of a chunked body it de-chunks
+
+    response = _client(world, who).open(
+        _fill(path, world),
+        method=method,
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides=environ,
+    )
+
+    _check(response, 413, world, before)
+
+
+def test_a_chunked_body_exactly_at_the_limit_is_read_whole(world: World) -> None:
+    import io
+
+    body = b'{"title": "t", "price": 1}'
+    body += b" " * (65536 - len(body))
+    response = world.seller.open(
+        "/api/tickets",
+        method="POST",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert response.status_code == 201, response.get_data(as_text=True)

@@ -116,7 +116,8 @@ def test_refusals_are_replayed_but_retryable_failures_are_not_stored(api: Api, g
     assert [c.token for c in gateway.charges] == ["tok_chargeDeclined"]
 
 
-def test_a_key_is_forgotten_after_the_replay_window(make_api: Callable[..., Api]) -> None:
+def test_an_order_placed_with_a_key_is_its_answer_even_after_the_replay_window(make_api: Callable[..., Api]) -> None:
+    # The key is recorded on the order itself, so it answers for as long as the order exists.
     api = make_api(EVENTHIVE_IDEMPOTENCY_TTL=600)
     ticket = api.ticket(api.user(), capacity=3)
     buyer = api.user()
@@ -126,7 +127,46 @@ def test_a_key_is_forgotten_after_the_replay_window(make_api: Callable[..., Api]
     later = buyer.post("/api/orders", json={"ticketId": ticket["id"]}, headers={"Idempotency-Key": "k"})
 
     assert later.status_code == 201
-    assert later.get_json()["id"] != first.get_json()["id"]
+    assert later.headers["Idempotent-Replayed"] == "true"
+    assert later.get_json()["id"] == first.get_json()["id"]
+    assert len(buyer.get("/api/orders").get_json()) == 1
+
+
+def test_a_refused_order_is_refused_again_under_its_key_until_the_replay_window_ends(
+    make_api: Callable[..., Api],
+) -> None:
+    api = make_api(EVENTHIVE_IDEMPOTENCY_TTL=600)
+    ticket = api.ticket(api.user())
+    holder, buyer = api.user(), api.user()
+    held = api.order(holder, ticket["id"])
+    body, headers = {"ticketId": ticket["id"]}, {"Idempotency-Key": "k"}
+
+    refused = buyer.post("/api/orders", json=body, headers=headers)
+    assert holder.delete(f"/api/orders/{held['id']}").status_code == 204
+    replayed = buyer.post("/api/orders", json=body, headers=headers)
+    api.clock.advance(seconds=601)
+    later = buyer.post("/api/orders", json=body, headers=headers)
+
+    assert refused.status_code == replayed.status_code == 400
+    assert replayed.get_json() == refused.get_json() == {"errors": [{"message": "Ticket is already reserved"}]}
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in refused.headers
+    assert later.status_code == 201
+    assert "Idempotent-Replayed" not in later.headers
+
+
+def test_keys_of_orders_and_of_payments_are_separate(api: Api, gateway: FakePaymentGateway) -> None:
+    buyer = api.user()
+    ticket = api.ticket(api.user())
+    headers = {"Idempotency-Key": "shared"}
+
+    order = buyer.post("/api/orders", json={"ticketId": ticket["id"]}, headers=headers)
+    pay = {"orderId": order.get_json()["id"], "token": "tok_visa"}
+    payment = buyer.post("/api/payments", json=pay, headers=headers)
+
+    assert order.status_code == payment.status_code == 201
+    assert "Idempotent-Replayed" not in payment.headers
+    assert len(gateway.charges) == 1
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "naïve", "with space"])

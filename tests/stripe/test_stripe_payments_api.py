@@ -660,6 +660,7 @@ def test_switching_to_stripe_is_configuration_only(stripe_stand_in: StripeStandI
     api = ApiHarness.build(
         EVENTHIVE_PAYMENT_PROVIDER="stripe",
         EVENTHIVE_STRIPE_SECRET_KEY=stripe_stand_in.api_key,
+        EVENTHIVE_STRIPE_PUBLISHABLE_KEY=stripe_stand_in.publishable_key,
         EVENTHIVE_STRIPE_WEBHOOK_SECRET=stripe_stand_in.webhook_secret,
         EVENTHIVE_STRIPE_API_BASE=stripe_stand_in.url,
     )

@@ -120,10 +120,19 @@ class _Orders:
         self._t = t
 
     def add(self, order: Order) -> None:
+        key = order.idempotency_key
+        if key is not None and self.by_idempotency_key(order.buyer_id, key) is not None:
+            raise ConcurrencyConflict()
         self._t.orders[order.id] = order
 
     def get(self, order_id: str) -> Order | None:
         return self._t.orders.get(order_id)
+
+    def by_idempotency_key(self, buyer_id: str, key: str) -> Order | None:
+        return next(
+            (o for o in self._t.orders.values() if o.buyer_id == buyer_id and o.idempotency_key == key),
+            None,
+        )
 
     def save(self, before: Order, after: Order) -> None:
         stored = self._t.orders.get(before.id)

@@ -71,11 +71,19 @@ class UpdateTicket(Command):
 
 @dataclass(frozen=True, slots=True)
 class PlaceOrder(Command):
-    """Reserve units of a ticket for a buyer."""
+    """Reserve units of a ticket for a buyer.
+
+    Attributes:
+        idempotency_key: The client's key for this order (1 to 255 printable ASCII characters),
+            per buyer. The order records it in the same transaction that places it, so the same
+            key again returns that order, marked as replayed, instead of placing another; a
+            refusal is given again while ``idempotency_ttl`` runs (see ``service_layer.orders``).
+    """
 
     buyer_id: str
     ticket_id: str
     quantity: int = 1
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ validation errors, exactly like the original's ``@eventhive/common`` errors.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -193,6 +194,36 @@ class IdempotencyKeyReused(EventHiveError):
 
     status_code = 422
     message = "This Idempotency-Key was used with a different request; use a new key"
+
+
+class ReplayedRefusal(EventHiveError):
+    """The refusal a request with this Idempotency-Key got before, given again unchanged.
+
+    It carries the first refusal's status and body exactly, whatever error that was (sold out,
+    not found, invalid input...), so an edge answers a retry just as it answered the first try.
+
+    Args:
+        status_code: The status of the first refusal.
+        body: Its error body as JSON text, ``{"errors": [...]}`` (what ``to_dict()`` returned).
+    """
+
+    def __init__(self, status_code: int, body: str) -> None:
+        self.status_code = status_code
+        self.body = body
+        self._errors = _errors_in(body)
+        super().__init__(self._errors[0].get("message") if self._errors else None)
+
+    def serialize(self) -> list[dict[str, str]]:
+        """Return the first refusal's ``errors`` list."""
+        return self._errors or super().serialize()
+
+
+def _errors_in(body: str) -> list[dict[str, str]]:
+    try:
+        errors = json.loads(body).get("errors")
+    except (ValueError, AttributeError):
+        return []
+    return errors if isinstance(errors, list) and all(isinstance(e, dict) for e in errors) else []
 
 
 class TransientStorageError(EventHiveError):

@@ -20,6 +20,10 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }
 
 
+#: The most digits an amount in minor units may have (a signed 64-bit integer holds 18 in full).
+MAX_MINOR_DIGITS = 18
+
+
 def currency_exponent(currency: str) -> int:
     """Return how many decimal places ``currency`` allows.
 
@@ -61,14 +65,20 @@ class Money:
         """Build Money from a decimal amount in major units.
 
         Raises:
-            TooManyDecimals: The amount has more decimal places than the currency allows.
-            ValueError: The amount is not a finite number.
+            TooManyDecimals: The amount has more decimal places than the currency allows (counted
+                exactly, however many digits it has).
+            ValueError: The amount is not a finite number, or has more than
+                :data:`MAX_MINOR_DIGITS` digits in minor units.
 
         Examples:
             >>> Money.from_decimal(Decimal("10.10"))
             Money(minor=1010, currency='USD')
             >>> Money.from_decimal("500", "JPY").minor
             500
+            >>> Money.from_decimal("19.9900000000000000000000000001")
+            Traceback (most recent call last):
+            ...
+            eventhive_core.domain.money.TooManyDecimals: USD allows at most 2 decimal places
         """
         try:
             value = Decimal(amount)
@@ -76,11 +86,23 @@ class Money:
             raise ValueError(f"Not a number: {amount!r}") from exc
         if not value.is_finite():
             raise ValueError(f"Not a finite number: {amount!r}")
-        exponent = currency_exponent(currency)
-        scaled = value.scaleb(exponent)
-        if scaled != scaled.to_integral_value():
-            raise TooManyDecimals(f"{currency} allows at most {exponent} decimal places")
-        return cls(int(scaled), currency.upper())
+        places = currency_exponent(currency)
+        # Integer arithmetic on the exact digits: Decimal arithmetic rounds to the context's 28
+        # significant digits, which would turn 0.00999...9 (31 digits) into an acceptable 0.01.
+        sign, digits, exponent = value.as_tuple()
+        assert isinstance(exponent, int)  # finite
+        text = "".join(map(str, digits)).lstrip("0")
+        significant = text.rstrip("0")
+        if not significant:
+            return cls(0, currency.upper())
+        exponent += len(text) - len(significant)
+        if exponent < -places:
+            raise TooManyDecimals(f"{currency} allows at most {places} decimal places")
+        shift = exponent + places
+        if len(significant) + shift > MAX_MINOR_DIGITS:
+            raise ValueError(f"Amount too large: {amount!r}")
+        minor = int(significant) * 10**shift
+        return cls(-minor if sign else minor, currency.upper())
 
     def to_decimal(self) -> Decimal:
         """Return the amount in major units.

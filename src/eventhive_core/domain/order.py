@@ -81,6 +81,9 @@ class Order:
         amount: What the buyer pays: the ticket price at reservation × quantity.
         version: Optimistic-concurrency version, +1 per transition.
         cancel_reason: Why it was cancelled, once it is.
+        idempotency_key: The buyer's Idempotency-Key the order was placed with, if any; one
+            order per buyer and key, so a retry with the key finds this order instead of
+            placing another.
     """
 
     id: OrderId
@@ -93,6 +96,7 @@ class Order:
     quantity: int = 1
     version: int = 0
     cancel_reason: CancelReason | None = None
+    idempotency_key: str | None = None
 
     def bumped(self) -> Order:
         """Return the order with only its version bumped.

@@ -17,11 +17,32 @@ MAX_TITLE_LENGTH = 200
 MAX_PRICE = Decimal(1_000_000)
 MIN_PASSWORD, MAX_PASSWORD = 4, 20
 MAX_CAPACITY = 1_000_000
+MAX_IDEMPOTENCY_KEY = 255
+
+#: An Idempotency-Key: printable ASCII without spaces, what an HTTP header carries intact.
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]+")
+
+#: A price as text: an optional sign, ASCII digits with an optional point, an optional exponent.
+_DECIMAL_TEXT = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 
 # Pragmatic shape check (what validator.js's isEmail accepts in practice); delivery proves the rest.
 _EMAIL = re.compile(
     r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
+
+
+def is_unicode_text(text: str) -> bool:
+    r"""Tell whether ``text`` is real Unicode text: JSON may carry lone UTF-16 surrogates, UTF-8 cannot.
+
+    Examples:
+        >>> is_unicode_text("Jazz night"), is_unicode_text("a\ud800b")
+        (True, False)
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def email_errors(email: object) -> list[FieldError]:
@@ -33,7 +54,7 @@ def email_errors(email: object) -> list[FieldError]:
         >>> email_errors("invalidemail")
         [FieldError(message='Email must be valid', field='email')]
     """
-    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email.strip()):
+    if not isinstance(email, str) or len(email) > 254 or not is_unicode_text(email) or not _EMAIL.match(email.strip()):
         return [FieldError("Email must be valid", "email")]
     return []
 
@@ -49,6 +70,9 @@ def password_errors(password: object, *, signing_up: bool) -> list[FieldError]:
         >>> password_errors("", signing_up=False)[0].message
         'You must supply a password'
     """
+    if isinstance(password, str) and not is_unicode_text(password):
+        # Refused before any hashing: scrypt would fail on it after the expensive part.
+        return [FieldError("Password must be valid text", "password")]
     if signing_up:
         if not isinstance(password, str) or not MIN_PASSWORD <= len(password.strip()) <= MAX_PASSWORD:
             return [FieldError("Password must be between 4 and 20 characters", "password")]
@@ -75,6 +99,8 @@ def title_errors(title: object) -> list[FieldError]:
         return [FieldError(f"Title must be at most {MAX_TITLE_LENGTH} characters", "title")]
     if any(unicodedata.category(ch) == "Cc" for ch in title):
         return [FieldError("Title must not contain control characters", "title")]
+    if not is_unicode_text(title):
+        return [FieldError("Title must be valid text", "title")]
     return []
 
 
@@ -95,6 +121,10 @@ def parse_price(price: object, currency: str) -> tuple[Money | None, list[FieldE
     """
     if isinstance(price, bool) or not isinstance(price, int | float | str | Decimal):
         return None, [FieldError("Price must be greater than 0", "price")]
+    if isinstance(price, str) and not _DECIMAL_TEXT.match(price.strip(" \t")):
+        # What the original's isFloat took: a sign, ASCII digits, a point, an exponent. Not
+        # underscores, other scripts' digits or "Infinity", which Python's Decimal would take.
+        return None, [FieldError("Price must be greater than 0", "price")]
     try:
         value = Decimal(str(price).strip()) if not isinstance(price, Decimal) else price
     except (InvalidOperation, ValueError):
@@ -108,6 +138,8 @@ def parse_price(price: object, currency: str) -> tuple[Money | None, list[FieldE
     except TooManyDecimals:
         places = currency_exponent(currency)
         return None, [FieldError(f"Price must have at most {places} decimal places", "price")]
+    except ValueError:
+        return None, [FieldError(f"Price must be at most {MAX_PRICE:,}", "price")]
 
 
 def quantity_errors(quantity: object, maximum: int, field: str = "quantity") -> list[FieldError]:
@@ -119,4 +151,21 @@ def quantity_errors(quantity: object, maximum: int, field: str = "quantity") -> 
     """
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= maximum:
         return [FieldError(f"{field.capitalize()} must be a whole number between 1 and {maximum}", field)]
+    return []
+
+
+def idempotency_key_errors(key: object) -> list[FieldError]:
+    """Check an Idempotency-Key: 1 to 255 printable ASCII characters, no spaces.
+
+    The field is named as clients send it, in the ``Idempotency-Key`` header.
+
+    Examples:
+        >>> idempotency_key_errors("order-7f3a")
+        []
+        >>> idempotency_key_errors("with space")[0].field
+        'Idempotency-Key'
+    """
+    if not isinstance(key, str) or len(key) > MAX_IDEMPOTENCY_KEY or not _IDEMPOTENCY_KEY.fullmatch(key):
+        message = f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+        return [FieldError(message, "Idempotency-Key")]
     return []

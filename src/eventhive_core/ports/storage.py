@@ -75,11 +75,20 @@ class OrderRepository(Protocol):
     """Orders."""
 
     def add(self, order: Order) -> None:
-        """Insert a new order (its units were taken by ``TicketRepository.reserve``)."""
+        """Insert a new order (its units were taken by ``TicketRepository.reserve``).
+
+        At most one order per buyer carries a given ``idempotency_key``, whatever runs at the
+        same time: a second one raises ConcurrencyConflict (at the latest from ``commit()``),
+        and the unit is retried whole, which then finds the first with ``by_idempotency_key``.
+        """
         ...
 
     def get(self, order_id: str) -> Order | None:
         """Return the order with this id, or None."""
+        ...
+
+    def by_idempotency_key(self, buyer_id: str, key: str) -> Order | None:
+        """Return the buyer's order placed with this Idempotency-Key, or None."""
         ...
 
     def save(self, before: Order, after: Order) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
+from eventhive_core.domain.ids import is_valid_id
 from eventhive_core.domain.money import Money
 from eventhive_core.domain.order import Order, OrderStatus
 from eventhive_core.domain.reservation import Units
@@ -18,6 +19,8 @@ T = TypeVar("T")
 #: Page sizes for list queries.
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
+#: Longer cursor text is not one of ours.
+MAX_CURSOR_LENGTH = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,12 @@ class TicketSummary:
 
 @dataclass(frozen=True, slots=True)
 class OrderView:
-    """An order with a summary of its ticket."""
+    """An order with a summary of its ticket.
+
+    Attributes:
+        replayed: True when ``PlaceOrder`` found the order its Idempotency-Key placed before
+            and returned it (as it is now) instead of placing another; False everywhere else.
+    """
 
     id: str
     status: OrderStatus
@@ -92,6 +100,7 @@ class OrderView:
     version: int
     ticket: TicketSummary
     cancel_reason: str | None = None
+    replayed: bool = False
 
     @classmethod
     def of(cls, order: Order, ticket: Ticket) -> OrderView:
@@ -145,14 +154,29 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> Cursor | None:
-        """Parse opaque cursor text; None when it is not one of ours (treated as the first page)."""
+        """Parse opaque cursor text; None when it is not one this server could have issued.
+
+        Ours name an aware UTC time and an EventHive id: anything else (another offset, which
+        could overflow when converted, an id with a NUL byte...) is refused here rather than
+        reaching the database.
+
+        Examples:
+            >>> from datetime import UTC
+            >>> cursor = Cursor(datetime(2026, 1, 1, tzinfo=UTC), "0192c1a4-7e3b-7cc2-9d1e-3f6a2b9e8c01")
+            >>> Cursor.decode(cursor.encode()) == cursor
+            True
+            >>> Cursor.decode("MDAwMS0wMS0wMVQwMDowMDowMCsxNDowMHx4") is None  # year 1 at +14:00
+            True
+        """
+        if len(text) > MAX_CURSOR_LENGTH:
+            return None
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
             stamp, _, ident = raw.partition("|")
             created_at = datetime.fromisoformat(stamp)
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
-        if created_at.tzinfo is None or not ident:
+        if created_at.utcoffset() != timedelta(0) or not is_valid_id(ident):
             return None
         return cls(created_at, ident)
 

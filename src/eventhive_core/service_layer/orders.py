@@ -1,14 +1,23 @@
-"""Placing, cancelling and expiring orders; the reservation itself is the storage's atomic step."""
+"""Placing, cancelling and expiring orders; the reservation itself is the storage's atomic step.
+
+An order placed with an Idempotency-Key records the key on its own row, in the transaction that
+places it: a retry after any crash finds that order and gets it back instead of a second one.
+The rest of the key's handling (refusals given again, duplicates sent at once) is described in
+:mod:`eventhive_core.service_layer.idempotency`.
+"""
 
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 from datetime import datetime
 
 from eventhive_core.domain.commands import CancelOrder, ExpireOrder, PlaceOrder, SweepExpired
 from eventhive_core.domain.errors import (
     ConcurrencyConflict,
+    EventHiveError,
     FieldError,
+    IdempotencyKeyReused,
     NotAuthorized,
     NotFound,
     OrderComplete,
@@ -20,9 +29,10 @@ from eventhive_core.domain.events import ExpirationComplete, OrderCancelled, Ord
 from eventhive_core.domain.expiration import is_due
 from eventhive_core.domain.ids import OrderId, TicketId, UserId, is_valid_id, new_id
 from eventhive_core.domain.order import CancelReason, Order, OrderStatus
-from eventhive_core.domain.validation import quantity_errors
+from eventhive_core.domain.validation import idempotency_key_errors, quantity_errors
 from eventhive_core.ports.storage import UnitOfWork
 from eventhive_core.ports.views import OrderView
+from eventhive_core.service_layer.idempotency import fingerprint, is_kept, keep_refusal, replay_refusal
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services
 
@@ -113,43 +123,101 @@ def place_order(cmd: PlaceOrder, s: Services) -> OrderView:
     The storage takes the units in one conditional step; if they do not fit, due holds of the
     ticket are expired in the same transaction and the step is tried once more, so an expired
     hold never turns a buyer away.
+
+    With an ``idempotency_key``, all of this happens in one unit of work with the key: the
+    buyer's order placed with it before is returned (``replayed=True``, as it is now, with no
+    new reservation or event); a refusal given to it before is given again (ReplayedRefusal);
+    otherwise the order is placed with the key on its row, or the refusal is kept under the key.
+
+    Raises:
+        IdempotencyKeyReused: The key placed or was refused another ticket or quantity.
+        ReplayedRefusal: The key was refused before, for this ticket and quantity.
     """
+    if cmd.idempotency_key is not None:
+        return _place_keyed_order(cmd, cmd.idempotency_key, s)
+    if problems := _order_problems(cmd, s):
+        raise ValidationFailed(problems)
+    with s.storage.unit_of_work() as uow:
+        view = _reserve_and_record(uow, s, cmd)
+        uow.commit()
+    return view
+
+
+def _place_keyed_order(cmd: PlaceOrder, key: str, s: Services) -> OrderView:
+    if key_problems := idempotency_key_errors(key):
+        # Not kept: there is no usable key to keep it under.
+        raise ValidationFailed(key_problems + _order_problems(cmd, s))
+    # Refusals live apart from the payment route's keys, which the Flask extension keeps per user.
+    scope, asked = f"orders:{cmd.buyer_id}", fingerprint(cmd.ticket_id, cmd.quantity)
+    with s.storage.unit_of_work() as uow:
+        now = s.clock.now()
+        until = now + s.settings.idempotency_ttl
+        # The claim comes first: a duplicate sent at the same time waits here until this unit
+        # ends, then finds our order or our refusal below instead of racing us for the units.
+        stored = uow.idempotency.begin(scope, key, asked, now, until)
+        placed = uow.orders.by_idempotency_key(cmd.buyer_id, key)
+        if placed is not None:
+            if (placed.ticket_id, placed.quantity) != (cmd.ticket_id, cmd.quantity):
+                raise IdempotencyKeyReused()
+            return replace(order_view(uow, placed), replayed=True)
+        if stored is not None:
+            replay_refusal(stored, asked)
+        # From here on the order's own row answers for the key, so the claim goes (with this unit).
+        uow.idempotency.abandon(scope, key)
+        try:
+            if problems := _order_problems(cmd, s):
+                raise ValidationFailed(problems)
+            view = _reserve_and_record(uow, s, cmd, key)
+        except EventHiveError as refusal:
+            if not is_kept(refusal):
+                raise
+            # Nothing of the attempt is kept (as without a key), only the refusal.
+            uow.rollback()
+            keep_refusal(uow, scope, key, asked, refusal, now, until)
+            uow.commit()
+            raise
+        uow.commit()
+    return view
+
+
+def _order_problems(cmd: PlaceOrder, s: Services) -> list[FieldError]:
     problems: list[FieldError] = []
     if not is_valid_id(cmd.ticket_id):
         problems.append(FieldError("Valid TicketId must be provided", "ticketId"))
-    problems += quantity_errors(cmd.quantity, s.settings.max_units_per_order)
-    if problems:
-        raise ValidationFailed(problems)
-    with s.storage.unit_of_work() as uow:
-        ticket = uow.tickets.get(cmd.ticket_id)
-        if ticket is None:
-            raise NotFound()
-        if uow.users.get(cmd.buyer_id) is None:
-            raise NotAuthorized()
-        if ticket.owner_id == cmd.buyer_id:
-            raise OwnTicket()
-        now = s.clock.now()
-        # Everything is built before the reservation: from the conditional UPDATE on, the
-        # ticket's row is locked, so only the inserts and the commit should run under it.
-        order = Order(
-            id=OrderId(new_id()),
-            ticket_id=TicketId(ticket.id),
-            buyer_id=UserId(cmd.buyer_id),
-            status=OrderStatus.CREATED,
-            expires_at=s.expiration.expires_at(now, s.ttl_for(ticket, cmd.quantity)),
-            created_at=now,
-            amount=ticket.price * cmd.quantity,
-            quantity=cmd.quantity,
-        )
-        view = OrderView.of(order, ticket)
-        # Reclaim due holds before refusing: an expired hold must never turn a buyer away.
-        if not uow.tickets.reserve(ticket.id, cmd.quantity, now) and (
-            not reclaim_due_holds(uow, s, ticket.id, now) or not uow.tickets.reserve(ticket.id, cmd.quantity, now)
-        ):
-            raise SoldOut()
-        uow.orders.add(order)
-        record(uow, s, order_created(order))
-        uow.commit()
+    return problems + quantity_errors(cmd.quantity, s.settings.max_units_per_order)
+
+
+def _reserve_and_record(uow: UnitOfWork, s: Services, cmd: PlaceOrder, key: str | None = None) -> OrderView:
+    """Reserve the units and record the order and its event inside ``uow`` (the caller commits)."""
+    ticket = uow.tickets.get(cmd.ticket_id)
+    if ticket is None:
+        raise NotFound()
+    if uow.users.get(cmd.buyer_id) is None:
+        raise NotAuthorized()
+    if ticket.owner_id == cmd.buyer_id:
+        raise OwnTicket()
+    now = s.clock.now()
+    # Everything is built before the reservation: from the conditional UPDATE on, the
+    # ticket's row is locked, so only the inserts and the commit should run under it.
+    order = Order(
+        id=OrderId(new_id()),
+        ticket_id=TicketId(ticket.id),
+        buyer_id=UserId(cmd.buyer_id),
+        status=OrderStatus.CREATED,
+        expires_at=s.expiration.expires_at(now, s.ttl_for(ticket, cmd.quantity)),
+        created_at=now,
+        amount=ticket.price * cmd.quantity,
+        quantity=cmd.quantity,
+        idempotency_key=key,
+    )
+    view = OrderView.of(order, ticket)
+    # Reclaim due holds before refusing: an expired hold must never turn a buyer away.
+    if not uow.tickets.reserve(ticket.id, cmd.quantity, now) and (
+        not reclaim_due_holds(uow, s, ticket.id, now) or not uow.tickets.reserve(ticket.id, cmd.quantity, now)
+    ):
+        raise SoldOut()
+    uow.orders.add(order)
+    record(uow, s, order_created(order))
     return view
 
 

@@ -68,9 +68,18 @@ def store(storage: Storage, *things: User | Ticket) -> None:
 
 
 def place(
-    storage: Storage, ticket: Ticket, buyer: str, now: datetime, *, quantity: int = 1, ttl: timedelta = TTL
+    storage: Storage,
+    ticket: Ticket,
+    buyer: str,
+    now: datetime,
+    *,
+    quantity: int = 1,
+    ttl: timedelta = TTL,
+    key: str | None = None,
 ) -> Order | None:
     """Reserve and record an order the way the service layer does; None when the units do not fit.
+
+    ``key`` is the buyer's Idempotency-Key to record on the order.
 
     When the reservation is refused, the ticket's due holds are expired (guarded writes) in the
     same unit and the reservation is tried once more.
@@ -92,6 +101,7 @@ def place(
             created_at=now,
             amount=ticket.price * quantity,
             quantity=quantity,
+            idempotency_key=key,
         )
         uow.orders.add(order)
         uow.commit()
@@ -213,6 +223,49 @@ class RepositoryContract(_Fixtures):
             assert uow.orders.get(order.id) == order
             assert uow.orders.get(new_id()) is None
         assert order.amount == Money(3000)
+
+    def test_an_order_keeps_its_idempotency_key_through_transitions_and_is_found_by_it(
+        self, storage: Storage, clock: FrozenClock, seller: User, buyer: User
+    ) -> None:
+        ticket = a_ticket(clock, seller.id, capacity=3)
+        store(storage, ticket)
+        keyed = place(storage, ticket, buyer.id, clock.now(), key="order-1")
+        unkeyed = place(storage, ticket, buyer.id, clock.now())
+        assert keyed is not None
+        assert unkeyed is not None
+        with storage.unit_of_work() as uow:
+            assert uow.orders.get(keyed.id) == keyed
+            assert uow.orders.by_idempotency_key(buyer.id, "order-1") == keyed
+            assert uow.orders.by_idempotency_key(seller.id, "order-1") is None  # keys are per buyer
+            assert uow.orders.by_idempotency_key(buyer.id, "order-2") is None
+        assert keyed.idempotency_key == "order-1"
+        assert unkeyed.idempotency_key is None
+        cancelled = move(storage, keyed, OrderStatus.CANCELLED, CancelReason.BUYER)
+        with storage.unit_of_work() as uow:
+            assert uow.orders.by_idempotency_key(buyer.id, "order-1") == cancelled
+            assert uow.orders.expire_due(clock.now() + TTL, 10) == [
+                unkeyed.moved_to(OrderStatus.CANCELLED, reason=CancelReason.EXPIRED)
+            ]
+
+    def test_a_second_order_of_one_buyer_with_one_key_is_a_conflict_and_takes_nothing(
+        self, storage: Storage, clock: FrozenClock, seller: User, buyer: User
+    ) -> None:
+        ticket = a_ticket(clock, seller.id, capacity=5)
+        other_buyer = a_user(clock, "other@example.com")
+        store(storage, ticket, other_buyer)
+        first = place(storage, ticket, buyer.id, clock.now(), key="k")
+
+        # Raised by add() or, where inserts ride along with the commit, by commit(): either way the unit is lost.
+        with pytest.raises(ConcurrencyConflict):
+            place(storage, ticket, buyer.id, clock.now(), key="k")
+
+        assert units(storage, ticket, clock.now()).held == 1
+        with storage.unit_of_work() as uow:
+            assert uow.orders.by_idempotency_key(buyer.id, "k") == first
+        assert place(storage, ticket, other_buyer.id, clock.now(), key="k") is not None
+        assert place(storage, ticket, buyer.id, clock.now()) is not None
+        assert place(storage, ticket, buyer.id, clock.now()) is not None  # orders without a key never clash
+        assert units(storage, ticket, clock.now()).held == 4
 
     def test_payments_round_trip_oldest_first_and_only_one_may_succeed(
         self, storage: Storage, clock: FrozenClock, seller: User, buyer: User

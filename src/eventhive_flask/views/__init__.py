@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
 from eventhive_flask.auth import check_csrf
+from eventhive_flask.bodies import drain_body
 from eventhive_flask.errors import handle_any
 from eventhive_flask.state import current_state
 
@@ -28,6 +29,12 @@ def _guard() -> None:
         return  # CSRF protects cookie sessions; a webhook carries its provider's signature instead
     request.max_content_length = limit
     check_csrf()
+
+
+@api.after_request
+def _finish(response: Response) -> Response:
+    drain_body()  # an early answer must not leave half a body on a keep-alive connection
+    return response
 
 
 api.register_error_handler(Exception, handle_any)

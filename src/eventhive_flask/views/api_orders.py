@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 
-from eventhive_core import CancelOrder, PlaceOrder, RefundOrder
+from eventhive_core import CancelOrder, PlaceOrder, RefundOrder, ReplayedRefusal
 from eventhive_flask.auth import require_identity
 from eventhive_flask.bodies import parse
-from eventhive_flask.idempotency import idempotent
+from eventhive_flask.idempotency import HEADER, REPLAYED_HEADER
 from eventhive_flask.responses import empty_response, json_list, json_response, page_arguments
 from eventhive_flask.schemas import OrderIn, OrderOut
 from eventhive_flask.state import current_hive
@@ -15,13 +15,32 @@ from eventhive_flask.views import api
 
 
 @api.post("/orders", endpoint="place_order")
-@idempotent
 def place_order() -> Response:
-    """Reserve units of a ticket: 201 and the order (``status: created``, ``expiresAt`` in the payment window)."""
+    """Reserve units of a ticket: 201 and the order (``status: created``, ``expiresAt`` in the payment window).
+
+    The ``Idempotency-Key`` header goes to the core, which records it with the order in the same
+    transaction: the same key again answers with that order (201) or with the first refusal,
+    marked ``Idempotent-Replayed: true``.
+    """
     identity = require_identity()
     body = parse(OrderIn)
-    view = current_hive.handle(PlaceOrder(buyer_id=identity.user_id, ticket_id=body.ticket_id, quantity=body.quantity))
-    return json_response(OrderOut.from_view(view), 201)
+    command = PlaceOrder(
+        buyer_id=identity.user_id,
+        ticket_id=body.ticket_id,
+        quantity=body.quantity,
+        idempotency_key=request.headers.get(HEADER),
+    )
+    try:
+        view = current_hive.handle(command)
+    except ReplayedRefusal as refusal:
+        return _replayed(Response(refusal.body, status=refusal.status_code, mimetype="application/json"))
+    response = json_response(OrderOut.from_view(view), 201)
+    return _replayed(response) if view.replayed else response
+
+
+def _replayed(response: Response) -> Response:
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
 
 
 @api.get("/orders", endpoint="list_orders")

@@ -6,7 +6,7 @@ from flask import Response, request
 
 from eventhive_core import PayOrder, ReceivePaymentEvent
 from eventhive_flask.auth import require_identity
-from eventhive_flask.bodies import parse
+from eventhive_flask.bodies import parse, read_body
 from eventhive_flask.idempotency import idempotent
 from eventhive_flask.responses import json_response
 from eventhive_flask.schemas import PaymentIn, PaymentOut, WebhookOut
@@ -36,7 +36,7 @@ def payment_webhook(provider: str) -> Response:
     a missing, wrong or stale signature (nothing changes); 404 for another provider than the one
     configured; 5xx when storage or the provider fails, so the provider delivers it again.
     """
-    payload = request.get_data(cache=True)
+    payload = read_body()
     headers = {name.lower(): value for name, value in request.headers.items()}
     outcome = current_hive.handle(ReceivePaymentEvent(provider=provider, payload=payload, headers=headers))
     return json_response(WebhookOut(outcome=outcome.value))

@@ -13,26 +13,16 @@ for a token signature.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask, Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from eventhive_core import (
-    BadRequest,
-    ConfigurationError,
-    EventHiveError,
-    IdempotencyKeyInFlight,
-    ValidationFailed,
-)
-from eventhive_flask.idempotency import abandoned
-from eventhive_flask.state import current_state, state_of
+from eventhive_core import ConfigurationError, EventHiveError, ValidationFailed
+from eventhive_flask.state import state_of
 
 #: The hidden form field that carries the token.
 CSRF_FIELD = "csrf_token"
@@ -41,9 +31,6 @@ CSRF_FIELD = "csrf_token"
 FORM_KEY_FIELD = "form_key"
 
 _FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-
-#: How long a repeated submission waits for the first one to finish before giving up (seconds).
-SUBMISSION_WAIT = 5.0
 
 _SALT = "eventhive.pages.csrf"
 
@@ -171,73 +158,24 @@ class FormErrors:
 NO_ERRORS = FormErrors()
 
 
-class FormAlreadySent(BadRequest):
-    """The same rendered form came back with other values (400)."""
-
-    message = "This form was already sent with other values. Reload the page and try again."
-
-
 def new_form_key() -> str:
-    """Return a fresh key for one rendered form (see :func:`once_per_form`)."""
+    """Return a fresh key for one rendered form (see :func:`purchase_key`)."""
     return secrets.token_urlsafe(18)
 
 
-def once_per_form(user_id: str, action: str, values: str, run: Callable[[], str]) -> str:
-    """Run ``run`` once per rendered form, so a double-clicked button acts once.
+def purchase_key(form_key: str) -> str | None:
+    """Return the Idempotency-Key a Purchase form's key stands for, or None for a missing or odd key.
 
-    The form's key (the ``form_key`` field) is an Idempotency-Key kept in the core's store, per
-    user and action, across every worker process: the first submission runs, and a repeat gets
-    its result (waiting up to :data:`SUBMISSION_WAIT` seconds while the first still runs). A
-    submission that failed leaves nothing behind, so the form may be fixed and sent again. A
-    request without a well-formed key simply runs.
+    The page's keys get a namespace of their own, so they never meet a key the same buyer sends
+    to the JSON API.
 
-    Args:
-        user_id: Who submits.
-        action: What the form does (``purchase``), so keys of different forms never meet.
-        values: The submitted values that matter, as text: the same key with other values is refused.
-        run: Does the work and returns its result as text (an order's id).
-
-    Raises:
-        FormAlreadySent: The key came back with other values.
-        IdempotencyKeyInFlight: The first submission is still running after the wait.
+    Examples:
+        >>> purchase_key("Zk3vQ0tq8yQeY1mF2xW7aBcD")
+        'page-purchase:Zk3vQ0tq8yQeY1mF2xW7aBcD'
+        >>> purchase_key("") is None, purchase_key("<script>") is None
+        (True, True)
     """
-    key = request.form.get(FORM_KEY_FIELD, "")
-    if not _FORM_KEY.match(key):
-        return run()
-    hive = current_state().hive
-    scope, full_key = f"page:{user_id}", f"{action}:{key}"
-    fingerprint = hashlib.sha256(values.encode()).hexdigest()
-    deadline = time.monotonic() + SUBMISSION_WAIT
-    while True:
-        now = hive.services.clock.now()
-        ttl = hive.settings.idempotency_ttl
-        with hive.uow() as uow:
-            existing = uow.idempotency.begin(scope, full_key, fingerprint, now, now + ttl)
-            if existing is not None and abandoned(existing, now, ttl):
-                # The first submission died with its worker: nothing to wait for, so run it now.
-                uow.idempotency.abandon(scope, full_key)
-                existing = uow.idempotency.begin(scope, full_key, fingerprint, now, now + ttl)
-            uow.commit()
-        if existing is None:
-            break
-        if existing.fingerprint != fingerprint:
-            raise FormAlreadySent()
-        if existing.body is not None:
-            return existing.body
-        if time.monotonic() >= deadline:
-            raise IdempotencyKeyInFlight()
-        time.sleep(0.05)
-    try:
-        result = run()
-    except BaseException:
-        with hive.uow() as uow:
-            uow.idempotency.abandon(scope, full_key)
-            uow.commit()
-        raise
-    with hive.uow() as uow:
-        uow.idempotency.finish(scope, full_key, 303, result)
-        uow.commit()
-    return result
+    return f"page-purchase:{form_key}" if _FORM_KEY.match(form_key) else None
 
 
 def whole_number(text: str) -> int:
@@ -273,15 +211,13 @@ __all__ = [
     "CSRF_FIELD",
     "FORM_KEY_FIELD",
     "NO_ERRORS",
-    "SUBMISSION_WAIT",
     "CsrfRefused",
-    "FormAlreadySent",
     "FormErrors",
     "check_csrf_token",
     "csrf_cookie_name",
     "csrf_token",
     "new_form_key",
-    "once_per_form",
+    "purchase_key",
     "safe_next",
     "save_csrf_cookie",
     "signing_secret",

@@ -39,6 +39,7 @@ from eventhive_core import (
     TicketView,
 )
 from eventhive_flask.auth import SAFE_METHODS, clear_token_cookie, current_identity, request_token, set_token_cookie
+from eventhive_flask.bodies import drain_body
 from eventhive_flask.errors import from_unexpected
 from eventhive_flask.state import current_hive, current_state
 from eventhive_flask.views.page_forms import (
@@ -49,7 +50,7 @@ from eventhive_flask.views.page_forms import (
     check_csrf_token,
     csrf_token,
     new_form_key,
-    once_per_form,
+    purchase_key,
     safe_next,
     save_csrf_cookie,
     signing_secret,
@@ -144,6 +145,7 @@ def _guard() -> None:
 
 @pages.after_request
 def _finish(response: Response) -> Response:
+    drain_body()  # an early answer must not leave half a body on a keep-alive connection
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.endpoint != "eventhive_pages.static":
@@ -265,25 +267,28 @@ def _ticket_page(view: TicketView, errors: FormErrors, quantity: str, status: in
 def ticket(ticket_id: str) -> str | Response | tuple[str, int]:
     """One ticket with its Purchase button; purchasing places an order and opens it.
 
-    Each rendered form carries its own key: submitting it twice (a double click) places one
-    order, and both submissions land on it.
+    Each rendered form carries its own key, which the core records with the order it places
+    (an Idempotency-Key): submitting the form twice (a double click), even across a crash of
+    the worker, places one order, and both submissions land on it.
     """
     view = current_hive.queries.ticket(ticket_id)
     if request.method == "GET":
         return _ticket_page(view, NO_ERRORS, "1")
     identity = _identity()
     quantity = _form("quantity") or "1"
-
-    def place() -> str:
-        placed = PlaceOrder(buyer_id=identity.user_id, ticket_id=view.id, quantity=whole_number(quantity))
-        return current_hive.handle(placed).id
-
     try:
-        order_id = once_per_form(identity.user_id, "purchase", f"{view.id}:{quantity}", place)
+        order = current_hive.handle(
+            PlaceOrder(
+                buyer_id=identity.user_id,
+                ticket_id=view.id,
+                quantity=whole_number(quantity),
+                idempotency_key=purchase_key(_form(FORM_KEY_FIELD)),
+            )
+        )
     except EventHiveError as exc:
         errors = _refusal(exc)
         return _ticket_page(current_hive.queries.ticket(ticket_id), errors, quantity, exc.status_code)
-    return _see_other(url_for("eventhive_pages.order", order_id=order_id))
+    return _see_other(url_for("eventhive_pages.order", order_id=order.id))
 
 
 # --- orders --------------------------------------------------------------------------------------

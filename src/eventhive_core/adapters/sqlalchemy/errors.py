@@ -1,4 +1,9 @@
-"""Driver errors translated into EventHive's: what a caller may retry becomes TransientStorageError."""
+"""Driver errors translated into EventHive's.
+
+What a caller may retry becomes TransientStorageError. A unique violation of an index that
+stands for a race (two units inserting the same thing at once) becomes ConcurrencyConflict, as
+a lost guarded write does: the message bus runs the loser again, and it then finds the winner's row.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,16 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc
 
-from eventhive_core.domain.errors import TransientStorageError
+from eventhive_core.domain.errors import ConcurrencyConflict, TransientStorageError
 
 # SQLSTATE classes worth a retry: transaction rollback (serialization failure, deadlock),
 # connection exceptions, operator intervention (server restart), insufficient resources.
 _RETRYABLE_SQLSTATE_PREFIXES = ("40", "08", "57P", "53")
 _SQLITE_BUSY = ("database is locked", "database is busy", "database table is locked")
+_UNIQUE_VIOLATION = "23505"
+
+#: Unique indexes whose violation means that a concurrent unit inserted the same row first.
+RACE_INDEXES = frozenset({"uq_orders_buyer_idempotency_key"})
 
 
 def is_retryable(error: exc.DBAPIError) -> bool:
@@ -31,15 +40,28 @@ def is_retryable(error: exc.DBAPIError) -> bool:
     return False
 
 
+def is_lost_race(error: exc.DBAPIError) -> bool:
+    """Tell whether a driver error is a PostgreSQL unique violation of one of the ``RACE_INDEXES``.
+
+    Only PostgreSQL needs this: its inserts of new orders ride along with the commit, so a
+    duplicate shows there. On SQLite the repository inserts with ``ON CONFLICT DO NOTHING``.
+    """
+    if getattr(error.orig, "sqlstate", None) != _UNIQUE_VIOLATION:
+        return False
+    return getattr(getattr(error.orig, "diag", None), "constraint_name", None) in RACE_INDEXES
+
+
 @contextmanager
 def translated_errors() -> Iterator[None]:
-    """Re-raise transient driver errors as TransientStorageError; let every other error through."""
+    """Re-raise transient driver errors as TransientStorageError and lost races as ConcurrencyConflict."""
     try:
         yield
     except exc.DBAPIError as error:
         if is_retryable(error):
             raise TransientStorageError() from error
+        if is_lost_race(error):
+            raise ConcurrencyConflict() from error
         raise
 
 
-__all__ = ["is_retryable", "translated_errors"]
+__all__ = ["RACE_INDEXES", "is_lost_race", "is_retryable", "translated_errors"]

@@ -28,14 +28,23 @@ from eventhive_core.domain.ticket import Ticket
 from eventhive_core.domain.user import User, normalize_email
 
 
-def insert_ignoring_conflicts(session: SqlSession, table: sa.Table, values: Mapping[str, Any], *keys: str) -> bool:
+def insert_ignoring_conflicts(
+    session: SqlSession,
+    table: sa.Table,
+    values: Mapping[str, Any],
+    *keys: str,
+    where: sa.ColumnElement[bool] | None = None,
+) -> bool:
     """Insert a row unless one with the same ``keys`` exists; return whether it inserted.
 
     ``INSERT ... ON CONFLICT DO NOTHING`` keeps the transaction usable (a caught unique
     violation would abort it on PostgreSQL) and waits for a concurrent inserter to finish.
+    ``where`` names a partial unique index by its predicate.
     """
     dialect = postgresql if session.is_postgres else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    statement = (
+        dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys), index_where=where)
+    )
     # RETURNING, not rowcount: drivers need not report a row count for INSERT.
     return session.execute(statement.returning(table.c[keys[0]])).first() is not None
 
@@ -76,6 +85,7 @@ def order_from_row(row: sa.Row[Any]) -> Order:
         quantity=row.quantity,
         version=row.version,
         cancel_reason=CancelReason(row.cancel_reason) if row.cancel_reason else None,
+        idempotency_key=row.idempotency_key,
     )
 
 
@@ -115,6 +125,12 @@ _RESERVE = (
         tickets.c.units_held + tickets.c.units_sold + _QUANTITY <= tickets.c.capacity,
     )
     .values(units_held=tickets.c.units_held + _QUANTITY)
+)
+
+#: The predicate of the partial unique index ``uq_orders_buyer_idempotency_key``.
+_KEYED = orders.c.idempotency_key.is_not(None)
+_ORDER_BY_KEY = sa.select(orders).where(
+    orders.c.buyer_id == sa.bindparam("buyer_id"), orders.c.idempotency_key == sa.bindparam("key"), _KEYED
 )
 
 _RELEASE_HELD = (
@@ -321,28 +337,41 @@ class SqlOrderRepository:
 
         An order born final (a late payment accepted as a replacement order) moves its
         reserved units from held to sold, or releases them if born cancelled.
+
+        Raises:
+            ConcurrencyConflict: The buyer already has an order with this ``idempotency_key``.
+                On PostgreSQL the insert rides along with the commit (see ``SqlSession``), so
+                ``commit()`` raises it, translated from the unique index's violation.
         """
-        self._s.insert(
-            orders,
-            {
-                "id": order.id,
-                "ticket_id": order.ticket_id,
-                "buyer_id": order.buyer_id,
-                "status": order.status.value,
-                "quantity": order.quantity,
-                "amount_minor": order.amount.minor,
-                "currency": order.amount.currency,
-                "expires_at": order.expires_at,
-                "created_at": order.created_at,
-                "version": order.version,
-                "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
-            },
-        )
+        values = {
+            "id": order.id,
+            "ticket_id": order.ticket_id,
+            "buyer_id": order.buyer_id,
+            "status": order.status.value,
+            "quantity": order.quantity,
+            "amount_minor": order.amount.minor,
+            "currency": order.amount.currency,
+            "expires_at": order.expires_at,
+            "created_at": order.created_at,
+            "version": order.version,
+            "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
+            "idempotency_key": order.idempotency_key,
+        }
+        if order.idempotency_key is None or self._s.is_postgres:
+            self._s.insert(orders, values)
+        elif not insert_ignoring_conflicts(self._s, orders, values, "buyer_id", "idempotency_key", where=_KEYED):
+            # SQLite runs the insert at once: a duplicate is known here, without a caught error.
+            raise ConcurrencyConflict()
         self._move_counters(order, *_counter_moves(None, order.status))
 
     def get(self, order_id: str) -> Order | None:
         """Return the order with this id, or None."""
         row = self._s.execute(sa.select(orders).where(orders.c.id == order_id)).first()
+        return order_from_row(row) if row else None
+
+    def by_idempotency_key(self, buyer_id: str, key: str) -> Order | None:
+        """Return the buyer's order placed with this Idempotency-Key, or None."""
+        row = self._s.execute(_ORDER_BY_KEY, {"buyer_id": buyer_id, "key": key}).first()
         return order_from_row(row) if row else None
 
     def save(self, before: Order, after: Order) -> None:

@@ -119,6 +119,7 @@ orders = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("version", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("cancel_reason", sa.String(20), nullable=True),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
     sa.CheckConstraint("quantity >= 1", name="quantity_positive"),
     sa.CheckConstraint("status IN ('created', 'awaiting:payment', 'complete', 'cancelled')", name="status_known"),
     # Live holds of one ticket (listing, units) and its due holds (in-line reclaim).
@@ -127,6 +128,15 @@ orders = sa.Table(
     sa.Index("ix_orders_due", "status", "expires_at"),
     # A buyer's orders, keyset-paginated.
     sa.Index("ix_orders_buyer", "buyer_id", "created_at", "id"),
+    # One order per buyer and Idempotency-Key, committed with the order itself; finds it for a retry.
+    sa.Index(
+        "uq_orders_buyer_idempotency_key",
+        "buyer_id",
+        "idempotency_key",
+        unique=True,
+        postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+        sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+    ),
 )
 
 payments = sa.Table(

@@ -9,7 +9,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from eventhive_core.adapters.sqlalchemy.engine import WRITE
-from eventhive_core.adapters.sqlalchemy.errors import is_retryable, translated_errors
+from eventhive_core.adapters.sqlalchemy.errors import is_lost_race, is_retryable, translated_errors
 from eventhive_core.adapters.sqlalchemy.outbox import SqlIdempotencyStore, SqlOutbox, SqlProcessedMessages
 from eventhive_core.adapters.sqlalchemy.repositories import (
     SqlOrderRepository,
@@ -19,7 +19,7 @@ from eventhive_core.adapters.sqlalchemy.repositories import (
     SqlUserRepository,
 )
 from eventhive_core.adapters.sqlalchemy.session import SqlSession
-from eventhive_core.domain.errors import TransientStorageError
+from eventhive_core.domain.errors import ConcurrencyConflict, TransientStorageError
 from eventhive_core.ports.storage import (
     IdempotencyStore,
     OrderRepository,
@@ -36,7 +36,8 @@ class SqlUnitOfWork:
     """One transaction over every repository; rolled back on exit unless ``commit()`` ran.
 
     Retryable driver errors raised inside the ``with`` block (a lost connection, a
-    serialization failure, SQLite's busy timeout) leave it as TransientStorageError.
+    serialization failure, SQLite's busy timeout) leave it as TransientStorageError, and a
+    duplicate insert that lost a race (see ``errors.RACE_INDEXES``) as ConcurrencyConflict.
     """
 
     # Annotated with the ports (protocol attributes are invariant); the values are the SQL classes.
@@ -89,6 +90,9 @@ class SqlUnitOfWork:
             conn.close()
         if isinstance(exc_value, exc.DBAPIError) and is_retryable(exc_value):
             raise TransientStorageError() from exc_value
+        if isinstance(exc_value, exc.DBAPIError) and is_lost_race(exc_value):
+            # A queued insert sent by a later statement, not by commit(): the same lost race.
+            raise ConcurrencyConflict() from exc_value
 
     def commit(self) -> None:
         """Make every change of this unit visible at once; later statements start a new transaction.
