@@ -108,6 +108,15 @@ def check_csrf() -> None:
         raise ApiError(403, "Requests signed in with the cookie must send Content-Type: application/json")
 
 
+def cookie_is_secure() -> bool:
+    """Tell whether our cookies get ``Secure``: when configured so, or when the request came over HTTPS.
+
+    HTTPS as the app sees it: directly, or as trusted proxies report it (``EVENTHIVE_PROXY_HOPS``),
+    so ``eventhive serve`` on loopback behind a TLS proxy still sets Secure cookies.
+    """
+    return current_state().flask.cookie_secure or request.is_secure
+
+
 def set_token_cookie(response: Response, token: str, expires_at: datetime) -> None:
     """Put the bare token in our cookie: HttpOnly, SameSite=Lax, Secure per the settings."""
     settings = current_state().flask
@@ -116,7 +125,7 @@ def set_token_cookie(response: Response, token: str, expires_at: datetime) -> No
         token,
         expires=expires_at,
         path="/",
-        secure=settings.cookie_secure,
+        secure=cookie_is_secure(),
         httponly=True,
         samesite="Lax",
     )
@@ -125,7 +134,7 @@ def set_token_cookie(response: Response, token: str, expires_at: datetime) -> No
 def clear_token_cookie(response: Response) -> None:
     """Delete our cookie."""
     settings = current_state().flask
-    response.delete_cookie(settings.cookie_name, path="/", secure=settings.cookie_secure, httponly=True, samesite="Lax")
+    response.delete_cookie(settings.cookie_name, path="/", secure=cookie_is_secure(), httponly=True, samesite="Lax")
 
 
 __all__ = [
@@ -134,6 +143,7 @@ __all__ = [
     "bearer_token",
     "check_csrf",
     "clear_token_cookie",
+    "cookie_is_secure",
     "cookie_token",
     "current_identity",
     "request_token",

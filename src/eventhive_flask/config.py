@@ -136,6 +136,30 @@ class ConfigDefaults:
     EVENTHIVE_MAX_CONTENT_LENGTH = 65536
     """Largest request body in bytes under the API; bigger ones get 413 in the error shape."""
 
+    EVENTHIVE_PROXY_HOPS = 0
+    """Trusted reverse-proxy hops in front of the app; their ``X-Forwarded-*`` headers are believed, nothing else."""
+
+    EVENTHIVE_RATE_LIMITS = True
+    """Limit sign-in, sign-up and order placement (429 with ``Retry-After``); off only when set false."""
+
+    EVENTHIVE_RATE_LIMIT_SIGNIN = "30 per minute;300 per hour"
+    """Sign-in attempts (API, Bearer tokens and the page together) per client address."""
+
+    EVENTHIVE_RATE_LIMIT_SIGNIN_ACCOUNT = "5 per minute;50 per hour"
+    """Sign-in attempts per account (the email asked for), from anywhere."""
+
+    EVENTHIVE_RATE_LIMIT_SIGNUP = "10 per minute;100 per hour"
+    """Sign-ups (API and page together) per client address."""
+
+    EVENTHIVE_RATE_LIMIT_SIGNUP_ACCOUNT = "5 per minute"
+    """Sign-ups per email asked for."""
+
+    EVENTHIVE_RATE_LIMIT_ORDERS = "30 per minute"
+    """Orders placed (API and page together) per signed-in user."""
+
+    EVENTHIVE_REDIS_URL: str | None = None
+    """Redis for the rate limits' counters, shared by every process; unset keeps them in each process."""
+
     EVENTHIVE_RUN_BACKGROUND = False
     """Run the outbox relay, expiry scheduler and sweeper threads in this process (``serve`` sets it)."""
 
@@ -184,11 +208,53 @@ class FlaskSettings(BaseModel):
     max_content_length: int = Field(default=65536, ge=1, le=100 * 1024 * 1024)
     """``EVENTHIVE_MAX_CONTENT_LENGTH``."""
 
+    proxy_hops: int = Field(default=0, ge=0, le=10)
+    """``EVENTHIVE_PROXY_HOPS``."""
+
+    rate_limits: bool = True
+    """``EVENTHIVE_RATE_LIMITS``."""
+
+    rate_limit_signin: str = "30 per minute;300 per hour"
+    """``EVENTHIVE_RATE_LIMIT_SIGNIN``."""
+
+    rate_limit_signin_account: str = "5 per minute;50 per hour"
+    """``EVENTHIVE_RATE_LIMIT_SIGNIN_ACCOUNT``."""
+
+    rate_limit_signup: str = "10 per minute;100 per hour"
+    """``EVENTHIVE_RATE_LIMIT_SIGNUP``."""
+
+    rate_limit_signup_account: str = "5 per minute"
+    """``EVENTHIVE_RATE_LIMIT_SIGNUP_ACCOUNT``."""
+
+    rate_limit_orders: str = "30 per minute"
+    """``EVENTHIVE_RATE_LIMIT_ORDERS``."""
+
+    redis_url: str | None = Field(default=None, pattern=r"^rediss?://")
+    """``EVENTHIVE_REDIS_URL``."""
+
     run_background: bool = False
     """``EVENTHIVE_RUN_BACKGROUND``."""
 
     data_dir: str = "./eventhive-data"
     """``EVENTHIVE_DATA_DIR``."""
+
+    @field_validator(
+        "rate_limit_signin",
+        "rate_limit_signin_account",
+        "rate_limit_signup",
+        "rate_limit_signup_account",
+        "rate_limit_orders",
+    )
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        # Refused at start, not at the first sign-in: "5 per minute;50 per hour", "10/second"...
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit ({exc}); write e.g. '5 per minute;50 per hour'") from exc
+        return value
 
     @field_validator("trusted_origins", mode="before")
     @classmethod

@@ -72,7 +72,12 @@ def from_eventhive_error(exc: EventHiveError) -> Response:
 
 
 def from_http_exception(exc: HTTPException) -> Response:
-    """Turn a Werkzeug HTTP error into the original's shape, keeping its status and headers."""
+    """Turn a Werkzeug HTTP error into the original's shape, keeping its status and headers.
+
+    An error that already carries its answer (a rate limit's 429 with ``Retry-After``) keeps it.
+    """
+    if isinstance(exc.response, Response):
+        return exc.response
     status = exc.code or 500
     if status >= 500:
         log.error("HTTP %s on %s %s", status, request.method, request.path, exc_info=exc)

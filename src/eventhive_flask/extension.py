@@ -99,6 +99,15 @@ class EventHive:
             from eventhive_flask.views.pages import pages
 
             app.register_blueprint(pages, url_prefix=flask_settings.url_prefix or None)
+        from eventhive_flask.limits import init_limits
+
+        init_limits(app, flask_settings)
+        if flask_settings.proxy_hops:
+            from werkzeug.middleware.proxy_fix import ProxyFix
+
+            # Believe exactly this many proxies' X-Forwarded-* headers, and no client's.
+            hops = flask_settings.proxy_hops
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
         from eventhive_flask.cli import eventhive_group
 
         app.cli.add_command(eventhive_group)

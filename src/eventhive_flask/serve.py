@@ -16,9 +16,12 @@ import os
 import re
 from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from eventhive_flask.config import FlaskSettings
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
@@ -68,7 +71,8 @@ def prepare_environment(environ: MutableMapping[str, str], data_dir: Path, host:
         if is_loopback(host):
             environ["EVENTHIVE_COOKIE_SECURE"] = "false"
             notes.append(
-                "cookies:   not marked Secure (plain HTTP on loopback); set EVENTHIVE_COOKIE_SECURE=true behind HTTPS"
+                "cookies:   Secure only over HTTPS (plain HTTP on loopback; a trusted proxy may report HTTPS: "
+                "EVENTHIVE_PROXY_HOPS)"
             )
         else:
             notes.append("cookies:   marked Secure: browsers send them over HTTPS only (put TLS in front)")
@@ -122,6 +126,9 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
         "loglevel": "warning",
         "proc_name": "eventhive",
         "worker_int": _worker_quitting,
+        # gunicorn would believe X-Forwarded-Proto from 127.0.0.1 by default; trust no one here,
+        # so EVENTHIVE_PROXY_HOPS (Werkzeug's ProxyFix in the app) alone decides what to believe.
+        "forwarded_allow_ips": "",
     }
 
 
@@ -152,24 +159,29 @@ def run_gunicorn(options: Mapping[str, Any], load: Callable[[], Any]) -> None:
     EventHiveServer().run()
 
 
-def check_app() -> None:
+def check_app() -> FlaskSettings:
     """Build the app once here, without its background threads, so a worker can never fail to boot.
 
     Whatever would stop a worker (a missing secret for the pages, an invalid Flask setting) is
     reported here, before anything says the platform is serving.
+
+    Returns:
+        The Flask-only settings the workers will run with.
 
     Raises:
         click.ClickException: The app cannot be built.
     """
     from eventhive_core import EventHiveError
     from eventhive_flask.app import create_app
-    from eventhive_flask.extension import EventHive
+    from eventhive_flask.state import state_of
 
     try:
         app = create_app({"EVENTHIVE_RUN_BACKGROUND": False})
     except EventHiveError as exc:
         raise click.ClickException(f"Cannot start: {exc.message}") from exc
-    EventHive.hive_for(app).close()
+    state = state_of(app)
+    state.hive.close()
+    return state.flask
 
 
 def _load_app() -> Any:
@@ -200,12 +212,12 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
     except ImportError as exc:
         raise click.ClickException('eventhive serve needs the server extra: pip install "eventhive[server]"') from exc
     from eventhive_core import __version__
-    from eventhive_flask import datadir
+    from eventhive_flask import datadir, limits
 
     folder = datadir.prepare(data_dir)
     notes = prepare_environment(os.environ, folder, host)
     storage, url, bus, scheduler, payments = migrate(os.environ)
-    check_app()
+    flask_settings = check_app()
     if storage == "memory" and workers > 1:
         raise click.ClickException(
             "EVENTHIVE_STORAGE=memory keeps data inside one process, so each worker would have its own: "
@@ -226,6 +238,14 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
     )
     for note in notes:
         click.echo(f"  {note}")
+    click.echo(f"  {limits.describe(flask_settings)}")
+    if flask_settings.rate_limits and not flask_settings.redis_url and workers > 1:
+        click.echo(
+            f"  note:      each of the {workers} workers counts on its own, so a client may get up to {workers} times "
+            "each limit; set EVENTHIVE_REDIS_URL to share the counters"
+        )
+    if flask_settings.proxy_hops:
+        click.echo(f"  proxies:   trusting X-Forwarded-* from {flask_settings.proxy_hops} proxy hop(s)")
     click.echo("Press Ctrl-C to stop.", nl=True)
     run_gunicorn(gunicorn_options(host, port, workers, threads), _load_app)
 

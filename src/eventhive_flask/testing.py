@@ -32,6 +32,8 @@ TEST_CONFIG: Mapping[str, object] = {
     "EVENTHIVE_SCHEDULER": "none",
     "EVENTHIVE_PAYMENT_PROVIDER": "fake",
     "EVENTHIVE_JWT_SECRET": TEST_JWT_SECRET,
+    # Tests sign many users up and in within seconds; the limits have tests of their own.
+    "EVENTHIVE_RATE_LIMITS": False,
 }
 
 #: The password the sign-up helpers use.

@@ -23,7 +23,7 @@ def test_the_embedded_defaults_fill_what_the_environment_does_not_set(tmp_path: 
     assert stat.S_IMODE(os.stat(tmp_path / "jwt-secret").st_mode) == 0o600
     assert env["EVENTHIVE_RUN_BACKGROUND"] == "true"
     assert env["EVENTHIVE_COOKIE_SECURE"] == "false"
-    assert any("not marked Secure" in note for note in notes)
+    assert any("Secure only over HTTPS" in note for note in notes)
 
 
 def test_what_the_environment_sets_wins(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from flask import Flask, Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from eventhive_core import ConfigurationError, EventHiveError, ValidationFailed
+from eventhive_flask.auth import cookie_is_secure
 from eventhive_flask.state import state_of
 
 #: The hidden form field that carries the token.
@@ -96,12 +97,11 @@ def save_csrf_cookie(response: Response) -> Response:
     """Set the CSRF cookie when this request made a new token (an ``after_request`` function)."""
     token = g.get("eventhive_new_csrf_token")
     if isinstance(token, str):
-        settings = state_of(current_app).flask
         response.set_cookie(
             csrf_cookie_name(),
             _serializer().dumps(token),
             path="/",
-            secure=settings.cookie_secure,
+            secure=cookie_is_secure(),
             httponly=True,
             samesite="Lax",
         )
