@@ -20,20 +20,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import ParamSpec
 
 from flask import Response, request
 
-from eventhive_core import (
-    EventHiveError,
-    FieldError,
-    IdempotencyKeyInFlight,
-    IdempotencyKeyReused,
-    ValidationFailed,
-)
+from eventhive_core import EventHiveError, IdempotencyKeyInFlight, IdempotencyKeyReused, ValidationFailed
+from eventhive_core.domain.validation import idempotency_key_errors
 from eventhive_core.ports.storage import IdempotencyRecord
 from eventhive_flask.auth import require_identity
 from eventhive_flask.bodies import fingerprint_text
@@ -42,7 +36,6 @@ from eventhive_flask.state import current_state
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 #: A request still marked running after this long is taken to have died (no request runs this long).
 IN_FLIGHT_LEASE = timedelta(minutes=2)
@@ -74,8 +67,8 @@ def idempotent(view: Callable[P, Response]) -> Callable[P, Response]:
         if key is None:
             return view(*args, **kwargs)
         identity = require_identity()
-        if not _VALID_KEY.match(key):
-            raise ValidationFailed([FieldError("Idempotency-Key must be 1 to 255 printable ASCII characters", HEADER)])
+        if problems := idempotency_key_errors(key):
+            raise ValidationFailed(problems)
         hive = current_state().hive
         fingerprint = request_fingerprint()
         now = hive.services.clock.now()

@@ -50,20 +50,26 @@ def new_id() -> str:
     return str(uuid.UUID(int=value))
 
 
-def is_valid_id(value: object) -> bool:
-    """Tell whether ``value`` has the shape of an EventHive id (any UUID in canonical text).
+#: An id as :func:`is_valid_id` accepts it: a UUID in canonical text, lower-case as EventHive writes it.
+ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
-    A malformed id is treated as "no such thing" (404), never as an unexpected failure.
+
+def is_valid_id(value: object) -> bool:
+    """Tell whether ``value`` has the shape of an EventHive id (a UUID in canonical text, :data:`ID_PATTERN`).
+
+    Ids are compared as text, so only the spelling EventHive issues (lower case) can name
+    anything; any other is malformed. A malformed id is treated as "no such thing" (404), never
+    as an unexpected failure.
 
     Examples:
         >>> is_valid_id("0192c1a4-7e3b-7cc2-9d1e-3f6a2b9e8c01")
         True
-        >>> is_valid_id("123"), is_valid_id(None)
-        (False, False)
+        >>> is_valid_id("123"), is_valid_id(None), is_valid_id("0192C1A4-7E3B-7CC2-9D1E-3F6A2B9E8C01")
+        (False, False, False)
     """
     if not isinstance(value, str) or len(value) != 36:
         return False
     try:
-        return str(uuid.UUID(value)) == value.lower()
+        return str(uuid.UUID(value)) == value
     except ValueError:
         return False

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from eventhive_core.domain.ids import UserId
+from eventhive_core.domain.validation import strip_space
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,4 +41,4 @@ def normalize_email(email: str) -> str:
         >>> normalize_email("  Ann@Example.COM ")
         'ann@example.com'
     """
-    return email.strip().lower()
+    return strip_space(email).lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -19,8 +20,11 @@ T = TypeVar("T")
 #: Page sizes for list queries.
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-#: Longer cursor text is not one of ours.
-MAX_CURSOR_LENGTH = 512
+#: Longer cursor text is not one of ours (ours have about 92 characters).
+MAX_CURSOR_LENGTH = 128
+#: What cursor text is made of: unpadded URL-safe base64, as :meth:`Cursor.encode` writes it.
+CURSOR_PATTERN = "^[A-Za-z0-9_-]*$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +172,9 @@ class Cursor:
             >>> Cursor.decode("MDAwMS0wMS0wMVQwMDowMDowMCsxNDowMHx4") is None  # year 1 at +14:00
             True
         """
-        if len(text) > MAX_CURSOR_LENGTH:
+        if len(text) > MAX_CURSOR_LENGTH or not _CURSOR.fullmatch(text):
+            # Python's base64 would skip other characters and read the rest, so "a cursor this
+            # server could have issued" starts with being spelled like one.
             return None
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()

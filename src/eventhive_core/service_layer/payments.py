@@ -44,7 +44,7 @@ from eventhive_core.domain.ids import OrderId, PaymentId, new_id
 from eventhive_core.domain.money import Money
 from eventhive_core.domain.order import Order, OrderStatus
 from eventhive_core.domain.payment import Payment, PaymentStatus, method_digest
-from eventhive_core.domain.validation import is_unicode_text
+from eventhive_core.domain.validation import is_unicode_text, strip_space
 from eventhive_core.ports.payments import (
     ChargeOutcome,
     ChargeRefused,
@@ -89,11 +89,11 @@ class _Claim:
 
 def _validate(cmd: PayOrder) -> None:
     problems: list[FieldError] = []
-    if not isinstance(cmd.token, str) or not cmd.token.strip():
+    if not isinstance(cmd.token, str) or not strip_space(cmd.token):
         problems.append(FieldError("Token must be provided", "token"))
     elif not is_unicode_text(cmd.token):
         problems.append(FieldError("Token must be valid text", "token"))
-    if not isinstance(cmd.order_id, str) or not cmd.order_id.strip():
+    if not isinstance(cmd.order_id, str) or not strip_space(cmd.order_id):
         problems.append(FieldError("OrderId must be provided", "orderId"))
     if problems:
         raise ValidationFailed(problems)

@@ -72,7 +72,7 @@ def refund_order(order_id: str) -> Response:
     """The ticket's seller gives the money back: 200 and the order, now ``cancelled`` (an addition).
 
     Only the owner of the order's ticket may refund (401 for anyone else), and only a complete
-    order (400 otherwise). The units are free again.
+    order (400 otherwise). The units are free again. The body, if any, is not read.
     """
     identity = require_identity()
     view = current_hive.handle(RefundOrder(order_id=order_id, actor_id=identity.user_id))

@@ -8,7 +8,15 @@ from eventhive_core import SignedIn, SignIn, SignOut, SignUp
 from eventhive_flask.auth import clear_token_cookie, current_identity, request_token, set_token_cookie
 from eventhive_flask.bodies import parse
 from eventhive_flask.responses import json_response
-from eventhive_flask.schemas import CredentialsIn, CurrentUser, CurrentUserOut, EmptyOut, TokenOut, UserOut
+from eventhive_flask.schemas import (
+    CredentialsIn,
+    CurrentUser,
+    CurrentUserOut,
+    EmptyOut,
+    SignUpIn,
+    TokenOut,
+    UserOut,
+)
 from eventhive_flask.state import current_hive
 from eventhive_flask.views import api
 
@@ -22,7 +30,7 @@ def _signed_in(result: SignedIn, status: int) -> Response:
 @api.post("/users/signup", endpoint="signup")
 def signup() -> Response:
     """Create an account: 201 ``{email, id}`` and the token in the cookie."""
-    body = parse(CredentialsIn)
+    body = parse(SignUpIn)
     return _signed_in(current_hive.handle(SignUp(email=body.email, password=body.password)), 201)
 
 
@@ -35,7 +43,10 @@ def signin() -> Response:
 
 @api.post("/users/signout", endpoint="signout")
 def signout() -> Response:
-    """Sign out: 200 ``{}``, the cookie cleared and the token revoked until it would have expired."""
+    """Sign out: 200 ``{}``, the cookie cleared and the token revoked until it would have expired.
+
+    Whatever the body, it is not read: signing out always works (the CSRF rule aside).
+    """
     token = request_token()
     if token is not None:
         current_hive.handle(SignOut(token=token))

@@ -84,10 +84,24 @@ def test_prices_are_read_as_the_originals_isfloat_read_them(hive: Hive, seller: 
     assert hive.handle(CreateTicket(owner_id=seller, title="Gig", price=price)).price.minor == minor
 
 
-@pytest.mark.parametrize("price", ["1_000", "\u0661\u0662", "Infinity", "0x10", "1e", "--1"])
+@pytest.mark.parametrize("price", ["1_000", "\u0661\u0662", "Infinity", "0x10", "1e", "--1", "5\n", " 5\n "])
 def test_prices_python_would_read_but_isfloat_would_not_are_refused(hive: Hive, seller: str, price: str) -> None:
     with pytest.raises(ValidationFailed):
         hive.handle(CreateTicket(owner_id=seller, title="Gig", price=price))
+
+
+@pytest.mark.parametrize(("price", "minor"), [("1E+6", 100_000_000), ("0.001e1", 1), ("100000000e-2", 100_000_000)])
+def test_a_price_with_an_exponent_of_one_digit_is_read(hive: Hive, seller: str, price: str, minor: int) -> None:
+    assert hive.handle(CreateTicket(owner_id=seller, title="Gig", price=price)).price.minor == minor
+
+
+@pytest.mark.parametrize("price", ["0.0000000001e10", "1000000000e-10", "1e010"])
+def test_a_price_with_a_longer_exponent_is_refused_whatever_its_value(hive: Hive, seller: str, price: str) -> None:
+    # So that the OpenAPI document can state the rule as a pattern (price_text_pattern).
+    with pytest.raises(ValidationFailed) as refused:
+        hive.handle(CreateTicket(owner_id=seller, title="Gig", price=price))
+
+    assert [e.message for e in refused.value.errors] == ["Price must be greater than 0"]
 
 
 @pytest.mark.parametrize(
