@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from eventhive_flask.testing import UNREACHED_RATE_LIMITS
+
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 #: Debian's Chromium; EVENTHIVE_TEST_CHROMIUM points elsewhere (or at nothing, to see the skip).
@@ -46,18 +48,6 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 EVENTHIVE = shutil.which("eventhive", path=os.path.dirname(sys.executable)) or "eventhive"
 START_TIMEOUT = 30.0
-#: The servers run as users get them, rate limits on, but with ceilings these tests never reach
-#: (many users sign up from one address within seconds); a test of the limits sets its own.
-HIGH_CEILINGS = {
-    name: "100000 per minute"
-    for name in (
-        "EVENTHIVE_RATE_LIMIT_SIGNIN",
-        "EVENTHIVE_RATE_LIMIT_SIGNIN_ACCOUNT",
-        "EVENTHIVE_RATE_LIMIT_SIGNUP",
-        "EVENTHIVE_RATE_LIMIT_SIGNUP_ACCOUNT",
-        "EVENTHIVE_RATE_LIMIT_ORDERS",
-    )
-}
 #: axe-core impacts that fail a page.
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 #: A phone's screen (CSS pixels), for the buyer.
@@ -127,7 +117,7 @@ class Server:
 def start_server(folder: Path, **env: str) -> Server:
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("EVENTHIVE_")}
-    environment.update(HIGH_CEILINGS)
+    environment.update(UNREACHED_RATE_LIMITS)
     environment.update(env)
     command = [EVENTHIVE, "serve", "--port", str(port), "--workers", "1", "--data-dir", str(folder / "data")]
     log_path = folder / "serve.log"

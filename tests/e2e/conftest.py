@@ -18,20 +18,10 @@ from typing import Any
 
 import pytest
 
+from eventhive_flask.testing import UNREACHED_RATE_LIMITS
+
 EVENTHIVE = shutil.which("eventhive", path=os.path.dirname(sys.executable)) or "eventhive"
 START_TIMEOUT = 30.0
-#: The servers run as users get them, rate limits on, but with ceilings these tests never reach
-#: (many users sign up from one address within seconds); a test of the limits sets its own.
-HIGH_CEILINGS = {
-    name: "100000 per minute"
-    for name in (
-        "EVENTHIVE_RATE_LIMIT_SIGNIN",
-        "EVENTHIVE_RATE_LIMIT_SIGNIN_ACCOUNT",
-        "EVENTHIVE_RATE_LIMIT_SIGNUP",
-        "EVENTHIVE_RATE_LIMIT_SIGNUP_ACCOUNT",
-        "EVENTHIVE_RATE_LIMIT_ORDERS",
-    )
-}
 
 
 def free_port() -> int:
@@ -135,7 +125,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         port = free_port()
         data_dir = data_dir or tmp_path / f"data-{len(started)}"
         environment = {k: v for k, v in os.environ.items() if not k.startswith("EVENTHIVE_")}
-        environment.update(HIGH_CEILINGS)
+        environment.update(UNREACHED_RATE_LIMITS)
         environment.update(env)
         command = [EVENTHIVE, "serve", "--port", str(port), "--workers", str(workers), "--data-dir", str(data_dir)]
         log = (tmp_path / f"serve-{len(started)}.log").open("w")

@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from eventhive_flask.testing import UNREACHED_RATE_LIMITS
+
 if importlib.util.find_spec("schemathesis") is None:
     # tests/fuzz/test_prerequisites.py says why (and fails under CI=true).
     collect_ignore = ["test_schemathesis.py"]
@@ -36,16 +38,6 @@ if importlib.util.find_spec("schemathesis") is None:
 EVENTHIVE = shutil.which("eventhive", path=os.path.dirname(sys.executable)) or "eventhive"
 START_TIMEOUT = 30.0
 PASSWORD = "fuzz-pass"
-HIGH_CEILINGS = {
-    name: "100000 per minute"
-    for name in (
-        "EVENTHIVE_RATE_LIMIT_SIGNIN",
-        "EVENTHIVE_RATE_LIMIT_SIGNIN_ACCOUNT",
-        "EVENTHIVE_RATE_LIMIT_SIGNUP",
-        "EVENTHIVE_RATE_LIMIT_SIGNUP_ACCOUNT",
-        "EVENTHIVE_RATE_LIMIT_ORDERS",
-    )
-}
 
 #: Cases run per fuzzing run ("anonymous", "cookie", "bearer"), printed at the end of the session.
 CASES_RUN: Counter[str] = Counter()
@@ -107,7 +99,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("fuzz")
     port = _free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("EVENTHIVE_")}
-    environment.update(HIGH_CEILINGS)
+    environment.update(UNREACHED_RATE_LIMITS)
     # Holds outlast the longest run, so the orders made before fuzzing can still be paid at its end.
     environment["EVENTHIVE_RESERVATION_TTL"] = "3600"
     log_path = folder / "serve.log"
