@@ -2,8 +2,9 @@
 
 A SQLite file in the data folder (migrated before the workers start), the in-process event bus,
 outbox relay, expiry scheduler and sweeper running in every worker, fake payments, and a signing
-secret generated once and kept in the data folder. gunicorn (``gthread`` workers) serves
-:func:`~eventhive_flask.app.create_app`. Any ``EVENTHIVE_*`` environment variable swaps a part,
+secret generated once and kept in the data folder. gunicorn serves
+:func:`~eventhive_flask.app.create_app` with threaded workers
+(:class:`~eventhive_flask.serve_worker.ServeWorker`). Any ``EVENTHIVE_*`` environment variable swaps a part,
 for instance ``EVENTHIVE_DATABASE_URL=postgresql+psycopg://...``.
 
 Importing this module is cheap: Flask, gunicorn and the storage load when the command runs.
@@ -116,7 +117,8 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
     return {
         "bind": bind,
         "workers": workers,
-        "worker_class": "gthread",
+        # gunicorn's gthread worker, made safe to Ctrl-C at any instant, even while it boots.
+        "worker_class": "eventhive_flask.serve_worker.ServeWorker",
         "threads": threads,
         "timeout": 30,
         "graceful_timeout": 5,

@@ -68,7 +68,11 @@ def test_gunicorn_binds_the_host_and_port(host: str, bind: str) -> None:
     options = serve.gunicorn_options(host, 8000, 2, 4)
 
     assert options["bind"] == bind
-    assert (options["workers"], options["worker_class"], options["threads"]) == (2, "gthread", 4)
+    assert (options["workers"], options["worker_class"], options["threads"]) == (
+        2,
+        "eventhive_flask.serve_worker.ServeWorker",
+        4,
+    )
 
 
 @pytest.fixture
