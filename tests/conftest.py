@@ -51,7 +51,7 @@ def postgres_server_url() -> str:
     try:
         import psycopg
     except ImportError:
-        require_service(f'{hint} (psycopg is not installed: pip install "eventhive[postgres]")')
+        require_service(f'{hint} (psycopg is not installed: pip install "eventhive-tickets[postgres]")')
     try:
         with _admin_connect(url) as conn:
             conn.execute("SELECT 1")

@@ -135,13 +135,13 @@ def init_limits(app: Flask, settings: FlaskSettings) -> Limiter | None:
     try:
         from flask_limiter import Limiter
     except ModuleNotFoundError as exc:  # pragma: no cover - the flask extra brings it
-        raise ConfigurationError('Rate limits need Flask-Limiter: pip install "eventhive[flask]"') from exc
+        raise ConfigurationError('Rate limits need Flask-Limiter: pip install "eventhive-tickets[flask]"') from exc
     if settings.redis_url:
         try:
             import redis  # noqa: F401
         except ModuleNotFoundError as exc:
             raise ConfigurationError(
-                'EVENTHIVE_REDIS_URL needs the redis client: pip install "eventhive[server]"'
+                'EVENTHIVE_REDIS_URL needs the redis client: pip install "eventhive-tickets[server]"'
             ) from exc
     limiter = Limiter(
         client_address,

@@ -59,14 +59,14 @@ def extras_hint(module_name: str | None) -> str | None:
 
     Examples:
         >>> extras_hint("psycopg.pq")
-        'pip install "eventhive[postgres]"'
+        'pip install "eventhive-tickets[postgres]"'
         >>> extras_hint("left_pad") is None
         True
     """
     if not module_name:
         return None
     extra = EXTRA_FOR_MODULE.get(module_name.partition(".")[0])
-    return f'pip install "eventhive[{extra}]"' if extra else None
+    return f'pip install "eventhive-tickets[{extra}]"' if extra else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,7 @@ def test_eventhive_plugins_shows_unavailable_entry_points_with_their_fix(
 
     assert result.exit_code == 0, result.output
     assert "Unavailable:\n  jetstream (eventhive-jetstream 3.0): " in result.output
-    assert '    fix: pip install "eventhive[nats]"\n' in result.output
+    assert '    fix: pip install "eventhive-tickets[nats]"\n' in result.output
 
 
 def test_eventhive_plugins_reports_bad_settings_as_an_error() -> None:

@@ -49,8 +49,8 @@ def test_an_entry_point_missing_an_extra_is_listed_as_unavailable_with_the_pip_l
     assert unavailable.target == "stripe_lookalike_plugin"
     assert (unavailable.distribution, unavailable.version) == ("eventhive-stripe-lookalike", "2.3.0")
     assert "stripe" in unavailable.error
-    assert unavailable.hint == 'pip install "eventhive[stripe]"'
-    assert unavailable.fix() == 'pip install "eventhive[stripe]"'
+    assert unavailable.hint == 'pip install "eventhive-tickets[stripe]"'
+    assert unavailable.fix() == 'pip install "eventhive-tickets[stripe]"'
     assert not pm.has_plugin("stripe_lookalike")
 
 
@@ -63,7 +63,7 @@ def test_choosing_the_unavailable_provider_says_why_it_is_missing_and_how_to_fix
     message = str(raised.value)
     known = "Known: fake (builtin.fake_payments), stripe (builtin.stripe_payments)."
     assert f"No payment provider named 'stripe_lookalike'. {known}" in message
-    assert 'Plugins that failed to load: stripe_lookalike (pip install "eventhive[stripe]")' in message
+    assert 'Plugins that failed to load: stripe_lookalike (pip install "eventhive-tickets[stripe]")' in message
 
 
 def test_an_entry_point_missing_an_unknown_package_is_listed_with_a_way_to_silence_it(

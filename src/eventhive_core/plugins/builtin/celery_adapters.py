@@ -74,7 +74,7 @@ def worker(
     try:
         from eventhive_core.adapters.celery.worker import WorkerOptions, run_worker
     except ImportError as exc:
-        raise click.ClickException(f'Celery is not installed ({exc}): pip install "eventhive[celery]"') from exc
+        raise click.ClickException(f'Celery is not installed ({exc}): pip install "eventhive-tickets[celery]"') from exc
     from pydantic import ValidationError
 
     from eventhive_core.domain.errors import EventHiveError

@@ -42,7 +42,7 @@ def _open(url: str, engine_options: Mapping[str, Any] | None) -> SqlAlchemyStora
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
             f"The database driver for {url.split(':', 1)[0]} is not installed ({exc.name}): "
-            'pip install "eventhive[postgres]"'
+            'pip install "eventhive-tickets[postgres]"'
         ) from exc
 
 

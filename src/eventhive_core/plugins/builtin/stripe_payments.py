@@ -1,6 +1,6 @@
 """Built-in plugin: Stripe PaymentIntents, ``EVENTHIVE_PAYMENT_PROVIDER=stripe``.
 
-Needs the ``stripe`` extra (``pip install "eventhive[stripe]"``), ``EVENTHIVE_STRIPE_SECRET_KEY``
+Needs the ``stripe`` extra (``pip install "eventhive-tickets[stripe]"``), ``EVENTHIVE_STRIPE_SECRET_KEY``
 and ``EVENTHIVE_STRIPE_WEBHOOK_SECRET``; a missing one fails at start, naming the variable, never
 at the first payment. ``EVENTHIVE_PAYMENT_OPTIONS`` may hold ``{"timeout": 30,
 "max_network_retries": 2, "automatic_payment_methods": true}`` (the last one off only for
@@ -44,7 +44,7 @@ def make_stripe_gateway(settings: HiveSettings, options: Mapping[str, Any]) -> P
         from eventhive_core.adapters.stripe_gateway import StripeGateway
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
-            f'EVENTHIVE_PAYMENT_PROVIDER=stripe needs the stripe package ({exc.name}): pip install "eventhive[stripe]"'
+            f'EVENTHIVE_PAYMENT_PROVIDER=stripe needs the stripe package ({exc.name}): pip install "eventhive-tickets[stripe]"'
         ) from exc
     assert settings.stripe_secret_key is not None
     assert settings.stripe_webhook_secret is not None
