@@ -7,14 +7,27 @@ case: ``EVENTHIVE_RESERVATION_TTL=2`` and ``reservation_ttl=2`` mean the same.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 PREFIX = "EVENTHIVE_"
+
+# dialect[+driver]://rest, as SQLAlchemy's make_url reads it.
+_DATABASE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\+[A-Za-z0-9_]+)?://")
 
 
 class HiveSettings(BaseModel):
@@ -120,7 +133,23 @@ class HiveSettings(BaseModel):
     def _json_options(cls, value: object) -> object:
         # Environment variables are text: accept a JSON object there.
         if isinstance(value, str):
-            value = json.loads(value) if value.strip() else {}
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise ValueError('not JSON; write a JSON object, e.g. {"queue": "eventhive"}') from None
+            if not isinstance(value, dict):
+                raise ValueError('write a JSON object, e.g. {"queue": "eventhive"}')
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        # SQLAlchemy's URL form, checked here so that a typo is one clear line, not a driver's traceback.
+        if value is not None and not _DATABASE_URL.match(value):
+            raise ValueError(
+                "not a database URL; write e.g. sqlite:///eventhive-data/eventhive.sqlite3 or "
+                "postgresql+psycopg://user@127.0.0.1:5432/eventhive"
+            )
         return value
 
     @field_validator("load_plugins", "block_plugins", mode="before")
@@ -138,19 +167,21 @@ class HiveSettings(BaseModel):
         "outbox_poll_interval",
         "token_ttl",
         "idempotency_ttl",
-        mode="before",
+        mode="wrap",
     )
     @classmethod
-    def _seconds(cls, value: object) -> object:
-        # Plain numbers (and numeric text from the environment) are seconds.
-        if isinstance(value, str):
-            try:
-                return timedelta(seconds=float(value))
-            except ValueError:
-                return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return timedelta(seconds=value)
-        return value
+    def _seconds(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        # Plain numbers (and numeric text from the environment) are seconds; ISO 8601 durations
+        # (PT1M) and timedelta objects are taken as pydantic takes them.
+        try:
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    value = timedelta(seconds=float(value))
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                value = timedelta(seconds=value)
+            return handler(value)
+        except (ValidationError, OverflowError):
+            raise ValueError("not a duration; write a number of seconds, e.g. 60 (or ISO 8601, e.g. PT1M)") from None
 
     @field_validator("reservation_ttl")
     @classmethod

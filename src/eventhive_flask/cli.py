@@ -1,93 +1,94 @@
-"""``flask eventhive ...``: maintenance commands against the app's own Hive.
+"""``flask eventhive ...``: the core's own maintenance commands, on the app's Hive.
 
-The same jobs as the core's ``eventhive sweep | relay | users ban | plugins``, but on the Hive
-``init_app`` built from ``app.config``, so they act on exactly the app's storage. Commands that
-plugins add to the core CLI (``db upgrade``, ``db current``...) are here too; ``db`` defaults
-its ``--url`` to the app's database.
+``sweep``, ``relay``, ``users ban``, ``plugins``, ``db`` and the commands plugins add are the very
+commands of ``eventhive``: this group only hands them the Hive ``init_app`` built from
+``app.config`` (through the click context), so they act on exactly the app's storage and ``db``
+defaults to the app's database. ``serve`` and ``worker`` run their own processes from the
+environment, so they are ``eventhive`` commands only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import cast
 
 import click
-from flask import current_app
-from flask.cli import AppGroup
+from flask import Flask
+from flask.cli import AppGroup, ScriptInfo
 
-from eventhive_core import BanUser, EventHiveError
-from eventhive_flask.state import current_hive, current_state
+from eventhive_core import Hive, HiveSettings
+from eventhive_core.cli.context import SOURCE_KEY, use_source
+from eventhive_core.cli.main import cli as core_cli
+from eventhive_core.plugins.manager import HivePluginManager
+from eventhive_core.plugins.registry import Registries, collect_registries
+from eventhive_flask.state import state_of
+
+#: Commands that start processes of their own from the environment, not from an app.
+STANDALONE_COMMANDS = frozenset({"serve", "worker"})
+
+
+class AppHiveSource:
+    """The Hive of one Flask app, for the core's commands (it stays open: the app owns it).
+
+    Args:
+        app: An app ``EventHive`` was set up on.
+    """
+
+    standalone = False
+
+    def __init__(self, app: Flask) -> None:
+        self._state = state_of(app)
+        self._registries: Registries | None = None
+
+    @property
+    def settings(self) -> HiveSettings:
+        """The settings the app's Hive was built with."""
+        return self._state.settings
+
+    @property
+    def plugins(self) -> HivePluginManager:
+        """The app's plugin manager."""
+        # bootstrap always makes a HivePluginManager; the Hive's attribute is typed as pluggy's.
+        return cast(HivePluginManager, self._state.hive.plugins)
+
+    @property
+    def registries(self) -> Registries:
+        """What the app's plugins registered."""
+        if self._registries is None:
+            self._registries = collect_registries(self._state.hive.plugins)
+        return self._registries
+
+    @contextmanager
+    def open(self) -> Iterator[Hive]:
+        """Give the app's Hive, left open for the app."""
+        yield self._state.hive
 
 
 class _EventHiveAppGroup(AppGroup):
-    """The ``eventhive`` group: its own commands, then those plugins register (``serve`` excluded)."""
+    """The core's commands (but ``serve`` and ``worker``), each given this app's Hive."""
 
-    def _plugin_commands(self) -> dict[str, click.Command]:
-        found: dict[str, click.Command] = {}
-
-        def add(command: click.Command) -> None:
-            if command.name and command.name != "serve":
-                found[command.name] = command
-
-        add_command: Callable[[click.Command], None] = add
-        current_hive.plugins.hook.eventhive_register_commands(add=add_command)
-        return found
+    def _use_app(self, ctx: click.Context) -> None:
+        if SOURCE_KEY not in ctx.meta:
+            app = ctx.ensure_object(ScriptInfo).load_app()
+            # As with Flask's own commands: plugin code the command reaches may use current_app.
+            ctx.with_resource(app.app_context())
+            use_source(ctx, AppHiveSource(app))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        """Return our commands and the plugins' ones."""
-        return sorted({*super().list_commands(ctx), *self._plugin_commands()})
+        """Return the core's command names that make sense inside an app."""
+        self._use_app(ctx)
+        return [name for name in core_cli.list_commands(ctx) if name not in STANDALONE_COMMANDS]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """Return one of our commands, else a plugin's (``db`` gets the app's URL as default)."""
-        command = super().get_command(ctx, cmd_name)
-        if command is not None:
-            return command
-        command = self._plugin_commands().get(cmd_name)
-        if command is not None and cmd_name == "db":
-            url = current_state().settings.database_url
-            ctx.default_map = {**(ctx.default_map or {}), "db": {"upgrade": {"url": url}, "current": {"url": url}}}
-        return command
+        """Return the core's command of that name, bound to this app's Hive through the context."""
+        if cmd_name in STANDALONE_COMMANDS:
+            return None
+        self._use_app(ctx)
+        return core_cli.get_command(ctx, cmd_name)
 
 
 eventhive_group = _EventHiveAppGroup("eventhive", help="EventHive maintenance, on this app's Hive.")
 
 
-@eventhive_group.command("sweep")
-def sweep_command() -> None:
-    """Cancel every order whose hold ran out, now."""
-    click.echo(f"Expired {current_hive.sweep()} order(s).")
-
-
-@eventhive_group.command("relay")
-def relay_command() -> None:
-    """Publish every unsent outbox event now."""
-    click.echo(f"Published {current_hive.relay_outbox()} event(s).")
-
-
-@eventhive_group.group("users")
-def users_group() -> None:
-    """Manage users."""
-
-
-@users_group.command("ban")
-@click.argument("email")
-def ban_command(email: str) -> None:
-    """Ban the user with EMAIL: they cannot sign in and their tokens are refused in every process."""
-    try:
-        view = current_hive.handle(BanUser(email=email))
-    except EventHiveError as exc:
-        raise click.ClickException(f"{exc.message}: no user with email {email!r}") from exc
-    current_hive.relay_outbox()
-    click.echo(f"Banned {view.email} ({view.id}).")
-
-
-@eventhive_group.command("plugins")
-def plugins_command() -> None:
-    """List the plugins of this app's Hive and the hooks each implements."""
-    pm = current_hive.plugins
-    click.echo(f"Plugins of {current_app.name}:")
-    for name, plugin in sorted(pm.list_name_plugin()):
-        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
-        click.echo(f"  {name}: {', '.join(hooks) or 'no hooks'}")
-
-
-__all__ = ["eventhive_group"]
+__all__ = ["STANDALONE_COMMANDS", "AppHiveSource", "eventhive_group"]

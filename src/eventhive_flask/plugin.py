@@ -1,4 +1,4 @@
-"""The ``flask`` plugin (entry point ``eventhive: flask``): Flask hook specs and ``eventhive serve``.
+"""The ``flask`` plugin (entry point ``eventhive: flask``): Flask hook specs, settings and ``eventhive serve``.
 
 Importing this module needs neither Flask nor gunicorn, so ``eventhive plugins`` lists it even
 where the ``server`` extra is missing; ``serve`` says what to install when it is.
@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import click
 import pluggy
+from pydantic import BaseModel, ConfigDict
 
 from eventhive_core import hookimpl
 
@@ -22,6 +23,24 @@ def eventhive_add_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
     plugin_manager.add_hookspecs(hookspecs)
 
 
+class ServeSettings(BaseModel):
+    """The variables only ``eventhive serve`` reads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    access_log: str | None = None
+    """``EVENTHIVE_ACCESS_LOG``: where gunicorn writes its access log (``-`` for stdout); none by default."""
+
+
+@hookimpl
+def eventhive_register_settings(register: Callable[[type[BaseModel]], None]) -> None:
+    """Declare the Flask extension's ``EVENTHIVE_*`` variables, so a bad value stops every command at once."""
+    from eventhive_flask.config import FlaskSettings
+
+    register(FlaskSettings)
+    register(ServeSettings)
+
+
 @hookimpl
 def eventhive_register_commands(add: Callable[[click.Command], None]) -> None:
     """Add ``eventhive serve``."""
@@ -30,4 +49,4 @@ def eventhive_register_commands(add: Callable[[click.Command], None]) -> None:
     add(serve)
 
 
-__all__ = ["eventhive_add_hookspecs", "eventhive_register_commands"]
+__all__ = ["ServeSettings", "eventhive_add_hookspecs", "eventhive_register_commands", "eventhive_register_settings"]

@@ -212,7 +212,9 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
     try:
         import gunicorn  # noqa: F401
     except ImportError as exc:
-        raise click.ClickException('eventhive serve needs the server extra: pip install "eventhive-tickets[server]"') from exc
+        raise click.ClickException(
+            'eventhive serve needs the server extra: pip install "eventhive-tickets[server]"'
+        ) from exc
     from eventhive_core import __version__
     from eventhive_flask import datadir, limits
 

@@ -223,11 +223,15 @@ def test_the_flask_cli_group_works_on_the_apps_hive(api: ApiHarness) -> None:
     api.user("bad@test.com")
     runner = api.app.test_cli_runner()
 
-    banned = runner.invoke(args=["eventhive", "users", "ban", "bad@test.com"])
-    swept = runner.invoke(args=["eventhive", "sweep"])
-    unknown = runner.invoke(args=["eventhive", "users", "ban", "nobody@test.com"])
+    # The harness's app keeps memory storage in this very process, so the data is really there.
+    refused = runner.invoke(args=["eventhive", "users", "ban", "bad@test.com"])
+    banned = runner.invoke(args=["eventhive", "users", "ban", "bad@test.com", "--allow-memory"])
+    swept = runner.invoke(args=["eventhive", "sweep", "--allow-memory"])
+    unknown = runner.invoke(args=["eventhive", "users", "ban", "nobody@test.com", "--allow-memory"])
     listed = runner.invoke(args=["eventhive", "plugins"])
 
+    assert refused.exit_code == 2
+    assert "EVENTHIVE_STORAGE is memory" in refused.output
     assert banned.exit_code == 0, banned.output
     assert "Banned bad@test.com" in banned.output
     assert swept.output.strip() == "Expired 0 order(s)."

@@ -1,31 +1,44 @@
-"""The ``eventhive`` click group; plugins add subcommands through ``eventhive_register_commands``."""
+"""The ``eventhive`` click group: the built-in commands, and those plugins add through ``eventhive_register_commands``.
+
+Before any command runs, the whole ``EVENTHIVE_*`` environment is checked once (one line per
+invalid value, exit status 2), and the commands then take their Hive from the click context
+(:mod:`eventhive_core.cli.context`).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from eventhive_core.cli.context import source_of
+from eventhive_core.cli.environment import SettingsError
 from eventhive_core.version import __version__
 
 
 class EventHiveGroup(click.Group):
-    """A group that also lists the commands plugins register, loaded only when the CLI runs."""
+    """A group that checks the settings before running anything and also lists plugins' commands."""
 
-    _plugin_commands: dict[str, click.Command] | None = None
-
-    def _plugins(self) -> dict[str, click.Command]:
-        if self._plugin_commands is None:
-            from eventhive_core.plugins.cli_loading import plugin_commands
-
-            self._plugin_commands = {cmd.name or "": cmd for cmd in plugin_commands()}
-        return self._plugin_commands
+    def _plugins(self, ctx: click.Context) -> dict[str, click.Command]:
+        try:
+            registries = source_of(ctx).registries
+        except SettingsError:
+            # Listing commands for --help must work even with a bad setting; running one reports it.
+            return {}
+        return {spec.command.name or "": spec.command for spec in registries.commands}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Return built-in and plugin command names, sorted."""
-        return sorted({*super().list_commands(ctx), *self._plugins()})
+        return sorted({*super().list_commands(ctx), *self._plugins(ctx)})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """Return a built-in command, else a plugin's."""
-        return super().get_command(ctx, cmd_name) or self._plugins().get(cmd_name)
+        return super().get_command(ctx, cmd_name) or self._plugins(ctx).get(cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Check the environment once, before any command is looked up or run."""
+        source_of(ctx)
+        return super().invoke(ctx)
 
 
 @click.group(cls=EventHiveGroup)
@@ -39,10 +52,12 @@ def main() -> None:
     cli()
 
 
-# Built-in commands attach once the group exists; each module imports only what it needs.
+# Built-in commands attach once the group exists; each imports its optional libraries when it runs.
+from eventhive_core.cli.db import db  # noqa: E402
 from eventhive_core.cli.maintenance import relay, sweep, users  # noqa: E402
 from eventhive_core.cli.plugins import plugins  # noqa: E402
 from eventhive_core.cli.schemas import schemas  # noqa: E402
+from eventhive_core.cli.worker import worker  # noqa: E402
 
-for _command in (plugins, relay, schemas, sweep, users):
+for _command in (db, plugins, relay, schemas, sweep, users, worker):
     cli.add_command(_command)

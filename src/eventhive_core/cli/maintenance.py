@@ -1,31 +1,25 @@
 """One-off maintenance commands: sweep due holds, relay the outbox, ban a user.
 
-Each builds a Hive from the ``EVENTHIVE_*`` environment, does its job and closes it.
+Each takes its Hive from the click context (:mod:`eventhive_core.cli.context`): under
+``eventhive`` one built from the ``EVENTHIVE_*`` environment and closed afterwards, under
+``flask eventhive`` the app's own.
 """
 
 from __future__ import annotations
 
 import click
 
+from eventhive_core.cli.context import allow_memory_option, maintenance_hive
 from eventhive_core.domain.commands import BanUser
 from eventhive_core.domain.errors import EventHiveError
-from eventhive_core.hive import Hive
-from eventhive_core.settings import HiveSettings
-
-
-def _hive() -> Hive:
-    from eventhive_core.bootstrap import bootstrap
-
-    try:
-        return bootstrap(HiveSettings.from_env(scheduler="none"))
-    except EventHiveError as exc:
-        raise click.ClickException(exc.message) from exc
 
 
 @click.command()
-def sweep() -> None:
+@allow_memory_option
+@click.pass_context
+def sweep(ctx: click.Context, allow_memory: bool) -> None:
     """Cancel every order whose hold ran out, now."""
-    with _hive() as hive:
+    with maintenance_hive(ctx, allow_memory=allow_memory) as hive:
         count = hive.sweep()
     click.echo(f"Expired {count} order(s).")
 
@@ -33,9 +27,11 @@ def sweep() -> None:
 @click.command()
 @click.option("--once", is_flag=True, help="Publish one batch only.")
 @click.option("--dead", is_flag=True, help="List events that gave up after too many attempts instead.")
-def relay(once: bool, dead: bool) -> None:
-    """Publish unsent outbox events to the event bus (or list dead ones)."""
-    with _hive() as hive:
+@allow_memory_option
+@click.pass_context
+def relay(ctx: click.Context, once: bool, dead: bool, allow_memory: bool) -> None:
+    """Publish unsent outbox events to the event bus, or list the dead ones."""
+    with maintenance_hive(ctx, allow_memory=allow_memory) as hive:
         if dead:
             with hive.uow() as uow:
                 rows = uow.outbox.dead(limit=1000)
@@ -63,9 +59,11 @@ def users() -> None:
 
 @users.command()
 @click.argument("email")
-def ban(email: str) -> None:
-    """Ban the user with EMAIL: publishes user:banned; their tokens are refused from now on."""
-    with _hive() as hive:
+@allow_memory_option
+@click.pass_context
+def ban(ctx: click.Context, email: str, allow_memory: bool) -> None:
+    """Ban the user with EMAIL: they cannot sign in, and their tokens are refused in every process."""
+    with maintenance_hive(ctx, allow_memory=allow_memory) as hive:
         try:
             view = hive.handle(BanUser(email=email))
         except EventHiveError as exc:

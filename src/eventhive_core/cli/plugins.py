@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import click
-from pydantic import ValidationError
 
-from eventhive_core.domain.errors import ConfigurationError
-from eventhive_core.plugins.manager import HivePluginManager, make_plugin_manager
-from eventhive_core.plugins.registry import AdapterRegistry, Registries, collect_registries
+from eventhive_core.cli.context import source_of
+from eventhive_core.plugins.manager import HivePluginManager
+from eventhive_core.plugins.registry import AdapterRegistry, Registries
 from eventhive_core.settings import HiveSettings
 
 
 @click.command("plugins")
-def plugins() -> None:
-    """List plugins, the names they register and entry points that failed to load.
+@click.pass_context
+def plugins(ctx: click.Context) -> None:
+    """List plugins, the names they register, and entry points that failed to load.
 
-    Settings come from the ``EVENTHIVE_*`` environment variables; ``*`` marks the name each
-    setting currently picks.
+    Under ``eventhive`` the settings come from the ``EVENTHIVE_*`` environment variables, under
+    ``flask eventhive`` from the app; ``*`` marks the name each setting currently picks.
     """
-    try:
-        settings = HiveSettings.from_env()
-        pm = make_plugin_manager(settings)
-        registries = collect_registries(pm)
-    except (ConfigurationError, ValidationError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    for line in _report(pm, registries, settings):
+    source = source_of(ctx)
+    for line in _report(source.plugins, source.registries, source.settings):
         click.echo(line)
 
 
@@ -80,8 +75,6 @@ def _registry_lines(registry: AdapterRegistry, chosen: str) -> list[str]:
     for entry in registry.registrations():
         mark = "*" if entry.name == chosen else " "
         lines.append(f"  {mark} {entry.name} from {entry.plugin}")
-    if chosen not in registry:
-        lines.append(f"  ! {chosen!r} is not registered: bootstrap will fail until {registry.setting} is fixed")
     return lines
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import click
+from pydantic import BaseModel
 
 from eventhive_core.ports.event_bus import EventBus
 from eventhive_core.ports.payments import PaymentGateway
@@ -60,6 +61,10 @@ RegisterSubscriber: TypeAlias = Callable[[str, str, str, SubscriberHandler], Non
 #: ``add(command)`` as passed to ``eventhive_register_commands``.
 AddCommand: TypeAlias = Callable[[click.Command], None]
 
+#: ``register(model)`` as passed to ``eventhive_register_settings``: a pydantic model whose
+#: field ``name`` is the environment variable ``EVENTHIVE_NAME``.
+RegisterSettings: TypeAlias = Callable[[type[BaseModel]], None]
+
 __all__ = [
     "AdapterT",
     "AddCommand",
@@ -69,6 +74,7 @@ __all__ = [
     "RegisterEventBus",
     "RegisterPaymentProvider",
     "RegisterScheduler",
+    "RegisterSettings",
     "RegisterStorage",
     "RegisterSubscriber",
     "SchedulerFactory",

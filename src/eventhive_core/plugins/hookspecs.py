@@ -24,6 +24,7 @@ from eventhive_core.plugins.factories import (
     RegisterEventBus,
     RegisterPaymentProvider,
     RegisterScheduler,
+    RegisterSettings,
     RegisterStorage,
     RegisterSubscriber,
 )
@@ -125,6 +126,21 @@ def eventhive_register_commands(add: AddCommand) -> None:
 
     Args:
         add: ``add(command)`` with a :class:`click.Command` (or group).
+    """
+
+
+@hookspec
+def eventhive_register_settings(register: RegisterSettings) -> None:
+    """Declare the ``EVENTHIVE_*`` environment variables a plugin reads, and how each is validated.
+
+    Called once by the ``eventhive`` command line before any command runs. Each declared
+    variable that is set is validated with the model, so a bad value stops every command with
+    one line naming the variable, before anything starts; declared names are never reported
+    as misspelt.
+
+    Args:
+        register: ``register(model)`` with a pydantic model class; its field ``name`` is the
+            variable ``EVENTHIVE_NAME``. Unset variables are not validated (give defaults).
     """
 
 

@@ -12,6 +12,7 @@ from typing import Generic, TypeAlias, TypeVar
 
 import click
 import pluggy
+from pydantic import BaseModel
 
 from eventhive_core.domain.errors import ConfigurationError
 from eventhive_core.plugins.factories import (
@@ -162,6 +163,23 @@ class CommandSpec:
     plugin: str
 
 
+@dataclass(frozen=True, slots=True)
+class SettingsSpec:
+    """``EVENTHIVE_*`` environment variables a plugin reads.
+
+    Attributes:
+        model: The pydantic model; its field ``name`` is the variable ``EVENTHIVE_NAME``.
+        plugin: The plugin that declared it.
+    """
+
+    model: type[BaseModel]
+    plugin: str
+
+    def variables(self) -> list[str]:
+        """Return the declared variable names."""
+        return [f"EVENTHIVE_{name.upper()}" for name in self.model.model_fields]
+
+
 def _storage() -> Registry[StorageFactory]:
     return Registry("storage", "EVENTHIVE_STORAGE")
 
@@ -189,6 +207,7 @@ class Registries:
         schedulers: Expiry-scheduler factories (``EVENTHIVE_SCHEDULER``).
         subscribers: Extra subscribers, all of which are wired.
         commands: Extra ``eventhive`` subcommands.
+        settings: The ``EVENTHIVE_*`` variables plugins declared, as validation models.
     """
 
     storage: Registry[StorageFactory] = field(default_factory=_storage)
@@ -197,6 +216,7 @@ class Registries:
     schedulers: Registry[SchedulerFactory] = field(default_factory=_schedulers)
     subscribers: list[SubscriberSpec] = field(default_factory=list)
     commands: list[CommandSpec] = field(default_factory=list)
+    settings: list[SettingsSpec] = field(default_factory=list)
 
     def add_subscriber(self, spec: SubscriberSpec) -> None:
         """Add a subscriber.
@@ -263,6 +283,9 @@ def collect_registries(pm: pluggy.PluginManager) -> Registries:
 
     for impl in _implementations(pm, "eventhive_register_commands"):
         _call(impl, add=_command_add(registries, impl.plugin_name))
+
+    for impl in _implementations(pm, "eventhive_register_settings"):
+        _call(impl, register=_settings_register(registries, impl.plugin_name))
     return registries
 
 
@@ -302,6 +325,17 @@ def _command_add(registries: Registries, plugin: str) -> Callable[[click.Command
         registries.add_command(CommandSpec(command=command, plugin=plugin))
 
     return add
+
+
+def _settings_register(registries: Registries, plugin: str) -> Callable[[type[BaseModel]], None]:
+    def register(model: type[BaseModel]) -> None:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise ConfigurationError(
+                f"Plugin {plugin!r} declared settings with {model!r}; pass a pydantic model class."
+            )
+        registries.settings.append(SettingsSpec(model=model, plugin=plugin))
+
+    return register
 
 
 def _implementations(pm: pluggy.PluginManager, hook_name: str) -> list[pluggy.HookImpl]:

@@ -8,17 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from eventhive_core.cli.main import cli
-from eventhive_core.plugins.cli_loading import plugin_commands
 
 MakeDistribution = Callable[..., Path]
 
 BUILTINS_ONLY = {"EVENTHIVE_LOAD_PLUGINS": ""}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The group caches plugin commands after the first lookup; each test starts from scratch.
-    monkeypatch.setattr(cli, "_plugin_commands", None)
 
 
 def test_eventhive_plugins_lists_each_built_in_its_hooks_and_the_chosen_names() -> None:
@@ -35,11 +28,14 @@ def test_eventhive_plugins_lists_each_built_in_its_hooks_and_the_chosen_names() 
     assert "Unavailable" not in result.output
 
 
-def test_eventhive_plugins_warns_when_a_setting_names_nothing_registered() -> None:
+def test_a_setting_that_names_nothing_registered_stops_every_command_with_the_choices() -> None:
     result = CliRunner().invoke(cli, ["plugins"], env={**BUILTINS_ONLY, "EVENTHIVE_STORAGE": "mongo"})
 
-    assert result.exit_code == 0, result.output
-    assert "  ! 'mongo' is not registered: bootstrap will fail until EVENTHIVE_STORAGE is fixed" in result.output
+    assert result.exit_code == 2, result.output
+    assert (
+        result.output
+        == "Error: EVENTHIVE_STORAGE='mongo': no storage of that name; choose one of: memory, sqlalchemy\n"
+    )
 
 
 def test_eventhive_plugins_shows_unavailable_entry_points_with_their_fix(
@@ -60,12 +56,11 @@ def test_eventhive_plugins_shows_unavailable_entry_points_with_their_fix(
     assert '    fix: pip install "eventhive-tickets[nats]"\n' in result.output
 
 
-def test_eventhive_plugins_reports_bad_settings_as_an_error() -> None:
+def test_eventhive_plugins_reports_a_bad_setting_in_one_line_naming_the_variable() -> None:
     result = CliRunner().invoke(cli, ["plugins"], env={"EVENTHIVE_RESERVATION_TTL": "0"})
 
-    assert result.exit_code == 1
-    assert "Error:" in result.output
-    assert "reservation_ttl" in result.output
+    assert result.exit_code == 2
+    assert result.output == "Error: EVENTHIVE_RESERVATION_TTL='0': must be between 1 second and 24 hours\n"
 
 
 HELLO_COMMAND = """
@@ -100,12 +95,17 @@ def test_a_command_added_by_an_installed_plugin_runs_as_an_eventhive_subcommand(
     assert ran.output == "hello from a plugin\n"
 
 
-def test_plugin_commands_are_skipped_with_a_warning_when_the_settings_are_bad(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("EVENTHIVE_LOAD_PLUGINS", "not_installed_anywhere")
+def test_help_still_lists_the_built_in_commands_when_a_setting_is_bad() -> None:
+    result = CliRunner().invoke(cli, ["--help"], env={"EVENTHIVE_LOAD_PLUGINS": "not_installed_anywhere"})
 
-    assert plugin_commands() == []
-    assert "plugin commands are unavailable: EVENTHIVE_LOAD_PLUGINS names not_installed_anywhere" in (
-        capsys.readouterr().err
-    )
+    assert result.exit_code == 0, result.output
+    assert "  sweep " in result.output
+    assert "  worker " in result.output
+
+
+def test_a_plugin_that_cannot_load_stops_a_command_with_one_line() -> None:
+    result = CliRunner().invoke(cli, ["sweep"], env={"EVENTHIVE_LOAD_PLUGINS": "not_installed_anywhere"})
+
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: EVENTHIVE_LOAD_PLUGINS names not_installed_anywhere")
+    assert result.output.count("\n") == 1

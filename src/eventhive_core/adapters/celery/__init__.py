@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from eventhive_core.adapters.celery.app import WORKER_DEFAULTS, apply_defaults, configure_celery, make_celery
 from eventhive_core.adapters.celery.beat import beat_schedule
-from eventhive_core.adapters.celery.binding import TaskHive, bind_hive, hive_for, unbind_hive
+from eventhive_core.adapters.celery.binding import bind_hive, hive_for, unbind_hive
 from eventhive_core.adapters.celery.bus import CeleryEventBus, UnknownSubscriber
 from eventhive_core.adapters.celery.options import DEFAULT_QUEUE, CeleryOptions
 from eventhive_core.adapters.celery.scheduler import CeleryScheduler
@@ -20,7 +20,6 @@ __all__ = [
     "CeleryEventBus",
     "CeleryOptions",
     "CeleryScheduler",
-    "TaskHive",
     "TaskSender",
     "UnknownSubscriber",
     "apply_defaults",

@@ -11,13 +11,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from eventhive_core.adapters.celery.beat import beat_schedule
-from eventhive_core.adapters.celery.binding import TaskHive, bind_hive
+from eventhive_core.adapters.celery.binding import bind_hive
 from eventhive_core.adapters.celery.options import BROKER_URL_ENV, CeleryOptions
 from eventhive_core.domain.errors import ConfigurationError
 from eventhive_core.settings import HiveSettings
 
 if TYPE_CHECKING:
     from celery import Celery
+
+    from eventhive_core.hive import Hive
 
 #: Celery settings EventHive relies on, applied by :func:`make_celery` unless ``config`` says otherwise.
 WORKER_DEFAULTS: Mapping[str, Any] = {
@@ -76,7 +78,7 @@ def configure_celery(
 
 
 def make_celery(
-    hive: TaskHive,
+    hive: Hive,
     *,
     broker_url: str | None = None,
     queue: str | None = None,

@@ -14,49 +14,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from eventhive_core.domain.errors import ConfigurationError
-from eventhive_core.ports.event_bus import EventBus
-from eventhive_core.ports.scheduler import ExpiryScheduler
-from eventhive_core.service_layer.orders import ExpireResult
-from eventhive_core.service_layer.queries import Queries
-from eventhive_core.service_layer.services import Services
-from eventhive_core.settings import HiveSettings
 
 if TYPE_CHECKING:
     from celery import Celery
 
-
-class TaskHive(Protocol):
-    """What EventHive's tasks need from a Hive (:class:`eventhive_core.Hive` is one)."""
-
-    bus: EventBus
-    scheduler: ExpiryScheduler
-    queries: Queries
-    services: Services
-
-    @property
-    def settings(self) -> HiveSettings:
-        """The Hive's settings."""
-        ...
-
-    def expire(self, order_id: str) -> ExpireResult:
-        """Expire one order if it is due."""
-        ...
-
-    def sweep(self) -> int:
-        """Expire every due hold; return how many."""
-        ...
-
-    def relay_outbox(self) -> int:
-        """Publish ready outbox events; return how many."""
-        ...
-
-    def start(self, *, background: bool = True) -> None:
-        """Start consuming events (and, with ``background``, the relay and sweeper threads)."""
-        ...
-
-    def close(self) -> None:
-        """Stop and release everything."""
-        ...
+    # For annotations only: the Hive is built above the adapters and handed down at run time.
+    from eventhive_core.hive import Hive
 
 
 class CeleryAttachable(Protocol):
@@ -67,12 +30,12 @@ class CeleryAttachable(Protocol):
         ...
 
 
-_hives: weakref.WeakKeyDictionary[Celery, TaskHive] = weakref.WeakKeyDictionary()
+_hives: weakref.WeakKeyDictionary[Celery, Hive] = weakref.WeakKeyDictionary()
 _catch_ups: weakref.WeakKeyDictionary[Celery, CatchUp] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def bind_hive(celery_app: Celery, hive: TaskHive) -> None:
+def bind_hive(celery_app: Celery, hive: Hive) -> None:
     """Make ``hive`` the one that ``celery_app``'s tasks use, and send its tasks through that app.
 
     The Hive's Celery scheduler and event bus (when those are the chosen adapters) switch from
@@ -101,7 +64,7 @@ def unbind_hive(celery_app: Celery) -> None:
         _hives.pop(celery_app, None)
 
 
-def hive_for(celery_app: Celery) -> TaskHive:
+def hive_for(celery_app: Celery) -> Hive:
     """Return the Hive bound to ``celery_app``.
 
     Raises:
@@ -151,4 +114,4 @@ def catch_up_for(celery_app: Celery) -> CatchUp:
         return state
 
 
-__all__ = ["CatchUp", "CeleryAttachable", "TaskHive", "bind_hive", "catch_up_for", "hive_for", "unbind_hive"]
+__all__ = ["CatchUp", "CeleryAttachable", "bind_hive", "catch_up_for", "hive_for", "unbind_hive"]

@@ -1,20 +1,22 @@
 """``eventhive worker``: a Celery worker (and beat) for deployments without Flask.
 
-The Hive comes from the ``EVENTHIVE_*`` environment, the broker from ``CELERY_BROKER_URL`` (or
-``broker_url`` in ``EVENTHIVE_SCHEDULER_OPTIONS``); the worker consumes the EventHive queue
+The command (:mod:`eventhive_core.cli.worker`) builds the Hive from the ``EVENTHIVE_*``
+environment; the broker comes from ``CELERY_BROKER_URL`` (or ``broker_url`` in
+``EVENTHIVE_SCHEDULER_OPTIONS``); the worker consumes the EventHive queue
 with a thread pool, so the Hive and its database pool are built once and never forked.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from eventhive_core.adapters.celery.app import make_celery
-from eventhive_core.adapters.celery.binding import TaskHive
-from eventhive_core.settings import HiveSettings
+
+if TYPE_CHECKING:
+    from eventhive_core.hive import Hive
 
 log = logging.getLogger(__name__)
 
@@ -69,25 +71,17 @@ class WorkerOptions:
         return args
 
 
-def build_hive(settings: HiveSettings) -> TaskHive:
-    """Build a Hive from ``settings`` through the public package.
+def run_worker(options: WorkerOptions, hive: Hive) -> None:
+    """Run a Celery worker bound to ``hive`` until it is stopped, then close the Hive.
 
-    The composition root sits above the adapters (DESIGN.md §3), so, like any plugin's command,
-    the worker reaches ``eventhive_core.bootstrap`` at run time rather than importing it.
-    """
-    core = importlib.import_module("eventhive_core")
-    hive: TaskHive = core.bootstrap(settings)
-    return hive
-
-
-def run_worker(options: WorkerOptions, settings: HiveSettings | None = None) -> None:
-    """Build the Hive and a Celery app bound to it, then run the worker until it is stopped.
+    Args:
+        options: How to run the worker.
+        hive: The Hive the tasks act on (``eventhive worker`` bootstraps it from the environment).
 
     Raises:
-        ConfigurationError: Bad settings, an unreachable database, or no broker URL.
+        ConfigurationError: No broker URL.
     """
-    settings = settings or HiveSettings.from_env()
-    hive = build_hive(settings)
+    settings = hive.settings
     try:
         if settings.scheduler != "celery":
             log.warning(
@@ -104,4 +98,4 @@ def run_worker(options: WorkerOptions, settings: HiveSettings | None = None) -> 
         hive.close()
 
 
-__all__ = ["WorkerOptions", "build_hive", "run_worker"]
+__all__ = ["WorkerOptions", "run_worker"]

@@ -1,4 +1,4 @@
-"""Built-in plugin: SQL storage (``EVENTHIVE_STORAGE=sqlalchemy``) and the ``eventhive db`` commands.
+"""Built-in plugin: SQL storage (``EVENTHIVE_STORAGE=sqlalchemy``); ``eventhive db`` migrates its schema.
 
 The storage needs ``EVENTHIVE_DATABASE_URL``. A SQLite database (the embedded mode) is migrated
 on start; a PostgreSQL database must already be at the newest revision (``eventhive db
@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from eventhive_core.domain.errors import ConfigurationError
-from eventhive_core.plugins.factories import AddCommand, RegisterStorage
+from eventhive_core.plugins.factories import RegisterStorage
 from eventhive_core.plugins.markers import hookimpl
 from eventhive_core.ports.storage import Storage
 from eventhive_core.settings import HiveSettings
@@ -86,67 +84,10 @@ def make_sqlalchemy_storage(settings: HiveSettings, options: Mapping[str, Any]) 
     return storage
 
 
-def _database_url(url: str | None) -> str:
-    found = url or HiveSettings.from_env().database_url
-    if not found:
-        raise click.UsageError("Give --url or set EVENTHIVE_DATABASE_URL.")
-    return found
-
-
-def _shown(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-@click.group("db")
-def db() -> None:
-    """Manage the SQL database schema (Alembic migrations shipped with EventHive)."""
-
-
-_url_option = click.option(
-    "--url", envvar="EVENTHIVE_DATABASE_URL", help="Database URL (default: EVENTHIVE_DATABASE_URL)."
-)
-
-
-@db.command("upgrade")
-@_url_option
-@click.option("--revision", default="head", show_default=True, help="Target revision.")
-def upgrade_command(url: str | None, revision: str) -> None:
-    """Migrate the database to the newest schema (safe to run twice, or from several hosts at once)."""
-    from eventhive_core.adapters.sqlalchemy import schema
-
-    found = _database_url(url)
-    click.echo(f"Upgrading {_shown(found)} to {revision} ({schema.head()} is the newest)...")
-    reached = schema.upgrade(found, revision, progress=lambda line: click.echo(f"  {line}"))
-    click.echo(f"Database is at revision {reached}.")
-
-
-@db.command("current")
-@_url_option
-def current_command(url: str | None) -> None:
-    """Print the database's schema revision and whether it is the newest; exit 1 when it is not."""
-    from eventhive_core.adapters.sqlalchemy import schema
-
-    found = _database_url(url)
-    revision = schema.current(found)
-    newest = schema.head()
-    state = "up to date" if revision == newest else f"behind {newest}: run `eventhive db upgrade`"
-    click.echo(f"{_shown(found)}: revision {revision or 'none (empty)'} ({state})")
-    if revision != newest:
-        raise SystemExit(1)
-
-
 @hookimpl
 def eventhive_register_storage(register: RegisterStorage) -> None:
     """Register ``sqlalchemy``."""
     register("sqlalchemy", make_sqlalchemy_storage)
 
 
-@hookimpl
-def eventhive_register_commands(add: AddCommand) -> None:
-    """Add ``eventhive db upgrade`` and ``eventhive db current``."""
-    add(db)
-
-
-__all__ = ["db", "make_sqlalchemy_storage"]
+__all__ = ["make_sqlalchemy_storage"]

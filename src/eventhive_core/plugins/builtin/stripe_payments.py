@@ -44,7 +44,8 @@ def make_stripe_gateway(settings: HiveSettings, options: Mapping[str, Any]) -> P
         from eventhive_core.adapters.stripe_gateway import StripeGateway
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
-            f'EVENTHIVE_PAYMENT_PROVIDER=stripe needs the stripe package ({exc.name}): pip install "eventhive-tickets[stripe]"'
+            f"EVENTHIVE_PAYMENT_PROVIDER=stripe needs the stripe package ({exc.name}): "
+            'pip install "eventhive-tickets[stripe]"'
         ) from exc
     assert settings.stripe_secret_key is not None
     assert settings.stripe_webhook_secret is not None
