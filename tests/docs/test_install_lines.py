@@ -176,12 +176,16 @@ def _is_path(word: str) -> bool:
     return word == "." or word.startswith((".", "/", "~", "file:")) or "/" in word or "\\" in word
 
 
-def _resolved(path_text: str, file: Path) -> set[Path]:
+def _resolved(path_text: str, file: Path) -> list[Path]:
     """Where a local path can point: docs are run from the checkout's root, a README also from its own folder."""
     path = Path(path_text.removeprefix("file:")).expanduser()
     if path.is_absolute():
-        return {path.resolve()}
-    return {(ROOT / path).resolve(), (file.parent / path).resolve()}
+        return [path.resolve()]
+    return [(ROOT / path).resolve(), (file.parent / path).resolve()]
+
+
+def _covers(target: Path, extras: list[str]) -> bool:
+    return all(canonicalize_name(extra) in EXTRAS[target] for extra in extras)
 
 
 def problems(line: InstallLine) -> list[str]:
@@ -191,11 +195,12 @@ def problems(line: InstallLine) -> list[str]:
         if _is_path(word):
             parts = PATH_WITH_EXTRAS.match(word)
             assert parts is not None  # the pattern matches any text
-            targets = _resolved(parts.group("path"), line.file) & set(EXTRAS)
+            targets = [target for target in _resolved(parts.group("path"), line.file) if target in EXTRAS]
             if not targets:
                 continue  # a path to some other package (a placeholder such as path/to/your-plugin)
-            target = targets.pop()
             named = [extra.strip() for extra in (parts.group("extras") or "").split(",") if extra.strip()]
+            # `-e .` in the example plugin's README may mean the checkout or the plugin: either reading will do.
+            target = next((target for target in targets if _covers(target, named)), targets[0])
         else:
             try:
                 requirement = Requirement(word)
@@ -296,6 +301,13 @@ def test_a_path_to_the_checkout_counts_from_the_folder_of_the_readme_that_shows_
 
     assert _problems_of('pip install "../..[nosuchextra]"', file=reference_readme)
     assert _problems_of('pip install "../..[all]"', file=reference_readme) == []
+
+
+def test_a_dot_in_the_example_plugins_readme_may_be_the_checkout_or_the_plugin() -> None:
+    plugin_readme = EXAMPLE_PLUGIN / "README.md"
+
+    assert _problems_of('pip install -e ".[server]"', file=plugin_readme) == []
+    assert _problems_of('pip install -e ".[nosuchextra]"', file=plugin_readme)
 
 
 def test_another_name_starting_with_eventhive_is_refused() -> None:
