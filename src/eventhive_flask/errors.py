@@ -17,6 +17,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from eventhive_core import ConfigurationError, EventHiveError
+from eventhive_flask.responses import json_text_response
 
 log = logging.getLogger("eventhive_flask")
 
@@ -56,7 +57,7 @@ def error_body(message: str, field: str | None = None) -> dict[str, list[dict[st
 
 def json_error(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
     """Return a JSON error response."""
-    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    response = json_text_response(json.dumps(body), status)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

@@ -32,6 +32,7 @@ from eventhive_core.ports.storage import IdempotencyRecord
 from eventhive_flask.auth import require_identity
 from eventhive_flask.bodies import fingerprint_text
 from eventhive_flask.errors import from_eventhive_error
+from eventhive_flask.responses import json_text_response
 from eventhive_flask.state import current_state
 
 HEADER = "Idempotency-Key"
@@ -86,7 +87,7 @@ def idempotent(view: Callable[P, Response]) -> Callable[P, Response]:
                 raise IdempotencyKeyReused()
             if existing.status_code is None or existing.body is None:
                 raise IdempotencyKeyInFlight()
-            replay = Response(existing.body, status=existing.status_code, mimetype="application/json")
+            replay = json_text_response(existing.body, existing.status_code)
             replay.headers[REPLAYED_HEADER] = "true"
             return replay
         try:

@@ -35,6 +35,7 @@ from eventhive_core.domain.validation import (
 )
 from eventhive_core.ports.views import CURSOR_PATTERN, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 from eventhive_flask import schemas as s
+from eventhive_flask.responses import json_text_response
 from eventhive_flask.state import current_state
 
 #: A response body: a model, a ``(model,)`` tuple for a JSON array of it, or None for no body.
@@ -447,7 +448,7 @@ def openapi_view() -> Response:
         max_units_per_order=state.settings.max_units_per_order,
         payment_provider=state.hive.services.payments.name,
     )
-    return Response(text, mimetype="application/json")
+    return json_text_response(text)
 
 
 __all__ = ["OPERATIONS", "Operation", "build_openapi", "openapi_view"]

@@ -1,7 +1,8 @@
 """JSON responses from the API models, and page links for list endpoints.
 
 Lists stay plain JSON arrays, as the original's clients expect; the next page, when there is
-one, is announced in a ``Link: <...>; rel="next"`` header (RFC 8288).
+one, is announced in a ``Link: <...>; rel="next"`` header (RFC 8288). Every JSON body ends with a
+newline, as Flask's ``jsonify`` ends its own.
 """
 
 from __future__ import annotations
@@ -16,15 +17,30 @@ from eventhive_core.ports.views import MAX_PAGE_SIZE, Cursor
 from eventhive_flask.schemas import CamelModel
 
 
+def json_text_response(text: str, status: int = 200) -> Response:
+    r"""Return JSON text as an ``application/json`` response whose body ends with a newline.
+
+    Every JSON answer of the API goes through here, so that curl's output ends its line instead of
+    running into the shell prompt. Text that already ends with a newline (an answer stored with one
+    and replayed) is sent unchanged.
+
+    Examples:
+        >>> json_text_response('{"status":"ok"}').get_data()
+        b'{"status":"ok"}\n'
+    """
+    body = text if text.endswith("\n") else text + "\n"
+    return Response(body, status=status, mimetype="application/json")
+
+
 def json_response(model: CamelModel, status: int = 200) -> Response:
     """Return one model as camelCase JSON."""
-    return Response(model.model_dump_json(by_alias=True), status=status, mimetype="application/json")
+    return json_text_response(model.model_dump_json(by_alias=True), status)
 
 
 def json_list(models: Iterable[CamelModel], next_cursor: str | None = None) -> Response:
     """Return models as a JSON array, with a ``Link`` header to the next page when there is one."""
     body = "[" + ",".join(model.model_dump_json(by_alias=True) for model in models) + "]"
-    response = Response(body, status=200, mimetype="application/json")
+    response = json_text_response(body)
     if next_cursor is not None:
         query = {key: value for key, value in request.args.items() if key != "cursor"}
         query["cursor"] = next_cursor
@@ -60,4 +76,4 @@ def empty_response(status: int = 204) -> Response:
     return Response(status=status)
 
 
-__all__ = ["empty_response", "json_list", "json_response", "page_arguments"]
+__all__ = ["empty_response", "json_list", "json_response", "json_text_response", "page_arguments"]

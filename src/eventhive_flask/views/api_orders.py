@@ -8,7 +8,7 @@ from eventhive_core import CancelOrder, PlaceOrder, RefundOrder, ReplayedRefusal
 from eventhive_flask.auth import require_identity
 from eventhive_flask.bodies import parse
 from eventhive_flask.idempotency import HEADER, REPLAYED_HEADER
-from eventhive_flask.responses import empty_response, json_list, json_response, page_arguments
+from eventhive_flask.responses import empty_response, json_list, json_response, json_text_response, page_arguments
 from eventhive_flask.schemas import OrderIn, OrderOut
 from eventhive_flask.state import current_hive
 from eventhive_flask.views import api
@@ -33,7 +33,8 @@ def place_order() -> Response:
     try:
         view = current_hive.handle(command)
     except ReplayedRefusal as refusal:
-        return _replayed(Response(refusal.body, status=refusal.status_code, mimetype="application/json"))
+        # The core keeps the refusal's body as it made it, without the edge's closing newline.
+        return _replayed(json_text_response(refusal.body, refusal.status_code))
     response = json_response(OrderOut.from_view(view), 201)
     return _replayed(response) if view.replayed else response
 
