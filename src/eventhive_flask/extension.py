@@ -194,18 +194,26 @@ def block_exit_signals() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, _EXIT_SIGNALS)
 
 
+def _ignore_exit_signals() -> None:
+    if threading.current_thread() is threading.main_thread():
+        for sig in _EXIT_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+    block_exit_signals()
+
+
 def _close_at_exit(hive: Hive) -> None:
-    """Close the Hive at interpreter exit without being cut short by a second signal.
+    """Close the Hive at interpreter exit without being cut short by a late exit signal.
 
     On Ctrl-C every gunicorn worker gets SIGINT and starts exiting, then the arbiter sends
-    SIGQUIT too; without this, that second signal raises SystemExit in the middle of closing the
-    Hive and prints a traceback. (``eventhive serve`` blocks them even earlier, in gunicorn's
-    ``worker_int`` hook.)
+    SIGQUIT too. Blocking the signals in this thread is not enough: a thread started before the
+    block (a request thread, a library's timer) can still receive one, and Python then runs the
+    handler here all the same; gunicorn's own workers raise SystemExit from it, in the middle of
+    closing ("Exception ignored in atexit callback"). So the exit signals are ignored outright
+    while the Hive closes: the process is leaving already.
     """
     try:
-        block_exit_signals()
+        _ignore_exit_signals()
     except SystemExit:
-        # That second signal landed in the instant before the block took effect (seen on a busy
-        # machine): we are exiting anyway, so block again and close quietly.
-        block_exit_signals()
+        # A signal's handler ran in the instant before they were ignored: we are exiting anyway.
+        _ignore_exit_signals()
     hive.close()
