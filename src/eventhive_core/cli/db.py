@@ -26,7 +26,10 @@ def _shown(url: str) -> str:
 
 @click.group("db")
 def db() -> None:
-    """Manage the SQL database schema (Alembic migrations shipped with EventHive)."""
+    """Migrate the SQL database schema, or show its revision.
+
+    The migrations are the Alembic scripts shipped with EventHive.
+    """
 
 
 _url_option = click.option("--url", help="Database URL (default: EVENTHIVE_DATABASE_URL, or the app's database).")
@@ -37,7 +40,10 @@ _url_option = click.option("--url", help="Database URL (default: EVENTHIVE_DATAB
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 @click.pass_context
 def upgrade(ctx: click.Context, url: str | None, revision: str) -> None:
-    """Migrate the database to the newest schema; safe to run twice, or from several hosts at once."""
+    """Migrate the database to the newest schema.
+
+    Safe to run twice, or from several hosts at once.
+    """
     from eventhive_core.adapters.sqlalchemy import schema
 
     found = _database_url(ctx, url)
@@ -50,7 +56,10 @@ def upgrade(ctx: click.Context, url: str | None, revision: str) -> None:
 @_url_option
 @click.pass_context
 def current(ctx: click.Context, url: str | None) -> None:
-    """Print the schema revision and whether it is the newest; exit status 1 when it is not."""
+    """Print the schema revision and whether it is the newest.
+
+    The exit status is 1 when it is not, so scripts can wait for a migration.
+    """
     from eventhive_core.adapters.sqlalchemy import schema
 
     found = _database_url(ctx, url)

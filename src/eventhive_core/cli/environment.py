@@ -25,7 +25,7 @@ from eventhive_core.settings import PREFIX, HiveSettings
 RESERVED_PREFIXES = ("EVENTHIVE_TEST_", "EVENTHIVE_BENCH_", "EVENTHIVE_FUZZ_")
 
 # Values of these variables never appear in a message: they are, or may carry, secrets.
-_SECRET = re.compile(r"SECRET|PRIVATE|PASSWORD|TOKEN|_KEY$")
+_SECRET = re.compile(r"SECRET|PRIVATE|PASSWORD|_KEY$")
 
 
 class SettingsError(click.ClickException):

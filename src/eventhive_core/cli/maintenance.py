@@ -30,7 +30,7 @@ def sweep(ctx: click.Context, allow_memory: bool) -> None:
 @allow_memory_option
 @click.pass_context
 def relay(ctx: click.Context, once: bool, dead: bool, allow_memory: bool) -> None:
-    """Publish unsent outbox events to the event bus, or list the dead ones."""
+    """Publish unsent outbox events, or list the dead ones."""
     with maintenance_hive(ctx, allow_memory=allow_memory) as hive:
         if dead:
             with hive.uow() as uow:
@@ -62,7 +62,10 @@ def users() -> None:
 @allow_memory_option
 @click.pass_context
 def ban(ctx: click.Context, email: str, allow_memory: bool) -> None:
-    """Ban the user with EMAIL: they cannot sign in, and their tokens are refused in every process."""
+    """Ban the user with EMAIL from signing in.
+
+    Their tokens are refused from now on, in every process (user:banned is published).
+    """
     with maintenance_hive(ctx, allow_memory=allow_memory) as hive:
         try:
             view = hive.handle(BanUser(email=email))

@@ -13,7 +13,7 @@ from eventhive_core.settings import HiveSettings
 @click.command("plugins")
 @click.pass_context
 def plugins(ctx: click.Context) -> None:
-    """List plugins, the names they register, and entry points that failed to load.
+    """List plugins, what they register, and what failed to load.
 
     Under ``eventhive`` the settings come from the ``EVENTHIVE_*`` environment variables, under
     ``flask eventhive`` from the app; ``*`` marks the name each setting currently picks.

@@ -28,7 +28,9 @@ def render_schema(schema: dict[str, Any]) -> str:
     help="Overwrite files even when the change within one version is not additive.",
 )
 def schemas(out_dir: Path, force: bool) -> None:
-    """Write one JSON Schema per event type and version (e.g. order.created.v1.json).
+    """Write the JSON Schema of every event type and version.
+
+    One file per schema, named like order.created.v1.json.
 
     Each file describes a whole message body: the envelope with `data` set to that payload's
     schema. An existing file is only replaced by an additive change unless --force is given,

@@ -37,7 +37,9 @@ def worker(
     schedule_file: str | None,
     hostname: str | None,
 ) -> None:
-    """Run a Celery worker for EventHive's tasks: expiries, sweeps, the outbox relay, event delivery.
+    """Run a Celery worker for EventHive's tasks.
+
+    The tasks are expiries, sweeps, the outbox relay and event delivery.
 
     The Hive comes from EVENTHIVE_* variables and the broker from CELERY_BROKER_URL. Set
     EVENTHIVE_SCHEDULER=celery in every process so that orders get their expiry tasks.

@@ -160,7 +160,7 @@ def make_plugin_manager(settings: HiveSettings, plugins: Sequence[object] = ()) 
     except pluggy.PluginValidationError as exc:
         raise ConfigurationError(
             f"{exc}. The hook does not exist in this version of EventHive: check its spelling against "
-            "docs/plugins/hooks.md, or upgrade eventhive."
+            "docs/plugins/hooks.md, or upgrade eventhive-tickets."
         ) from exc
     return pm
 
