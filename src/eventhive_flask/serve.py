@@ -12,9 +12,11 @@ Importing this module is cheap: Flask, gunicorn and the storage load when the co
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import re
+import socket
 from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from eventhive_flask.config import FlaskSettings
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+BACKLOG = 2048
+"""Connections the listening socket queues (gunicorn's default), set by ``listen`` and given to gunicorn alike."""
 
 
 def is_loopback(host: str) -> bool:
@@ -111,11 +115,68 @@ def migrate(environ: Mapping[str, str]) -> tuple[str, str, str, str, str]:
     )
 
 
-def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
-    """Return the gunicorn settings ``serve`` runs with."""
-    bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+class ListenError(click.ClickException):
+    """The address cannot be listened on: one line, exit status 2 like a usage error (the options are at fault)."""
+
+    exit_code = 2
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Listen on ``host``:``port`` as gunicorn would, so gunicorn can take the socket over.
+
+    Binding here, before anything is printed, turns a taken port into one clear line instead of
+    gunicorn's five retries; and since the socket stays open until gunicorn serves on it, nothing
+    can take the port in between. Port 0 picks a free port: read it from ``getsockname()``.
+
+    Args:
+        host: An address or a name (``::1`` and ``[::1]`` alike); names resolve to IPv4, as in gunicorn.
+        port: The port, or 0 for any free one.
+
+    Returns:
+        A bound, listening TCP socket.
+
+    Raises:
+        ListenError: The port is in use, or the address cannot be listened on.
+    """
+    address = host.strip("[]")
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # As gunicorn does: a port the last run left in TIME_WAIT is free again, one that another
+        # program listens on is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        # Listening at once also keeps a second server from binding the same port meanwhile
+        # (SO_REUSEADDR lets two sockets bind it as long as neither listens).
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenError(f"port {port} is in use; choose another with --port") from exc
+        shown = f"[{address}]" if ":" in address else address
+        raise ListenError(f"cannot listen on {shown}:{port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+def gunicorn_options(
+    host: str, port: int, workers: int, threads: int, listener_fd: int | None = None
+) -> dict[str, Any]:
+    """Return the gunicorn settings ``serve`` runs with.
+
+    Args:
+        host: The address to listen on.
+        port: The port to listen on.
+        workers: Worker processes.
+        threads: Threads per worker.
+        listener_fd: A socket already listening (see :func:`listen`): gunicorn serves on it
+            instead of binding ``host``:``port`` itself.
+    """
+    if listener_fd is not None:
+        bind = f"fd://{listener_fd}"
+    else:
+        bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
     return {
         "bind": bind,
+        "backlog": BACKLOG,
         "workers": workers,
         # gunicorn's gthread worker, made safe to Ctrl-C at any instant, even while it boots.
         "worker_class": "eventhive_flask.serve_worker.ServeWorker",
@@ -218,6 +279,12 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
     from eventhive_core import __version__
     from eventhive_flask import datadir, limits
 
+    # First, so a taken port is the only line printed (building the app logs a warning or two),
+    # and nothing is migrated for a server that cannot start.
+    listener = listen(host, port)
+    # Closed when the command ends early; once gunicorn has it, detached and so left open.
+    click.get_current_context().call_on_close(listener.close)
+    port = listener.getsockname()[1]  # the real one when --port 0 asked for any free port
     folder = datadir.prepare(data_dir)
     notes = prepare_environment(os.environ, folder, host)
     storage, url, bus, scheduler, payments = migrate(os.environ)
@@ -251,13 +318,17 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
     if flask_settings.proxy_hops:
         click.echo(f"  proxies:   trusting X-Forwarded-* from {flask_settings.proxy_hops} proxy hop(s)")
     click.echo("Press Ctrl-C to stop.", nl=True)
-    run_gunicorn(gunicorn_options(host, port, workers, threads), _load_app)
+    # gunicorn owns the socket from here (it closes this descriptor once it has its own copy).
+    run_gunicorn(gunicorn_options(host, port, workers, threads, listener_fd=listener.detach()), _load_app)
 
 
 __all__ = [
+    "BACKLOG",
+    "ListenError",
     "check_app",
     "gunicorn_options",
     "is_loopback",
+    "listen",
     "migrate",
     "prepare_environment",
     "run_gunicorn",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,7 +79,10 @@ def test_gunicorn_binds_the_host_and_port(host: str, bind: str) -> None:
 
 @pytest.fixture
 def environ(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A private copy of the environment: serve writes its defaults into os.environ for its workers."""
+    """A private copy of the environment: serve writes its defaults into os.environ for its workers.
+
+    The tests below pass ``--port 0``: serve binds its port first, and 8000 may be taken here.
+    """
     private = {k: v for k, v in os.environ.items() if not k.startswith("EVENTHIVE_")}
     monkeypatch.setattr(os, "environ", private)
     return private
@@ -86,7 +91,7 @@ def environ(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def test_serve_refuses_memory_storage_with_several_workers(tmp_path: Path, environ: dict[str, str]) -> None:
     environ["EVENTHIVE_STORAGE"] = "memory"
 
-    result = CliRunner().invoke(serve.serve, ["--workers", "2", "--data-dir", str(tmp_path)])
+    result = CliRunner().invoke(serve.serve, ["--port", "0", "--workers", "2", "--data-dir", str(tmp_path)])
 
     assert result.exit_code != 0
     assert "use --workers 1" in result.output
@@ -95,7 +100,7 @@ def test_serve_refuses_memory_storage_with_several_workers(tmp_path: Path, envir
 def test_serve_fails_fast_on_a_bad_setting(tmp_path: Path, environ: dict[str, str]) -> None:
     environ["EVENTHIVE_RESERVATION_TTL"] = "0"
 
-    result = CliRunner().invoke(serve.serve, ["--data-dir", str(tmp_path)])
+    result = CliRunner().invoke(serve.serve, ["--port", "0", "--data-dir", str(tmp_path)])
 
     assert result.exit_code != 0
     assert "Cannot start" in result.output
@@ -108,7 +113,7 @@ def test_serve_with_stripe_but_no_key_fails_at_start_in_one_line_naming_the_vari
     environ["EVENTHIVE_PAYMENT_PROVIDER"] = "stripe"
     environ["EVENTHIVE_STRIPE_WEBHOOK_SECRET"] = "whsec_configured"
 
-    result = CliRunner().invoke(serve.serve, ["--data-dir", str(tmp_path)])
+    result = CliRunner().invoke(serve.serve, ["--port", "0", "--data-dir", str(tmp_path)])
 
     assert result.exit_code != 0
     assert result.output.strip().splitlines() == [
@@ -116,3 +121,44 @@ def test_serve_with_stripe_but_no_key_fails_at_start_in_one_line_naming_the_vari
         "set it (see docs/payments/stripe.md)."
     ]
     assert "whsec_configured" not in result.output
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another program listens on."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield int(other.getsockname()[1])
+
+
+def test_listening_on_a_taken_port_fails_with_one_line_and_the_usage_error_status(taken_port: int) -> None:
+    with pytest.raises(serve.ListenError) as refused:
+        serve.listen("127.0.0.1", taken_port)
+
+    assert refused.value.message == f"port {taken_port} is in use; choose another with --port"
+    assert refused.value.exit_code == 2
+
+
+def test_port_0_listens_on_a_free_port_the_socket_names() -> None:
+    with serve.listen("127.0.0.1", 0) as listener:
+        port = listener.getsockname()[1]
+        assert port != 0
+        with socket.create_connection(("127.0.0.1", port), timeout=10):
+            pass  # accepted into the backlog: it listens already, before gunicorn starts
+
+
+def test_gunicorn_serves_on_the_socket_serve_bound() -> None:
+    options = serve.gunicorn_options("127.0.0.1", 8000, 2, 4, listener_fd=7)
+
+    assert options["bind"] == "fd://7"
+    assert options["backlog"] == serve.BACKLOG
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line_before_any_banner(
+    tmp_path: Path, environ: dict[str, str], taken_port: int
+) -> None:
+    result = CliRunner().invoke(serve.serve, ["--port", str(taken_port), "--data-dir", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"Error: port {taken_port} is in use; choose another with --port"]
