@@ -12,13 +12,17 @@ Importing this module is cheap: Flask, gunicorn and the storage load when the co
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import os
 import re
+import signal
 import socket
-from collections.abc import Callable, Mapping, MutableMapping
+import threading
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -247,6 +251,71 @@ def check_app() -> FlaskSettings:
     return state.flask
 
 
+class _EarlyCtrlC:
+    """Ctrl-C before gunicorn handles it: remembered, then acted on where stopping is clean.
+
+    Python's own handler raises ``KeyboardInterrupt`` wherever the process happens to be: in the
+    middle of the migration, or in a garbage-collection callback, which swallows it ("Exception
+    ignored in ...") and leaves the server running for good. So the first Ctrl-C only asks to
+    stop: ``serve`` checks between its steps (:meth:`stop_if_pressed`) and, once gunicorn's own
+    handlers are in place, passes a late one on to gunicorn (:meth:`when_ready`). A second Ctrl-C
+    stops at once, the usual way, for a step that hangs (a database that does not answer).
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+
+    def __call__(self, sig: int, frame: FrameType | None) -> None:
+        """The SIGINT handler.
+
+        Args:
+            sig: The signal number.
+            frame: The interrupted frame (unused).
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C was pressed before, and again now.
+        """
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def stop_if_pressed(self) -> None:
+        """Exit with status 0, quietly, if Ctrl-C was pressed: the user stopped the server.
+
+        Raises:
+            SystemExit: Ctrl-C was pressed.
+        """
+        if self.pressed:
+            raise SystemExit(0)
+
+    def when_ready(self, arbiter: Any) -> None:
+        """Hand gunicorn a Ctrl-C it missed (its ``when_ready`` hook, called once its handlers are set).
+
+        Args:
+            arbiter: gunicorn's arbiter (unused).
+        """
+        if self.pressed:
+            # Arrived after the last check but before gunicorn replaced the handler: send it
+            # again, so gunicorn stops the way it stops on any Ctrl-C.
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[_EarlyCtrlC]:
+    ctrl_c = _EarlyCtrlC()
+    if threading.current_thread() is not threading.main_thread():
+        yield ctrl_c  # only the main thread may set signal handlers (serve called from a thread, in a test say)
+        return
+    previous = signal.signal(signal.SIGINT, ctrl_c)
+    try:
+        yield ctrl_c
+    finally:
+        # Put the previous handler back only if gunicorn did not take over: restoring Python's
+        # default as gunicorn exits would turn a late Ctrl-C into a KeyboardInterrupt traceback.
+        if signal.getsignal(signal.SIGINT) is ctrl_c and previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
 def _load_app() -> Any:
     # Runs in each worker after the fork, so its Hive (connections, relay, scheduler and sweeper
     # threads, started because EVENTHIVE_RUN_BACKGROUND is set) belongs to that worker alone.
@@ -270,6 +339,11 @@ def _load_app() -> Any:
 )
 def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> None:
     """Run the whole ticket platform: the JSON API with its database, timers and fake payments."""
+    with _ctrl_c_deferred() as ctrl_c:
+        _serve(ctrl_c, host, port, workers, threads, data_dir)
+
+
+def _serve(ctrl_c: _EarlyCtrlC, host: str, port: int, workers: int, threads: int, data_dir: str) -> None:
     try:
         import gunicorn  # noqa: F401
     except ImportError as exc:
@@ -285,10 +359,13 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
     # Closed when the command ends early; once gunicorn has it, detached and so left open.
     click.get_current_context().call_on_close(listener.close)
     port = listener.getsockname()[1]  # the real one when --port 0 asked for any free port
+    ctrl_c.stop_if_pressed()
     folder = datadir.prepare(data_dir)
     notes = prepare_environment(os.environ, folder, host)
     storage, url, bus, scheduler, payments = migrate(os.environ)
+    ctrl_c.stop_if_pressed()
     flask_settings = check_app()
+    ctrl_c.stop_if_pressed()
     if storage == "memory" and workers > 1:
         raise click.ClickException(
             "EVENTHIVE_STORAGE=memory keeps data inside one process, so each worker would have its own: "
@@ -318,8 +395,10 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
     if flask_settings.proxy_hops:
         click.echo(f"  proxies:   trusting X-Forwarded-* from {flask_settings.proxy_hops} proxy hop(s)")
     click.echo("Press Ctrl-C to stop.", nl=True)
+    ctrl_c.stop_if_pressed()
     # gunicorn owns the socket from here (it closes this descriptor once it has its own copy).
-    run_gunicorn(gunicorn_options(host, port, workers, threads, listener_fd=listener.detach()), _load_app)
+    options = gunicorn_options(host, port, workers, threads, listener_fd=listener.detach())
+    run_gunicorn({**options, "when_ready": ctrl_c.when_ready}, _load_app)
 
 
 __all__ = [

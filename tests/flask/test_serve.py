@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import stat
 from collections.abc import Iterator
@@ -162,3 +163,42 @@ def test_serve_on_a_taken_port_says_so_in_one_line_before_any_banner(
 
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [f"Error: port {taken_port} is in use; choose another with --port"]
+
+
+def test_serve_puts_back_the_ctrl_c_handler_it_replaced(tmp_path: Path, environ: dict[str, str]) -> None:
+    environ["EVENTHIVE_STORAGE"] = "memory"
+    before = signal.getsignal(signal.SIGINT)
+
+    result = CliRunner().invoke(serve.serve, ["--port", "0", "--workers", "2", "--data-dir", str(tmp_path)])
+
+    assert "use --workers 1" in result.output
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_first_ctrl_c_before_gunicorn_asks_to_stop_and_a_second_one_stops_at_once() -> None:
+    ctrl_c = serve._EarlyCtrlC()
+    ctrl_c.stop_if_pressed()  # not pressed: carries on
+
+    ctrl_c(signal.SIGINT, None)  # raises nothing wherever it lands (a GC callback would swallow it)
+    with pytest.raises(SystemExit) as stopped:
+        ctrl_c.stop_if_pressed()
+    with pytest.raises(KeyboardInterrupt):
+        ctrl_c(signal.SIGINT, None)
+
+    assert stopped.value.code == 0
+
+
+def test_a_ctrl_c_gunicorn_missed_is_sent_again_once_its_handlers_are_set() -> None:
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda sig, frame: received.append(sig))
+    try:
+        ctrl_c = serve._EarlyCtrlC()
+        ctrl_c.when_ready(None)  # not pressed: nothing to hand over
+        assert received == []
+        ctrl_c(signal.SIGINT, None)
+
+        ctrl_c.when_ready(None)  # os.kill runs the handler of a signal sent to itself before returning
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    assert received == [signal.SIGINT]
