@@ -338,7 +338,10 @@ def _load_app() -> Any:
     help="Folder for the SQLite database and the signing secret (EVENTHIVE_DATA_DIR).",
 )
 def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> None:
-    """Run the whole ticket platform: the JSON API with its database, timers and fake payments."""
+    """Run the whole ticket platform on one machine.
+
+    The JSON API and pages, with their database, timers and fake payments.
+    """
     with _ctrl_c_deferred() as ctrl_c:
         _serve(ctrl_c, host, port, workers, threads, data_dir)
 
