@@ -81,14 +81,7 @@ def check_environment(environ: Mapping[str, str]) -> CheckedEnvironment:
             spec.model.model_validate(values)
         except ValidationError as exc:
             problems.extend(describe_errors(exc, environ))
-    chosen = {
-        registries.storage.setting: settings.storage,
-        registries.event_buses.setting: settings.event_bus,
-        registries.payment_providers.setting: settings.payment_provider,
-        registries.schedulers.setting: settings.scheduler,
-    }
-    for registry in registries.adapter_registries():
-        name = chosen[registry.setting]
+    for registry, name in registries.chosen(settings):
         if name not in registry:
             problems.append(
                 f"{registry.setting}={name!r}: no {registry.kind} of that name; choose one of: "

@@ -42,14 +42,8 @@ def _report(pm: HivePluginManager, registries: Registries, settings: HiveSetting
     if blocked:
         lines.append(f"  blocked: {', '.join(blocked)}")
 
-    chosen = {
-        registries.storage.kind: settings.storage,
-        registries.event_buses.kind: settings.event_bus,
-        registries.payment_providers.kind: settings.payment_provider,
-        registries.schedulers.kind: settings.scheduler,
-    }
-    for registry in registries.adapter_registries():
-        lines.extend(_registry_lines(registry, chosen[registry.kind]))
+    for registry, chosen in registries.chosen(settings):
+        lines.extend(_registry_lines(registry, chosen))
 
     lines.append("Subscribers:")
     lines.extend(

@@ -23,6 +23,7 @@ from eventhive_core.plugins.factories import (
     SubscriberHandler,
 )
 from eventhive_core.plugins.manager import HivePluginManager
+from eventhive_core.settings import HiveSettings
 
 F = TypeVar("F")
 
@@ -251,6 +252,11 @@ class Registries:
     def adapter_registries(self) -> list[AdapterRegistry]:
         """Return the four adapter registries, in a stable order (for listings)."""
         return [self.storage, self.event_buses, self.payment_providers, self.schedulers]
+
+    def chosen(self, settings: HiveSettings) -> list[tuple[AdapterRegistry, str]]:
+        """Pair each adapter registry (in the order of :meth:`adapter_registries`) with the name ``settings`` picks."""
+        picked = [settings.storage, settings.event_bus, settings.payment_provider, settings.scheduler]
+        return list(zip(self.adapter_registries(), picked, strict=True))
 
 
 def collect_registries(pm: pluggy.PluginManager) -> Registries:
