@@ -16,7 +16,6 @@ import contextlib
 import errno
 import ipaddress
 import os
-import re
 import signal
 import socket
 import threading
@@ -57,7 +56,9 @@ def shown_url(url: str) -> str:
         >>> shown_url("postgresql+psycopg://ann:secret@db:5432/x")
         'postgresql+psycopg://ann:***@db:5432/x'
     """
-    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
+    from eventhive_core.cli.environment import hide_url_password
+
+    return hide_url_password(url)
 
 
 def prepare_environment(environ: MutableMapping[str, str], data_dir: Path, host: str) -> list[str]:

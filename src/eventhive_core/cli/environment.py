@@ -146,7 +146,17 @@ def shown_value(variable: str, value: str) -> str:
     """
     if _SECRET.search(variable):
         return "(hidden)"
-    return repr(re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", value))
+    return repr(hide_url_password(value))
+
+
+def hide_url_password(url: str) -> str:
+    """Hide the password of a URL such as a database URL.
+
+    Examples:
+        >>> hide_url_password("postgresql+psycopg://ann:secret@db:5432/x")
+        'postgresql+psycopg://ann:***@db:5432/x'
+    """
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
 
 
 def _variables(model: type[BaseModel]) -> list[tuple[str, str]]:
@@ -159,6 +169,7 @@ __all__ = [
     "SettingsError",
     "check_environment",
     "describe_errors",
+    "hide_url_password",
     "misspelt",
     "shown_value",
 ]
