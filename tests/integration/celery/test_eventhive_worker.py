@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections import Counter
 
 from eventhive_core import OrderStatus
@@ -28,3 +30,26 @@ def test_eventhive_worker_with_beat_sweeps_due_holds_and_relays_their_events(dep
     }
     assert "eventhive.sweep_expired" in worker.output()
     assert "EVENTHIVE_SCHEDULER is 'none'" in worker.output()
+
+
+def test_the_worker_log_shows_what_the_sweeper_and_relay_did_and_not_their_idle_ticks(deploy, make_hive, rows: Rows):
+    deployment = deploy(scheduler="none", reservation_ttl=1, sweep_interval=0.5, outbox_poll_interval=0.25)
+    worker = deployment.eventhive_worker(beat=True)
+    hive = make_hive(deployment)
+    market = Market.open(hive)
+    order = market.order(market.ticket())
+
+    wait_until(lambda: hive.queries.order(order.id).status is OrderStatus.CANCELLED, timeout=15)
+    wait_until(lambda: all(e["sent_at"] is not None for e in rows.outbox()), timeout=10)
+    worker.wait_for("Sweeper expired 1 order(s)")
+    worker.wait_for("Relay published")
+    # Beat keeps ticking: over 2 s about 8 relays and 4 sweeps run and find nothing to do.
+    quiet_from = len(worker.output())
+    time.sleep(2)
+    idle_lines = worker.output()[quiet_from:]
+
+    assert "eventhive.relay_outbox" not in idle_lines
+    assert "eventhive.sweep_expired" not in idle_lines
+    assert "Sending due task" not in idle_lines
+    # The tick that did something kept Celery's own line, with what it returned.
+    assert re.search(r"Task eventhive\.sweep_expired\[[^\]]+\] succeeded in [0-9.e-]+s: 1$", worker.output(), re.M)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from eventhive_core.adapters.celery.beat import beat_schedule
 from eventhive_core.adapters.celery.binding import bind_hive
 from eventhive_core.adapters.celery.options import BROKER_URL_ENV, CeleryOptions
+from eventhive_core.adapters.celery.tick_logging import quiet_idle_ticks
 from eventhive_core.domain.errors import ConfigurationError
 from eventhive_core.settings import HiveSettings
 
@@ -63,6 +64,9 @@ def configure_celery(
         queue: Our tasks' queue; default: the Celery adapters' ``queue`` option, else ``eventhive``.
         default_queue: Also make it the app's default queue, so ``celery worker`` without ``-Q``
             consumes it (for apps that exist only to run EventHive).
+
+    It also keeps the sweeper's and relay's idle ticks out of Celery's INFO log
+    (:mod:`~eventhive_core.adapters.celery.tick_logging`).
     """
     # Importing the module registers the shared tasks with every Celery app.
     from eventhive_core.adapters.celery import tasks  # noqa: F401
@@ -74,6 +78,7 @@ def configure_celery(
     schedule = dict(celery_app.conf.beat_schedule or {})
     schedule.update(beat_schedule(settings, chosen))
     celery_app.conf.beat_schedule = schedule
+    quiet_idle_ticks()
     return chosen
 
 

@@ -136,7 +136,10 @@ def sweep_expired(self: Task) -> int:
 @_task(RELAY_OUTBOX, autoretry_for=RETRY_ON, max_retries=MAX_RETRIES)
 def relay_outbox(self: Task) -> int:
     """Publish every ready outbox event to the event bus; return how many were published."""
-    return hive_for(self.app).relay_outbox()
+    count = hive_for(self.app).relay_outbox()
+    if count:
+        log.info("Relay published %d event(s)", count)
+    return count
 
 
 @_task(DELIVER_EVENT, autoretry_for=(Exception,), max_retries=DELIVERY_MAX_RETRIES)
