@@ -6,11 +6,12 @@ Needs the ``celery`` extra. Nothing here builds a Celery app at import time: cal
 
 from __future__ import annotations
 
-from eventhive_core.adapters.celery.app import WORKER_DEFAULTS, apply_defaults, configure_celery, make_celery
+from eventhive_core.adapters.celery.app import WORKER_DEFAULTS, configure_celery, make_celery
 from eventhive_core.adapters.celery.beat import beat_schedule
 from eventhive_core.adapters.celery.binding import bind_hive, hive_for, unbind_hive
 from eventhive_core.adapters.celery.bus import CeleryEventBus, UnknownSubscriber
 from eventhive_core.adapters.celery.options import DEFAULT_QUEUE, CeleryOptions
+from eventhive_core.adapters.celery.routing import apply_defaults
 from eventhive_core.adapters.celery.scheduler import CeleryScheduler
 from eventhive_core.adapters.celery.sender import TaskSender
 

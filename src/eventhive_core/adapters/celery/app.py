@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from eventhive_core.adapters.celery.beat import beat_schedule
 from eventhive_core.adapters.celery.binding import bind_hive
 from eventhive_core.adapters.celery.options import BROKER_URL_ENV, CeleryOptions
+from eventhive_core.adapters.celery.routing import apply_defaults
 from eventhive_core.adapters.celery.tick_logging import quiet_idle_ticks
 from eventhive_core.domain.errors import ConfigurationError
 from eventhive_core.settings import HiveSettings
@@ -37,20 +38,6 @@ WORKER_DEFAULTS: Mapping[str, Any] = {
     "worker_send_task_events": False,
     "task_ignore_result": True,
 }
-
-
-def apply_defaults(celery_app: Celery, queue: str) -> None:
-    """Route every ``eventhive.*`` task to ``queue`` and keep the app's own routes after ours."""
-    existing = celery_app.conf.task_routes
-    ours = {"eventhive.*": {"queue": queue}}
-    if existing is None:
-        routes: object = (ours,)
-    elif isinstance(existing, list | tuple):
-        routes = (ours, *existing)
-    else:
-        routes = (ours, existing)
-    celery_app.conf.task_routes = routes
-    celery_app.conf.broker_connection_retry_on_startup = True
 
 
 def configure_celery(

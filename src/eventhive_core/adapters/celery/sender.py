@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from eventhive_core.adapters.celery.options import BROKER_URL_ENV, CeleryOptions
+from eventhive_core.adapters.celery.routing import apply_defaults
 from eventhive_core.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -88,8 +89,6 @@ class TaskSender:
 
     def _build(self) -> Celery:
         from celery import Celery
-
-        from eventhive_core.adapters.celery.app import apply_defaults
 
         url = self.options.resolved_broker_url()
         if not url:
