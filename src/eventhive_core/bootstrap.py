@@ -6,10 +6,9 @@ import functools
 import logging
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from eventhive_core.clock import Clock, SystemClock
-from eventhive_core.contracts.envelope import Envelope
 from eventhive_core.domain.errors import ConfigurationError
 from eventhive_core.domain.expiration import ExpirationPolicy
 from eventhive_core.domain.order import Order
@@ -22,9 +21,10 @@ from eventhive_core.ports.auth import PasswordHasher, TokenService
 from eventhive_core.ports.event_bus import EventBus
 from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.ports.scheduler import ExpiryScheduler
-from eventhive_core.ports.storage import Storage, UnitOfWork
-from eventhive_core.service_layer.messagebus import Subscriber, make_delivery
+from eventhive_core.ports.storage import Storage
+from eventhive_core.service_layer.reactions import schedule_expiry_subscriber
 from eventhive_core.service_layer.services import Services
+from eventhive_core.service_layer.subscriptions import subscribe_all
 from eventhive_core.settings import HiveSettings
 from eventhive_core.version import __version__
 
@@ -56,13 +56,19 @@ def bootstrap(
     registries = collect_registries(pm)
     clock = clock or SystemClock()
 
+    # The policy hooks always answer: the built-in plugin ``builtin.policies`` runs last and
+    # returns the setting, the one place the defaults come from.
     def ttl_for(ticket: Ticket, quantity: int) -> timedelta:
         ttl = pm.hook.eventhive_reservation_ttl(ticket=ticket, quantity=quantity, settings=settings)
-        return ttl if isinstance(ttl, timedelta) else settings.reservation_ttl
+        if not isinstance(ttl, timedelta):
+            raise ConfigurationError(_no_policy_answer("eventhive_reservation_ttl", ttl, "a timedelta"))
+        return ttl
 
     def late_payment(order: Order, payment: Payment) -> str:
         choice = pm.hook.eventhive_late_payment_policy(order=order, payment=payment, settings=settings)
-        return str(choice or settings.late_payment_policy)
+        if choice is None:
+            raise ConfigurationError(_no_policy_answer("eventhive_late_payment_policy", choice, "a policy name"))
+        return str(choice)
 
     hasher = password_hasher or _default_hasher()
     services = Services(
@@ -83,29 +89,26 @@ def bootstrap(
     expiry = scheduler or registries.schedulers.get(settings.scheduler)(settings, settings.scheduler_options)
     hive = Hive(services=services, bus=bus, scheduler=expiry, plugins=pm)
 
-    subscribers = [_schedule_expiry_subscriber(expiry, services.expiration)]
-    core_names = {subscriber.name for subscriber in subscribers}
+    core = [schedule_expiry_subscriber(expiry, services.expiration)]
+    core_names = {subscriber.name for subscriber in core}
     for spec in registries.subscribers:
         if spec.name in core_names:
             raise ConfigurationError(
                 f"Plugin {spec.plugin!r} registers a subscriber named {spec.name!r}, which EventHive's core uses; "
                 "subscriber names key processed-message records, so give it a name of its own."
             )
-        subscribers.append(Subscriber(spec.name, spec.event_type, spec.role, spec.handler))
-    for subscriber in subscribers:
-        bus.subscribe(subscriber.name, subscriber.event_type, subscriber.role, make_delivery(subscriber, services))
+    subscribe_all(bus, [*core, *registries.subscribers], services)
     pm.hook.eventhive_startup(hive=hive)
     return hive
 
 
-def _schedule_expiry_subscriber(scheduler: ExpiryScheduler, policy: ExpirationPolicy) -> Subscriber:
-    """``schedule_expiry``: once an order's creation is committed and relayed, arrange its expiry."""
-
-    def schedule_expiry(envelope: Envelope, uow: UnitOfWork) -> None:
-        expires_at = datetime.fromisoformat(str(envelope.data["expires_at"]))
-        scheduler.schedule(str(envelope.data["id"]), policy.fire_at(expires_at))
-
-    return Subscriber("expiration.schedule_expiry", "order:created", "expiration", schedule_expiry)
+def _no_policy_answer(hook: str, answer: object, expected: str) -> str:
+    if answer is None:
+        return (
+            f"No plugin answered {hook}: the built-in default, builtin.policies, is blocked "
+            "(EVENTHIVE_BLOCK_PLUGINS) and no other implementation returned a value."
+        )
+    return f"{hook} returned {answer!r}; an implementation returns {expected}, or None to pass."
 
 
 def _default_hasher() -> PasswordHasher:

@@ -5,6 +5,9 @@ So a walk-through reads the same against the fake and against Stripe in test mod
 buyer to authenticate. Idempotency behaves like Stripe's: one key, one charge. It also sends
 signed webhooks of its own (:meth:`FakePaymentGateway.webhook`), so every path of the payments
 service can be tested without a network.
+
+This module is also the built-in plugin ``builtin.fake_payments``: it registers the provider as
+``fake`` (``EVENTHIVE_PAYMENT_PROVIDER``, the default).
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from eventhive_core.domain.money import Money
+from eventhive_core.markers import hookimpl
 from eventhive_core.ports.payments import (
     ChargeOutcome,
     ChargeResult,
@@ -27,6 +32,10 @@ from eventhive_core.ports.payments import (
     ProviderEvent,
     ProviderEventKind,
 )
+
+if TYPE_CHECKING:
+    from eventhive_core.plugins.factories import RegisterPaymentProvider
+    from eventhive_core.settings import HiveSettings
 
 __all__ = [
     "ACTION_REQUIRED",
@@ -428,3 +437,14 @@ class FakePaymentGateway:
             if index is None:
                 raise ValueError(f"No such charge: {provider_ref!r}")
             return self._charges[index]
+
+
+def make_fake_gateway(settings: HiveSettings, options: Mapping[str, Any]) -> FakePaymentGateway:
+    """Build the fake gateway (``tok_visa`` pays, ``tok_chargeDeclined`` is declined)."""
+    return FakePaymentGateway()
+
+
+@hookimpl
+def eventhive_register_payment_providers(register: RegisterPaymentProvider) -> None:
+    """Register ``fake``."""
+    register("fake", make_fake_gateway)

@@ -4,20 +4,29 @@ For the embedded mode and tests. The outbox relay publishes; if a subscriber fai
 publish fails, the outbox row stays unsent and is published again later. Subscribers that had
 already succeeded see that message id again and drop it (processed-message ids), so only the
 failed ones do any work on the retry.
+
+This module is also the built-in plugin ``builtin.inprocess_bus``: it registers the bus as
+``inprocess`` (``EVENTHIVE_EVENT_BUS``, the default).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
-from eventhive_core.ports.event_bus import Delivery
+from eventhive_core.markers import hookimpl
+from eventhive_core.ports.event_bus import Delivery, SubscriptionTable
 from eventhive_core.ports.messages import Message
 
-__all__ = ["BusClosed", "DeliveryFailed", "InProcessBus", "Subscription"]
+if TYPE_CHECKING:
+    from eventhive_core.plugins.factories import RegisterEventBus
+    from eventhive_core.ports.event_bus import Subscription
+    from eventhive_core.settings import HiveSettings
+
+__all__ = ["BusClosed", "DeliveryFailed", "InProcessBus", "deliver_to_each", "eventhive_register_event_buses"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,23 +59,6 @@ class DeliveryFailed(Exception):
         return tuple(self.errors)
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """One registered subscriber.
-
-    Attributes:
-        name: Stable, unique subscriber name (the key of its processed-message ids).
-        event_type: The message type it receives.
-        role: The part of the system it belongs to (``orders``, ``payments``, ...).
-        deliver: The callback.
-    """
-
-    name: str
-    event_type: str
-    role: str
-    deliver: Delivery
-
-
 class InProcessBus:
     """Deliver each published message to its subscribers, synchronously and in registration order.
 
@@ -84,19 +76,16 @@ class InProcessBus:
     name = "inprocess"
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_name: dict[str, Subscription] = {}
-        self._by_type: dict[str, tuple[Subscription, ...]] = {}
+        self._table = SubscriptionTable()
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"InProcessBus(subscribers={len(self._by_name)}, closed={self._closed})"
+        return f"InProcessBus(subscribers={len(self._table)}, closed={self._closed})"
 
     @property
-    def subscriptions(self) -> tuple[Subscription, ...]:
+    def subscriptions(self) -> tuple[Subscription[Delivery], ...]:
         """Every subscription, in registration order."""
-        with self._lock:
-            return tuple(self._by_name.values())
+        return self._table.all()
 
     def subscribe(self, name: str, event_type: str, role: str, deliver: Delivery) -> None:
         """Register ``deliver`` for ``event_type`` under a unique subscriber ``name``.
@@ -105,21 +94,9 @@ class InProcessBus:
             ValueError: The name is empty or already taken.
             BusClosed: The bus was closed.
         """
-        if not name:
-            raise ValueError("A subscriber needs a name")
-        with self._lock:
-            if self._closed:
-                raise BusClosed(f"Cannot subscribe {name!r}: the event bus is closed")
-            if name in self._by_name:
-                existing = self._by_name[name]
-                raise ValueError(
-                    f"A subscriber named {name!r} is already registered (for {existing.event_type}, role "
-                    f"{existing.role!r}); names must be unique because processed-message ids are kept per name"
-                )
-            subscription = Subscription(name=name, event_type=event_type, role=role, deliver=deliver)
-            self._by_name[name] = subscription
-            # Copy-on-write so publish can iterate a snapshot without holding the lock.
-            self._by_type[event_type] = (*self._by_type.get(event_type, ()), subscription)
+        if self._closed:
+            raise BusClosed(f"Cannot subscribe {name!r}: the event bus is closed")
+        self._table.add(name, event_type, role, deliver)
 
     def publish(self, message: Message) -> None:
         """Call every subscriber of ``message.type`` in registration order.
@@ -128,30 +105,62 @@ class InProcessBus:
             DeliveryFailed: Some subscribers raised; the others were still called.
             BusClosed: The bus was closed.
         """
-        with self._lock:
-            if self._closed:
-                raise BusClosed(f"Cannot publish {message.type} {message.id}: the event bus is closed")
-            subscribers = self._by_type.get(message.type, ())
-        errors: dict[str, Exception] = {}
-        for subscription in subscribers:
-            try:
-                subscription.deliver(message)
-            except Exception as exc:  # one failing subscriber must not starve the others
-                logger.warning(
-                    "Subscriber %s failed on %s %s; it will be retried",
-                    subscription.name,
-                    message.type,
-                    message.id,
-                    exc_info=True,
-                )
-                errors[subscription.name] = exc
-        if errors:
-            raise DeliveryFailed(message, errors)
+        if self._closed:
+            raise BusClosed(f"Cannot publish {message.type} {message.id}: the event bus is closed")
+        deliver_to_each(self._table.of_type(message.type), message)
 
     def start(self) -> None:
         """Do nothing: delivery happens inside ``publish``."""
 
     def close(self) -> None:
         """Refuse further publishes and subscriptions; idempotent."""
-        with self._lock:
-            self._closed = True
+        self._closed = True
+
+
+def deliver_to_each(subscriptions: Iterable[Subscription[Delivery]], message: Message) -> None:
+    """Call each subscription on ``message`` in order, every one even when an earlier one raised.
+
+    Raises:
+        DeliveryFailed: Some subscribers raised; the message names each, in delivery order.
+    """
+    errors: dict[str, Exception] = {}
+    for subscription in subscriptions:
+        try:
+            subscription.handler(message)
+        except Exception as exc:  # one failing subscriber must not starve the others
+            logger.warning(
+                "Subscriber %s failed on %s %s; it will be retried",
+                subscription.name,
+                message.type,
+                message.id,
+                exc_info=True,
+            )
+            errors[subscription.name] = exc
+    if errors:
+        raise DeliveryFailed(message, errors)
+
+
+def make_inprocess_bus(settings: HiveSettings, options: Mapping[str, Any]) -> InProcessBus:
+    """Build a bus that delivers to subscribers in this process (``EVENTHIVE_EVENT_BUS=inprocess``)."""
+    return InProcessBus()
+
+
+@hookimpl
+def eventhive_register_event_buses(register: RegisterEventBus) -> None:
+    """Register ``inprocess``: this module is the built-in plugin ``builtin.inprocess_bus``."""
+    register("inprocess", make_inprocess_bus)
+
+
+def __getattr__(name: str) -> object:
+    # Subscription moved to the ports, where every bus shares it; kept here for one release.
+    if name == "Subscription":
+        from eventhive_core.ports.event_bus import Subscription
+
+        warnings.warn(
+            "eventhive_core.adapters.inprocess_bus.Subscription is deprecated; use "
+            "eventhive_core.ports.event_bus.Subscription",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Subscription
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,6 +3,9 @@
 For the embedded mode (``eventhive serve``). Timers live in memory, so a restart forgets them;
 that is fine because correctness never depends on the scheduler: a hold past its expiry is
 already free (lazy expiry), and the sweeper cancels whatever a lost timer missed.
+
+This module is also the built-in plugin ``builtin.inprocess_scheduler``: it registers the
+schedulers ``inprocess`` (``EVENTHIVE_SCHEDULER``, the default) and ``none`` (sweeper only).
 """
 
 from __future__ import annotations
@@ -11,12 +14,19 @@ import heapq
 import itertools
 import logging
 import threading
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from eventhive_core.clock import Clock, SystemClock
+from eventhive_core.markers import hookimpl
 from eventhive_core.ports.scheduler import ExpireCallback
 
-__all__ = ["InProcessScheduler", "NoScheduler"]
+if TYPE_CHECKING:
+    from eventhive_core.plugins.factories import RegisterScheduler
+    from eventhive_core.settings import HiveSettings
+
+__all__ = ["InProcessScheduler", "NoScheduler", "eventhive_register_schedulers"]
 
 logger = logging.getLogger(__name__)
 
@@ -176,3 +186,20 @@ class NoScheduler:
 
     def close(self) -> None:
         """Do nothing."""
+
+
+def make_inprocess_scheduler(settings: HiveSettings, options: Mapping[str, Any]) -> InProcessScheduler:
+    """Build a scheduler that fires expiries from a timer thread in this process."""
+    return InProcessScheduler()
+
+
+def make_no_scheduler(settings: HiveSettings, options: Mapping[str, Any]) -> NoScheduler:
+    """Build a scheduler that schedules nothing: lazy expiry and the sweeper do the work."""
+    return NoScheduler()
+
+
+@hookimpl
+def eventhive_register_schedulers(register: RegisterScheduler) -> None:
+    """Register ``inprocess`` and ``none``."""
+    register("inprocess", make_inprocess_scheduler)
+    register("none", make_no_scheduler)

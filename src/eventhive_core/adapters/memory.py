@@ -3,15 +3,19 @@
 One process only. A unit of work takes the storage's lock for its whole life and works on
 copies of the tables, which replace the originals only on commit; so units are serialised and
 atomic, and the reservation rule is applied straight from its pure definition.
+
+This module is also the built-in plugin ``builtin.memory_storage``: it registers the storage as
+``memory`` (``EVENTHIVE_STORAGE``, the default).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from eventhive_core.domain.errors import ConcurrencyConflict, EmailInUse
 from eventhive_core.domain.order import CancelReason, Order, OrderStatus
@@ -19,6 +23,7 @@ from eventhive_core.domain.payment import Payment, PaymentStatus
 from eventhive_core.domain.reservation import Units, count_units
 from eventhive_core.domain.ticket import Ticket
 from eventhive_core.domain.user import User
+from eventhive_core.markers import hookimpl
 from eventhive_core.ports.messages import Message, OutboxRecord
 from eventhive_core.ports.storage import IdempotencyRecord
 from eventhive_core.ports.views import (
@@ -28,6 +33,10 @@ from eventhive_core.ports.views import (
     TicketView,
     UserView,
 )
+
+if TYPE_CHECKING:
+    from eventhive_core.plugins.factories import RegisterStorage
+    from eventhive_core.settings import HiveSettings
 
 
 @dataclass
@@ -448,3 +457,14 @@ class MemoryStorage:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def make_memory_storage(settings: HiveSettings, options: Mapping[str, Any]) -> MemoryStorage:
+    """Build an empty in-memory storage (one process; data dies with it)."""
+    return MemoryStorage()
+
+
+@hookimpl
+def eventhive_register_storage(register: RegisterStorage) -> None:
+    """Register ``memory``."""
+    register("memory", make_memory_storage)

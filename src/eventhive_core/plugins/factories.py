@@ -9,7 +9,7 @@ missing extra only matters when its adapter is chosen.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import click
 from pydantic import BaseModel
@@ -17,11 +17,9 @@ from pydantic import BaseModel
 from eventhive_core.ports.event_bus import EventBus
 from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.ports.scheduler import ExpiryScheduler
-from eventhive_core.ports.storage import Storage, UnitOfWork
+from eventhive_core.ports.storage import Storage
+from eventhive_core.service_layer.subscriptions import SubscriberHandler
 from eventhive_core.settings import HiveSettings
-
-if TYPE_CHECKING:
-    from eventhive_core.contracts.envelope import Envelope
 
 AdapterT = TypeVar("AdapterT")
 
@@ -39,9 +37,6 @@ PaymentProviderFactory: TypeAlias = Factory[PaymentGateway]
 
 #: Builds the expiry scheduler named by ``EVENTHIVE_SCHEDULER``.
 SchedulerFactory: TypeAlias = Factory[ExpiryScheduler]
-
-#: Reacts to one event inside its own unit of work; raise to have it delivered again later.
-SubscriberHandler: TypeAlias = Callable[["Envelope", UnitOfWork], None]
 
 #: ``register(name, factory)`` as passed to ``eventhive_register_storage``.
 RegisterStorage: TypeAlias = Callable[[str, StorageFactory], None]

@@ -10,6 +10,7 @@ import importlib
 import importlib.metadata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final, Literal
 
 import pluggy
@@ -22,19 +23,23 @@ from eventhive_core.settings import HiveSettings
 #: The entry-point group installed plugins are published under.
 ENTRY_POINT_GROUP: Final = PROJECT_NAME
 
-#: Package holding the built-in plugins.
+#: Package holding the built-in plugins whose adapter needs an extra (SQL, Stripe, Celery) or that are no adapter.
 BUILTIN_PACKAGE: Final = "eventhive_core.plugins.builtin"
 
-#: Built-in plugin modules (in ``BUILTIN_PACKAGE``), registered first, as ``builtin.<module>``.
-BUILTIN_PLUGINS: Final[tuple[str, ...]] = (
-    "memory_storage",
-    "sqlalchemy_storage",
-    "inprocess_bus",
-    "fake_payments",
-    "stripe_payments",
-    "inprocess_scheduler",
-    "celery_adapters",
-    "policies",
+#: The built-in plugins, registered first and in this order, as ``builtin.<key>``: each key's module.
+#: Adapters that need nothing beyond the core carry their own registration; the others register a
+#: factory that imports their library only when chosen, so the core imports without its extras.
+BUILTIN_PLUGINS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "memory_storage": "eventhive_core.adapters.memory",
+        "sqlalchemy_storage": f"{BUILTIN_PACKAGE}.sqlalchemy_storage",
+        "inprocess_bus": "eventhive_core.adapters.inprocess_bus",
+        "fake_payments": "eventhive_core.adapters.fake_payments",
+        "stripe_payments": f"{BUILTIN_PACKAGE}.stripe_payments",
+        "inprocess_scheduler": "eventhive_core.adapters.inprocess_scheduler",
+        "celery_adapters": f"{BUILTIN_PACKAGE}.celery_adapters",
+        "policies": f"{BUILTIN_PACKAGE}.policies",
+    }
 )
 
 #: Top-level modules our extras install, and the extra that brings each.
@@ -147,9 +152,8 @@ def make_plugin_manager(settings: HiveSettings, plugins: Sequence[object] = ()) 
     pm.add_hookspecs(hookspecs)
     for name in settings.block_plugins:
         pm.set_blocked(name)
-    for module_name in BUILTIN_PLUGINS:
-        module = importlib.import_module(f"{BUILTIN_PACKAGE}.{module_name}")
-        _register(pm, module, f"builtin.{module_name}", PluginOrigin("builtin"))
+    for name, module_name in BUILTIN_PLUGINS.items():
+        _register(pm, importlib.import_module(module_name), f"builtin.{name}", PluginOrigin("builtin"))
     _load_entry_points(pm, settings.load_plugins)
     for plugin in plugins:
         if not pm.is_registered(plugin):

@@ -6,6 +6,7 @@ reported with what is known and where it came from.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeAlias, TypeVar
@@ -23,6 +24,7 @@ from eventhive_core.plugins.factories import (
     SubscriberHandler,
 )
 from eventhive_core.plugins.manager import HivePluginManager
+from eventhive_core.ports.event_bus import Subscription
 from eventhive_core.settings import HiveSettings
 
 F = TypeVar("F")
@@ -133,25 +135,6 @@ AdapterRegistry: TypeAlias = (
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriberSpec:
-    """A subscriber a plugin registered.
-
-    Attributes:
-        name: Stable, unique name (it keys the processed-message record).
-        event_type: The subject it listens to, e.g. ``"order:created"``.
-        role: The consumer group it belongs to (``"orders"``, ``"payments"``, ...).
-        handler: ``handler(envelope, uow)``.
-        plugin: The plugin that registered it.
-    """
-
-    name: str
-    event_type: str
-    role: str
-    handler: SubscriberHandler
-    plugin: str
-
-
-@dataclass(frozen=True, slots=True)
 class CommandSpec:
     """A CLI command a plugin added.
 
@@ -215,12 +198,12 @@ class Registries:
     event_buses: Registry[EventBusFactory] = field(default_factory=_event_buses)
     payment_providers: Registry[PaymentProviderFactory] = field(default_factory=_payment_providers)
     schedulers: Registry[SchedulerFactory] = field(default_factory=_schedulers)
-    subscribers: list[SubscriberSpec] = field(default_factory=list)
+    subscribers: list[Subscription[SubscriberHandler]] = field(default_factory=list)
     commands: list[CommandSpec] = field(default_factory=list)
     settings: list[SettingsSpec] = field(default_factory=list)
 
-    def add_subscriber(self, spec: SubscriberSpec) -> None:
-        """Add a subscriber.
+    def add_subscriber(self, spec: Subscription[SubscriberHandler]) -> None:
+        """Add a subscriber (``spec.plugin`` names the plugin that registered it).
 
         Raises:
             ConfigurationError: Another subscriber has the same name (the message names both plugins).
@@ -262,9 +245,10 @@ class Registries:
 def collect_registries(pm: pluggy.PluginManager) -> Registries:
     """Call every registration hook and return what the plugins registered.
 
-    Each hook implementation is called on its own with a ``register`` bound to its plugin's
-    name, so every name records who registered it. Implementations run in registration order
-    (built-ins first), which makes the first registrant of a duplicate name the built-in.
+    Each plugin's implementation is called through pluggy (a subset hook caller holding that
+    plugin alone) with a ``register`` bound to the plugin's name, so every name records who
+    registered it. Plugins are called in registration order (built-ins first), which makes the
+    first registrant of a duplicate name the built-in.
 
     Raises:
         ConfigurationError: A duplicate name, or a registration hook implemented as a wrapper.
@@ -281,17 +265,17 @@ def collect_registries(pm: pluggy.PluginManager) -> Registries:
         ("eventhive_register_schedulers", registries.schedulers),
     ]
     for hook_name, registry in adapter_hooks:
-        for impl in _implementations(pm, hook_name):
-            _call(impl, register=_adapter_register(registry, impl.plugin_name))
+        for plugin, call in _calls_per_plugin(pm, hook_name):
+            call(register=_adapter_register(registry, plugin))
 
-    for impl in _implementations(pm, "eventhive_register_subscribers"):
-        _call(impl, register=_subscriber_register(registries, impl.plugin_name))
+    for plugin, call in _calls_per_plugin(pm, "eventhive_register_subscribers"):
+        call(register=_subscriber_register(registries, plugin))
 
-    for impl in _implementations(pm, "eventhive_register_commands"):
-        _call(impl, add=_command_add(registries, impl.plugin_name))
+    for plugin, call in _calls_per_plugin(pm, "eventhive_register_commands"):
+        call(add=_command_add(registries, plugin))
 
-    for impl in _implementations(pm, "eventhive_register_settings"):
-        _call(impl, register=_settings_register(registries, impl.plugin_name))
+    for plugin, call in _calls_per_plugin(pm, "eventhive_register_settings"):
+        call(register=_settings_register(registries, plugin))
     return registries
 
 
@@ -318,7 +302,7 @@ def _subscriber_register(registries: Registries, plugin: str) -> Callable[[str, 
                 f"Plugin {plugin!r} registered subscriber {name!r} with a handler that is not callable."
             )
         registries.add_subscriber(
-            SubscriberSpec(name=name, event_type=event_type, role=role, handler=handler, plugin=plugin)
+            Subscription(name=name, event_type=event_type, role=role, handler=handler, plugin=plugin)
         )
 
     return register
@@ -344,7 +328,13 @@ def _settings_register(registries: Registries, plugin: str) -> Callable[[type[Ba
     return register
 
 
-def _implementations(pm: pluggy.PluginManager, hook_name: str) -> list[pluggy.HookImpl]:
+def _calls_per_plugin(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, pluggy.HookCaller]]:
+    """Return, for each plugin implementing ``hook_name`` in registration order, its name and a caller of it alone.
+
+    pluggy calls implementations in one go and does not say which plugin returned what; a
+    subset hook caller that leaves out every other plugin keeps pluggy's own calling (only the
+    arguments an implementation declares, its errors as they are) and tells us whose call it is.
+    """
     caller: pluggy.HookCaller | None = getattr(pm.hook, hook_name, None)
     if caller is None:
         return []
@@ -355,12 +345,13 @@ def _implementations(pm: pluggy.PluginManager, hook_name: str) -> list[pluggy.Ho
                 f"Plugin {impl.plugin_name!r} implements {hook_name} as a wrapper; registration hooks take "
                 "plain implementations only."
             )
-    return impls
-
-
-def _call(impl: pluggy.HookImpl, **kwargs: object) -> None:
-    # Pass only the arguments the implementation declares, as pluggy itself does.
-    impl.function(**{name: kwargs[name] for name in impl.argnames if name in kwargs})
+    # get_hookimpls lists plugins in registration order (pluggy itself calls them last first):
+    # the built-ins come first, so a name a plugin registers again is reported against the built-in.
+    calls: list[tuple[str, pluggy.HookCaller]] = []
+    for impl in impls:
+        others = [other.plugin for other in impls if other is not impl]
+        calls.append((impl.plugin_name, pm.subset_hook_caller(hook_name, remove_plugins=others)))
+    return calls
 
 
 def _unavailable_notes(pm: pluggy.PluginManager) -> list[str]:
@@ -369,3 +360,16 @@ def _unavailable_notes(pm: pluggy.PluginManager) -> list[str]:
         return []
     parts = [f"{item.name} ({item.fix()})" for item in pm.unavailable]
     return [f"Plugins that failed to load: {'; '.join(parts)}."]
+
+
+def __getattr__(name: str) -> object:
+    # A plugin's subscriber is the ports' Subscription (with ``plugin`` set); kept for one release.
+    if name == "SubscriberSpec":
+        warnings.warn(
+            "eventhive_core.plugins.registry.SubscriberSpec is deprecated; use "
+            "eventhive_core.ports.event_bus.Subscription",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Subscription
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

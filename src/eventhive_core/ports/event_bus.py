@@ -1,21 +1,155 @@
-"""The event bus port: publish messages, deliver them to named subscribers."""
+"""The event bus port: publish messages, deliver them to named subscribers.
+
+Besides the protocol, this module holds what every bus keeps about its subscribers: the one
+:class:`Subscription` record and the :class:`SubscriptionTable` that enforces unique names and
+hands out snapshots by event type (or by role, for buses that run one consumer per role).
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from eventhive_core.ports.messages import Message
 
+__all__ = ["Delivery", "EventBus", "Subscription", "SubscriptionTable"]
+
 #: A delivery callback: handles one message or raises to have it redelivered later.
 Delivery = Callable[[Message], None]
+
+#: What a subscription calls: a :data:`Delivery` on a bus, a handler of envelopes before wiring.
+HandlerT = TypeVar("HandlerT", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription(Generic[HandlerT]):
+    """A named reaction to one event type.
+
+    The same record serves every stage: a plugin registers one with a handler of envelopes
+    (``Subscription[SubscriberHandler]``), the composition root wires it, and the bus keeps one
+    with the delivery callback it calls (``Subscription[Delivery]``).
+
+    Attributes:
+        name: Stable, unique name; the key of its processed-message ids, so renaming it makes old
+            events look new.
+        event_type: The subject it reacts to, e.g. ``order:created``.
+        role: The component it belongs to (``orders``, ``payments``, ``expiration``...). Buses that
+            run one durable consumer per role (NATS) group subscriptions by it.
+        handler: The callback.
+        plugin: The plugin that registered it, or None for the core's own and when unknown.
+
+    Examples:
+        >>> Subscription("audit", "order:created", "orders", print).name
+        'audit'
+    """
+
+    name: str
+    event_type: str
+    role: str
+    handler: HandlerT
+    plugin: str | None = None
+
+    @property
+    def deliver(self) -> HandlerT:
+        """The callback, by the name the buses' records used before they shared this one."""
+        return self.handler
+
+
+class SubscriptionTable:
+    """A bus's subscriptions: unique names, registration order, lock-free snapshots by type and role.
+
+    Thread-safe: subscriptions may be added while other threads read snapshots. Every bus uses
+    one (in-process, Celery, NATS, the tests' recording bus), so the rules are the same on all.
+
+    Examples:
+        >>> table = SubscriptionTable()
+        >>> table.add("audit", "order:created", "orders", print).role
+        'orders'
+        >>> [s.name for s in table.of_type("order:created")], table.of_type("order:cancelled")
+        (['audit'], ())
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_name: dict[str, Subscription[Delivery]] = {}
+        self._by_type: dict[str, tuple[Subscription[Delivery], ...]] = {}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._by_name)
+
+    def __repr__(self) -> str:
+        return f"SubscriptionTable(names={self.names()!r})"
+
+    def add(self, name: str, event_type: str, role: str, deliver: Delivery) -> Subscription[Delivery]:
+        """Register ``deliver`` for ``event_type`` under a unique ``name`` and return the record.
+
+        Raises:
+            ValueError: The name is empty or already taken (for any event type).
+        """
+        if not name:
+            raise ValueError("A subscriber needs a name")
+        with self._lock:
+            existing = self._by_name.get(name)
+            if existing is not None:
+                raise ValueError(
+                    f"A subscriber named {name!r} is already registered (for {existing.event_type}, role "
+                    f"{existing.role!r}); names must be unique because processed-message ids are kept per name"
+                )
+            subscription = Subscription(name=name, event_type=event_type, role=role, handler=deliver)
+            self._by_name[name] = subscription
+            # Copy-on-write, so a reader iterates its snapshot without holding the lock.
+            self._by_type[event_type] = (*self._by_type.get(event_type, ()), subscription)
+            return subscription
+
+    def all(self) -> tuple[Subscription[Delivery], ...]:
+        """Return every subscription, in registration order."""
+        with self._lock:
+            return tuple(self._by_name.values())
+
+    def of_type(self, event_type: str) -> tuple[Subscription[Delivery], ...]:
+        """Return the subscriptions to ``event_type``, in registration order."""
+        with self._lock:
+            return self._by_type.get(event_type, ())
+
+    def get(self, name: str) -> Subscription[Delivery] | None:
+        """Return the subscription named ``name``, or None."""
+        with self._lock:
+            return self._by_name.get(name)
+
+    def names(self) -> list[str]:
+        """Return the subscribers' names, sorted."""
+        with self._lock:
+            return sorted(self._by_name)
+
+    def by_role(self) -> dict[str, tuple[Subscription[Delivery], ...]]:
+        """Return the subscriptions grouped by role, each group in registration order.
+
+        For buses that run one durable consumer per role: each role's consumer needs the subjects
+        of its group and the subscriber to call for each.
+
+        Examples:
+            >>> table = SubscriptionTable()
+            >>> _ = table.add("a", "order:created", "expiration", print)
+            >>> _ = table.add("b", "order:cancelled", "orders", print)
+            >>> sorted(table.by_role())
+            ['expiration', 'orders']
+        """
+        grouped: dict[str, tuple[Subscription[Delivery], ...]] = {}
+        for subscription in self.all():
+            grouped[subscription.role] = (*grouped.get(subscription.role, ()), subscription)
+        return grouped
 
 
 class EventBus(Protocol):
     """Carries integration events from the outbox relay to subscribers.
 
     Delivery is at least once: a subscriber may see the same message id twice, and the
-    service layer drops the duplicate (processed-message ids).
+    service layer drops the duplicate (processed-message ids). The built-in buses keep their
+    subscribers in a :class:`SubscriptionTable` and show them as ``subscriptions``; a new bus
+    should do the same, so names are checked alike everywhere.
     """
 
     def subscribe(self, name: str, event_type: str, role: str, deliver: Delivery) -> None:

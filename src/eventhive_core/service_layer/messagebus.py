@@ -1,28 +1,27 @@
-"""Command dispatch with bounded conflict retries, and deduplicated delivery to subscribers."""
+"""Command dispatch with bounded conflict retries.
+
+Deduplicated delivery to subscribers lives in :mod:`eventhive_core.service_layer.subscriptions`;
+``make_delivery`` and ``SubscriberHandler`` are still importable from here.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eventhive_core.domain import commands as c
 from eventhive_core.domain.errors import ConcurrencyConflict, TransientStorageError
-from eventhive_core.ports.messages import Message
 from eventhive_core.service_layer import orders, payment_events, payments, refunds, tickets, users
 from eventhive_core.service_layer.services import Services
+from eventhive_core.service_layer.subscriptions import SubscriberHandler, make_delivery
 
-if TYPE_CHECKING:
-    from eventhive_core.contracts.envelope import Envelope
-    from eventhive_core.ports.storage import UnitOfWork
+__all__ = ["HANDLERS", "MAX_ATTEMPTS", "MessageBus", "SubscriberHandler", "make_delivery"]
 
 log = logging.getLogger(__name__)
-
-#: A subscriber's reaction to one event, run in its own unit of work.
-SubscriberHandler = Callable[["Envelope", "UnitOfWork"], None]
 
 HANDLERS: dict[type[c.Command], Callable[[Any, Services], Any]] = {
     c.SignUp: users.sign_up,
@@ -72,38 +71,16 @@ class MessageBus:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-@dataclass(frozen=True, slots=True)
-class Subscriber:
-    """A named reaction to one event type.
+def __getattr__(name: str) -> object:
+    # The subscriber record is the ports' Subscription now; the old name is kept for one release.
+    if name == "Subscriber":
+        from eventhive_core.ports.event_bus import Subscription
 
-    Attributes:
-        name: Stable name; the key of its processed-message ids.
-        event_type: The subject it reacts to.
-        role: The component it belongs to (``orders``, ``payments``, ``expiration``, ``auth``...).
-        handler: The reaction.
-    """
-
-    name: str
-    event_type: str
-    role: str
-    handler: SubscriberHandler
-
-
-def make_delivery(subscriber: Subscriber, services: Services) -> Callable[[Message], None]:
-    """Return the callback a bus calls for ``subscriber``: parse, drop duplicates, react, commit.
-
-    The processed-message id is inserted in the same transaction as the reaction's own writes,
-    so a redelivered event changes nothing, and a failed reaction is retried whole.
-    """
-    from eventhive_core.contracts.registry import parse_message
-
-    def deliver(message: Message) -> None:
-        envelope = parse_message(message)
-        with services.storage.unit_of_work() as uow:
-            if not uow.processed.add(subscriber.name, message.id, services.clock.now()):
-                log.debug("Dropped duplicate %s (%s) for %s", message.type, message.id, subscriber.name)
-                return
-            subscriber.handler(envelope, uow)
-            uow.commit()
-
-    return deliver
+        warnings.warn(
+            "eventhive_core.service_layer.messagebus.Subscriber is deprecated; use "
+            "eventhive_core.ports.event_bus.Subscription",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Subscription
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from eventhive_core.adapters.fake_payments import FakeCharge, FakePaymentGateway, FakeRefund
-from eventhive_core.adapters.inprocess_bus import BusClosed, DeliveryFailed, Subscription
+from eventhive_core.adapters.inprocess_bus import BusClosed, DeliveryFailed, deliver_to_each
 from eventhive_core.domain.money import Money
-from eventhive_core.ports.event_bus import Delivery
+from eventhive_core.ports.event_bus import Delivery, Subscription, SubscriptionTable
 from eventhive_core.ports.messages import Message
 from eventhive_core.ports.payments import ChargeResult
 from eventhive_core.ports.scheduler import ExpireCallback
@@ -80,7 +80,7 @@ class RecordingBus:
         self.started = False
         self.closed = False
         self._lock = threading.RLock()
-        self._subscriptions: dict[str, Subscription] = {}
+        self._table = SubscriptionTable()
         self._published: list[Message] = []
         self._undelivered: list[Message] = []
         self._failures: list[Exception] = []
@@ -98,10 +98,9 @@ class RecordingBus:
             return list(self._undelivered)
 
     @property
-    def subscriptions(self) -> tuple[Subscription, ...]:
+    def subscriptions(self) -> tuple[Subscription[Delivery], ...]:
         """Every subscription, in registration order."""
-        with self._lock:
-            return tuple(self._subscriptions.values())
+        return self._table.all()
 
     def types(self) -> list[str]:
         """Return the type of each published message, oldest first."""
@@ -120,12 +119,9 @@ class RecordingBus:
         """Register a subscriber under a unique name.
 
         Raises:
-            ValueError: The name is already taken.
+            ValueError: The name is empty or already taken.
         """
-        with self._lock:
-            if name in self._subscriptions:
-                raise ValueError(f"A subscriber named {name!r} is already registered")
-            self._subscriptions[name] = Subscription(name=name, event_type=event_type, role=role, deliver=deliver)
+        self._table.add(name, event_type, role, deliver)
 
     def publish(self, message: Message) -> None:
         """Record the message, and deliver it now if ``deliver_immediately``.
@@ -172,16 +168,8 @@ class RecordingBus:
         self.closed = True
 
     def _deliver(self, message: Message) -> None:
-        errors: dict[str, Exception] = {}
-        for subscription in self.subscriptions:
-            if subscription.event_type != message.type:
-                continue
-            try:
-                subscription.deliver(message)
-            except Exception as exc:  # every subscriber gets its turn, as on the in-process bus
-                errors[subscription.name] = exc
-        if errors:
-            raise DeliveryFailed(message, errors)
+        # Every subscriber gets its turn, exactly as on the in-process bus.
+        deliver_to_each(self._table.of_type(message.type), message)
 
 
 class ManualScheduler:

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from eventhive_core.domain.errors import ConfigurationError
-from eventhive_core.plugins.registry import Registries, Registry, SubscriberSpec
+from eventhive_core.plugins.registry import Registries, Registry
+from eventhive_core.ports.event_bus import Subscription
 
 
 def _factory(settings: object, options: object) -> object:
@@ -91,10 +92,10 @@ def _handler(envelope: object, uow: object) -> None:
 
 def test_two_subscribers_with_one_name_fail_naming_both_plugins() -> None:
     registries = Registries()
-    registries.add_subscriber(SubscriberSpec("send_receipt", "payment:created", "mail", _handler, plugin="mailer"))
+    registries.add_subscriber(Subscription("send_receipt", "payment:created", "mail", _handler, plugin="mailer"))
 
     with pytest.raises(ConfigurationError) as raised:
-        registries.add_subscriber(SubscriberSpec("send_receipt", "order:created", "mail", _handler, plugin="other"))
+        registries.add_subscriber(Subscription("send_receipt", "order:created", "mail", _handler, plugin="other"))
 
     assert "'mailer'" in str(raised.value)
     assert "'other'" in str(raised.value)

@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
+import warnings
 from typing import TYPE_CHECKING
 
 from eventhive_core.adapters.celery.sender import TaskSender
 from eventhive_core.adapters.celery.task_names import DELIVER_EVENT
-from eventhive_core.ports.event_bus import Delivery
+from eventhive_core.ports.event_bus import Delivery, SubscriptionTable
 from eventhive_core.ports.messages import Message
 
 if TYPE_CHECKING:
     from celery import Celery
 
+    from eventhive_core.ports.event_bus import Subscription
+
 
 class UnknownSubscriber(LookupError):
     """A worker got an event for a subscriber its Hive does not have (plugins differ between processes)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CelerySubscription:
-    """One subscriber known to the bus.
-
-    Attributes:
-        name: Stable, unique name (the key of its processed-message ids).
-        event_type: The subject it reacts to.
-        role: The component it belongs to.
-        deliver: The callback a worker calls (dedupe, reaction, commit).
-    """
-
-    name: str
-    event_type: str
-    role: str
-    deliver: Delivery
 
 
 class CeleryEventBus:
@@ -53,18 +37,15 @@ class CeleryEventBus:
 
     def __init__(self, sender: TaskSender) -> None:
         self.sender = sender
-        self._lock = threading.Lock()
-        self._by_name: dict[str, CelerySubscription] = {}
-        self._by_type: dict[str, tuple[CelerySubscription, ...]] = {}
+        self._table = SubscriptionTable()
 
     def __repr__(self) -> str:
-        return f"CeleryEventBus(queue={self.sender.options.queue!r}, subscribers={len(self._by_name)})"
+        return f"CeleryEventBus(queue={self.sender.options.queue!r}, subscribers={len(self._table)})"
 
     @property
-    def subscriptions(self) -> tuple[CelerySubscription, ...]:
+    def subscriptions(self) -> tuple[Subscription[Delivery], ...]:
         """Every subscription, in registration order."""
-        with self._lock:
-            return tuple(self._by_name.values())
+        return self._table.all()
 
     def attach(self, celery_app: Celery) -> None:
         """Send through ``celery_app`` (called by ``bind_hive``)."""
@@ -76,17 +57,7 @@ class CeleryEventBus:
         Raises:
             ValueError: The name is empty or taken.
         """
-        if not name:
-            raise ValueError("A subscriber needs a name")
-        with self._lock:
-            if name in self._by_name:
-                raise ValueError(
-                    f"A subscriber named {name!r} is already registered; names must be unique because "
-                    "processed-message ids are kept per name"
-                )
-            subscription = CelerySubscription(name, event_type, role, deliver)
-            self._by_name[name] = subscription
-            self._by_type[event_type] = (*self._by_type.get(event_type, ()), subscription)
+        self._table.add(name, event_type, role, deliver)
 
     def publish(self, message: Message) -> None:
         """Send ``eventhive.deliver_event(body, subscriber)`` for each subscriber of ``message.type``.
@@ -94,9 +65,7 @@ class CeleryEventBus:
         Raises:
             Exception: The broker refused or could not be reached; the relay retries the event.
         """
-        with self._lock:
-            subscribers = self._by_type.get(message.type, ())
-        for subscription in subscribers:
+        for subscription in self._table.of_type(message.type):
             self.sender.send(
                 DELIVER_EVENT, [message.body, subscription.name], task_id=f"{message.id}:{subscription.name}"
             )
@@ -107,15 +76,14 @@ class CeleryEventBus:
         Raises:
             UnknownSubscriber: This Hive has no subscriber of that name.
         """
-        with self._lock:
-            subscription = self._by_name.get(subscriber)
+        subscription = self._table.get(subscriber)
         if subscription is None:
-            known = ", ".join(sorted(self._by_name)) or "none"
+            known = ", ".join(self._table.names()) or "none"
             raise UnknownSubscriber(
                 f"No subscriber named {subscriber!r} in this worker (known: {known}); load the same plugins in "
                 "every process"
             )
-        subscription.deliver(message)
+        subscription.handler(message)
 
     def start(self) -> None:
         """Do nothing: workers consume, not this object."""
@@ -125,4 +93,19 @@ class CeleryEventBus:
         self.sender.close()
 
 
-__all__ = ["CeleryEventBus", "CelerySubscription", "UnknownSubscriber"]
+def __getattr__(name: str) -> object:
+    # Every bus now shares the ports' Subscription record; the old name is kept for one release.
+    if name == "CelerySubscription":
+        from eventhive_core.ports.event_bus import Subscription
+
+        warnings.warn(
+            "eventhive_core.adapters.celery.bus.CelerySubscription is deprecated; use "
+            "eventhive_core.ports.event_bus.Subscription",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Subscription
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["CeleryEventBus", "UnknownSubscriber"]

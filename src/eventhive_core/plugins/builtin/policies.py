@@ -1,4 +1,8 @@
-"""Built-in plugin: the default policies, which run last and answer from the settings."""
+"""Built-in plugin: the default policies, which run last and answer from the settings.
+
+This is the one place the defaults come from: ``bootstrap`` asks the hooks and takes their
+answer as it is, so a plugin that returns None leaves the choice to these.
+"""
 
 from __future__ import annotations
 
