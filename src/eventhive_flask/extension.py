@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from eventhive_core import Clock, ConfigurationError, Hive, HiveSettings, bootstrap
 from eventhive_flask import config as cfg
-from eventhive_flask import plugin as flask_plugin
+from eventhive_flask import specs_plugin
 from eventhive_flask.errors import register_app_handlers
 from eventhive_flask.state import EXTENSION_KEY, EventHiveState, state_of
 
@@ -82,7 +82,7 @@ class EventHive:
         for key, value in cfg.DEFAULTS.items():
             app.config.setdefault(key, value)
         settings, flask_settings = _validate(app)
-        hive = bootstrap(settings, plugins=(flask_plugin, *self.plugins), **self.overrides)
+        hive = bootstrap(settings, plugins=(specs_plugin, *self.plugins), **self.overrides)
         if flask_settings.pages and settings.payment_provider == "stripe" and not settings.stripe_publishable_key:
             # Checked after the provider itself, so a missing secret key is reported first.
             hive.close()

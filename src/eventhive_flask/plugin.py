@@ -2,6 +2,9 @@
 
 Importing this module needs neither Flask nor gunicorn, so ``eventhive plugins`` lists it even
 where the ``server`` extra is missing; ``serve`` says what to install when it is.
+
+Nothing in the package imports it: ``serve`` builds apps with the extension, so the extension
+registers :mod:`eventhive_flask.specs_plugin` (the hook specifications alone) instead.
 """
 
 from __future__ import annotations
@@ -9,18 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import click
-import pluggy
 from pydantic import BaseModel, ConfigDict
 
 from eventhive_core import hookimpl
 
-
-@hookimpl
-def eventhive_add_hookspecs(plugin_manager: pluggy.PluginManager) -> None:
-    """Add the Flask-only hooks (``eventhive_flask_*``)."""
-    from eventhive_flask import hookspecs
-
-    plugin_manager.add_hookspecs(hookspecs)
+# The extension registers specs_plugin itself; this module (the entry point) implements the hook
+# with the same function, which adds the specifications once whichever plugin runs first.
+from eventhive_flask.specs_plugin import eventhive_add_hookspecs
 
 
 class ServeSettings(BaseModel):
