@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
+from datetime import datetime
 from typing import TYPE_CHECKING, overload
 
+from eventhive_core.clock import Clock
 from eventhive_core.domain import commands as c
 from eventhive_core.ports.event_bus import EventBus
+from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.ports.scheduler import ExpiryScheduler
 from eventhive_core.ports.storage import Storage, UnitOfWork
 from eventhive_core.ports.views import OrderView, PaymentView, TicketView, UserView
 from eventhive_core.service_layer.background import Loop
+from eventhive_core.service_layer.expiry import ScheduledExpiries
 from eventhive_core.service_layer.messagebus import MessageBus
 from eventhive_core.service_layer.orders import ExpireResult
 from eventhive_core.service_layer.payment_events import WebhookOutcome
 from eventhive_core.service_layer.queries import Queries
-from eventhive_core.service_layer.relay import relay_all
+from eventhive_core.service_layer.relay import relay_all, relay_once
 from eventhive_core.service_layer.services import Services
 from eventhive_core.service_layer.users import Identity, SignedIn, authenticate
 from eventhive_core.settings import HiveSettings
@@ -32,6 +37,11 @@ class Hive:
 
     Build one with :func:`eventhive_core.bootstrap`; never at import time. Call :meth:`close`
     (or use it as a context manager) to stop its threads and release connections.
+
+    Everything an application, an edge (Flask, a CLI, a worker) or a plugin needs is here:
+    :meth:`handle` and :attr:`queries`, :attr:`clock`, :attr:`payment_gateway`, :meth:`expire`,
+    :meth:`sweep`, :meth:`relay_once` and :meth:`relay_outbox`. ``services`` is the service
+    layer's own bundle of dependencies; code outside the service layer does not read it.
     """
 
     def __init__(
@@ -50,6 +60,7 @@ class Hive:
         self._relay_loop = Loop("relay", self.relay_outbox, services.settings.outbox_poll_interval.total_seconds())
         self._sweep_loop = Loop("sweeper", self.sweep, services.settings.sweep_interval.total_seconds())
         self._messagebus = MessageBus(services, after_command=self._relay_loop.nudge)
+        self._expiries = ScheduledExpiries(self._expire_now, self.sweep, services.clock)
         self._started = False
         self._closed = False
         self._lock = threading.Lock()
@@ -63,6 +74,16 @@ class Hive:
     def storage(self) -> Storage:
         """The storage backend."""
         return self.services.storage
+
+    @property
+    def clock(self) -> Clock:
+        """The Hive's clock: the only source of "now" (every process judges holds by it)."""
+        return self.services.clock
+
+    @property
+    def payment_gateway(self) -> PaymentGateway:
+        """The payment provider the settings (or an override) chose; its ``name`` names it."""
+        return self.services.payments
 
     @overload
     def handle(self, command: c.SignUp) -> SignedIn: ...
@@ -94,9 +115,20 @@ class Hive:
     def handle(self, command: c.Command) -> object:
         """Carry out a command and return its result.
 
+        ``ExpireOrder`` and ``SweepExpired`` still work here but are deprecated: call
+        :meth:`expire` and :meth:`sweep`.
+
         Raises:
             EventHiveError: A rule refused the command (validation, not found, sold out...).
         """
+        if isinstance(command, c.ExpireOrder | c.SweepExpired):
+            kept = "hive.expire(order_id)" if isinstance(command, c.ExpireOrder) else "hive.sweep(batch_size)"
+            warnings.warn(
+                f"hive.handle({type(command).__name__}(...)) is deprecated and will be removed in the next "
+                f"release; call {kept} instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         return self._messagebus.handle(command)
 
     def authenticate(self, token: str) -> Identity:
@@ -111,13 +143,36 @@ class Hive:
         """Publish every ready outbox event to the bus now; return how many were published."""
         return relay_all(self.services, self.bus)
 
-    def sweep(self) -> int:
-        """Expire every due hold now; return how many orders were cancelled."""
-        return self.handle(c.SweepExpired())
+    def relay_once(self, limit: int | None = None) -> int:
+        """Publish one batch of ready outbox events (``limit``, else the batch size setting); return how many."""
+        return relay_once(self.services, self.bus, limit)
 
-    def expire(self, order_id: str) -> ExpireResult:
-        """Expire one order if it is due (what schedulers call)."""
-        return self.handle(c.ExpireOrder(order_id=order_id))
+    def sweep(self, batch_size: int | None = None) -> int:
+        """Expire every due hold now, one transaction per batch; return how many orders were cancelled.
+
+        Args:
+            batch_size: Holds cancelled per transaction (500 when None).
+        """
+        command = c.SweepExpired() if batch_size is None else c.SweepExpired(batch_size=batch_size)
+        swept = self._messagebus.handle(command)
+        assert isinstance(swept, int)
+        return swept
+
+    def expire(self, order_id: str, *, fire_at: datetime | None = None) -> ExpireResult:
+        """Expire one order if its hold ran out (what schedulers call); idempotent.
+
+        A hold that is not due, a final order and an unknown id are left alone (``not_due``,
+        ``already_final``, ``not_found``).
+
+        Args:
+            order_id: The order.
+            fire_at: When a scheduler meant this expiry to run (aware). A firing that runs more
+                than half a second later and cancels its order shows the process is behind: it
+                then sweeps every due hold at once, and later firings for holds that ended before
+                that sweep started return ``swept`` without reading the storage (one catch-up
+                sweep per Hive at a time; see :mod:`eventhive_core.service_layer.expiry`).
+        """
+        return self._expiries.fire(order_id, fire_at)
 
     def start(self, *, background: bool = True) -> None:
         """Start consuming events and firing expiries; with ``background``, also the relay and sweeper threads."""
@@ -155,3 +210,8 @@ class Hive:
     def _fire_expiry(self, order_id: str) -> None:
         result = self.expire(order_id)
         log.debug("Expiry of %s: %s", order_id, result)
+
+    def _expire_now(self, order_id: str) -> ExpireResult:
+        result = self._messagebus.handle(c.ExpireOrder(order_id=order_id))
+        assert isinstance(result, ExpireResult)
+        return result

@@ -72,7 +72,7 @@ def idempotent(view: Callable[P, Response]) -> Callable[P, Response]:
             raise ValidationFailed(problems)
         hive = current_state().hive
         fingerprint = request_fingerprint()
-        now = hive.services.clock.now()
+        now = hive.clock.now()
         scope = identity.user_id
         ttl = hive.settings.idempotency_ttl
         with hive.uow() as uow:

@@ -446,7 +446,7 @@ def openapi_view() -> Response:
         state.flask.cookie_name,
         currency=state.settings.currency,
         max_units_per_order=state.settings.max_units_per_order,
-        payment_provider=state.hive.services.payments.name,
+        payment_provider=state.hive.payment_gateway.name,
     )
     return json_text_response(text)
 

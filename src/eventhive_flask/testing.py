@@ -143,7 +143,7 @@ class ApiHarness:
         if storage is not None:
             overrides["storage"] = storage
         app = make_test_app(clock=clock, plugins=(events, *plugins), overrides=overrides, **config)
-        return cls(app, clock, gateway or EventHive.hive_for(app).services.payments, events)
+        return cls(app, clock, gateway or EventHive.hive_for(app).payment_gateway, events)
 
     @property
     def hive(self) -> Hive:

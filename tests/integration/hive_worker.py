@@ -30,7 +30,7 @@ from typing import Any
 
 
 def main() -> None:
-    from eventhive_core import CancelOrder, ExpireOrder, PayOrder, PlaceOrder
+    from eventhive_core import CancelOrder, PayOrder, PlaceOrder
     from eventhive_core.clock import SystemClock
     from eventhive_core.domain.errors import EventHiveError
     from eventhive_core.ports.messages import Message
@@ -97,7 +97,7 @@ def main() -> None:
         elif op == "expire":
             results, errors = [], []
             for order_id in cmd["orders"]:
-                result, error = attempt(hive.handle, ExpireOrder(order_id=order_id))
+                result, error = attempt(hive.expire, order_id)
                 if error:
                     errors.append(error)
                 else:
@@ -113,7 +113,7 @@ def main() -> None:
             answer({"swept": swept or 0, "errors": [error] if error else []})
         elif op == "hang_in_unit":
             with hive.uow() as uow:
-                uow.outbox.add(Message(cmd["message_id"], "order:created", "{}"), hive.services.clock.now())
+                uow.outbox.add(Message(cmd["message_id"], "order:created", "{}"), hive.clock.now())
                 answer({"in_unit": True})
                 time.sleep(3600)
         else:

@@ -39,12 +39,10 @@ def relay(ctx: click.Context, once: bool, dead: bool, allow_memory: bool) -> Non
                 click.echo(f"{row.message.id} {row.message.type} attempts={row.attempts} error={row.last_error}")
             click.echo(f"{len(rows)} dead event(s).")
             return
-        from eventhive_core.service_layer.relay import relay_once
-
         total = 0
         with click.progressbar(length=0, label="Relaying", show_pos=True) as bar:
             while True:
-                published = relay_once(hive.services, hive.bus)
+                published = hive.relay_once()
                 total += published
                 bar.update(published)
                 if once or published == 0:

@@ -96,14 +96,22 @@ class CancelOrder(Command):
 
 @dataclass(frozen=True, slots=True)
 class ExpireOrder(Command):
-    """Cancel an order whose hold ran out (idempotent)."""
+    """Cancel an order whose hold ran out (idempotent).
+
+    The Hive sends it to its message bus from ``hive.expire(order_id)``. Sending it yourself with
+    ``hive.handle`` is deprecated (a DeprecationWarning; removed in the next release).
+    """
 
     order_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class SweepExpired(Command):
-    """Expire every due hold, in batches of ``batch_size``."""
+    """Expire every due hold, in batches of ``batch_size``.
+
+    The Hive sends it to its message bus from ``hive.sweep(batch_size)``. Sending it yourself with
+    ``hive.handle`` is deprecated (a DeprecationWarning; removed in the next release).
+    """
 
     batch_size: int = 500
 

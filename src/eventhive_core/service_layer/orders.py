@@ -41,12 +41,17 @@ RECLAIM_LIMIT = 100
 
 
 class ExpireResult(enum.StrEnum):
-    """What an expiry did; every outcome but ``expired`` changed nothing."""
+    """What an expiry did; every outcome but ``expired`` changed nothing.
+
+    ``swept`` only answers an expiry fired by a scheduler that ran late: a catch-up sweep of the
+    same process had already ended the hold (see :mod:`eventhive_core.service_layer.expiry`).
+    """
 
     EXPIRED = "expired"
     NOT_DUE = "not_due"
     ALREADY_FINAL = "already_final"
     NOT_FOUND = "not_found"
+    SWEPT = "swept"
 
 
 def events_of_cancelled(cancelled: Order) -> list[ExpirationComplete | OrderCancelled]:

@@ -295,19 +295,14 @@ def ticket(ticket_id: str) -> str | Response | tuple[str, int]:
 
 
 def _order_now(order_id: str, identity: Identity) -> OrderView:
-    view = current_hive.queries.order(order_id, viewer_id=identity.user_id)
-    if not view.status.is_final and view.expires_at <= current_hive.services.clock.now():
-        # The hold ran out but no timer has cancelled it yet: let the core settle it now, so
-        # the page shows the order's real status (the core decides; a non-due order is untouched).
-        current_hive.expire(view.id)
-        view = current_hive.queries.order(order_id, viewer_id=identity.user_id)
-    return view
+    # The core settles on read: a hold that ran out already shows as cancelled (expired).
+    return current_hive.queries.order(order_id, viewer_id=identity.user_id)
 
 
 def _seconds_left(view: OrderView) -> int:
     if view.status.is_final:
         return 0
-    left = (view.expires_at - current_hive.services.clock.now()).total_seconds()
+    left = (view.expires_at - current_hive.clock.now()).total_seconds()
     return max(0, math.ceil(left))
 
 

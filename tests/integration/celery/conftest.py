@@ -409,6 +409,14 @@ class Market:
         return self.hive.handle(PlaceOrder(buyer_id=self.buyers[buyer], ticket_id=ticket_id, quantity=1))
 
 
+def recorded(hive: Any, order_id: str) -> Any:
+    """The order as stored: what an expiry recorded, not what a query settles on read."""
+    with hive.uow() as uow:
+        order = uow.orders.get(order_id)
+    assert order is not None
+    return order
+
+
 def units_held(url: str, ticket_id: str) -> int:
     """The ticket's stored ``units_held`` counter (what lazy expiry does not change)."""
     from eventhive_core.adapters.sqlalchemy.tables import tickets

@@ -34,6 +34,8 @@ from eventhive_core.adapters.celery.task_names import DELIVER_EVENT, EXPIRE_ORDE
 from eventhive_core.testing.fakes import FrozenClock
 from eventhive_core.testing.hives import make_test_hive
 
+from .conftest import recorded
+
 
 @pytest.fixture
 def queue() -> str:
@@ -212,7 +214,7 @@ def test_an_expiry_that_runs_early_is_retried_at_the_due_time_and_cancels_nothin
 
 def test_a_delivery_for_an_unknown_subscriber_fails_so_celery_retries_it(hive: Any, app: Celery) -> None:
     place(hive)
-    now = hive.services.clock.now()
+    now = hive.clock.now()
     with hive.uow() as uow:
         records = uow.outbox.claim(now, now + timedelta(seconds=30), 10)
     created = next(r.message for r in records if r.message.type == "order:created")
@@ -271,7 +273,7 @@ def test_a_late_expiry_catches_up_on_every_due_hold_and_the_queued_ones_need_no_
 
     assert app.tasks[EXPIRE_ORDER].apply(args=[orders[0].id, fire_at[0]]).get() == "expired"
 
-    assert all(hive.queries.order(o.id).status is OrderStatus.CANCELLED for o in orders)
+    assert all(recorded(hive, o.id).status is OrderStatus.CANCELLED for o in orders)
     assert app.tasks[EXPIRE_ORDER].apply(args=[orders[1].id, fire_at[1]]).get() == "swept"
     # A hold that ends after the catch-up sweep started is not covered: its task reads the database.
     later = place(hive)
@@ -284,8 +286,24 @@ def test_an_expiry_on_time_cancels_only_its_own_order(hive: Any, app: Celery, cl
     mine, other = place(hive), place(hive)
     clock.advance(seconds=62)  # due, and the task runs on time (fire_at is now)
 
-    now = hive.services.clock.now().isoformat()
+    now = hive.clock.now().isoformat()
     assert app.tasks[EXPIRE_ORDER].apply(args=[mine.id, now]).get() == "expired"
 
-    assert hive.queries.order(mine.id).status is OrderStatus.CANCELLED
-    assert hive.queries.order(other.id).status is OrderStatus.CREATED
+    assert recorded(hive, mine.id).status is OrderStatus.CANCELLED
+    assert recorded(hive, other.id).status is OrderStatus.CREATED
+
+
+def test_catch_up_for_still_returns_the_state_the_hive_sweeps_with_and_warns_that_it_is_deprecated(
+    hive: Any, app: Celery, clock: FrozenClock
+) -> None:
+    from eventhive_core.adapters.celery.binding import CatchUp, catch_up_for
+
+    orders = [place(hive) for _ in range(2)]
+    clock.advance(seconds=70)
+    assert app.tasks[EXPIRE_ORDER].apply(args=[orders[0].id, orders[0].expires_at.isoformat()]).get() == "expired"
+
+    with pytest.deprecated_call(match="hive.expire"):
+        state = catch_up_for(app)
+
+    assert isinstance(state, CatchUp)
+    assert state.covers(orders[1].expires_at)

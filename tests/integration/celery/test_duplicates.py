@@ -10,7 +10,7 @@ from eventhive_core import OrderStatus, PayOrder
 from eventhive_core.adapters.celery.task_names import DELIVER_EVENT, EXPIRE_ORDER
 from eventhive_core.ports.messages import Message
 
-from .conftest import Market, Rows, task_results, tasks_received, units_held, wait_until
+from .conftest import Market, Rows, recorded, task_results, tasks_received, units_held, wait_until
 
 
 def test_one_expiry_sent_six_times_to_two_workers_at_once_cancels_the_order_once(deploy, make_hive, rows: Rows):
@@ -31,7 +31,7 @@ def test_one_expiry_sent_six_times_to_two_workers_at_once_cancels_the_order_once
     # One cancels; the others change nothing ('swept' when the worker ran late and had caught up already).
     assert results["'expired'"] == 1
     assert set(results) <= {"'expired'", "'already_final'", "'swept'"}
-    assert hive.queries.order(order.id).status is OrderStatus.CANCELLED
+    assert recorded(hive, order.id).status is OrderStatus.CANCELLED
     assert Counter(e["type"] for e in rows.events_for(order.id)) == {
         "order:created": 1,
         "expiration:complete": 1,
@@ -60,7 +60,7 @@ def test_an_event_delivered_twice_is_handled_once_by_each_subscriber(deploy, mak
     }
     assert deployment.audit_log.read_text().splitlines() == [f"audit.order.created {message.id}"]
     # schedule_expiry ran once, so exactly one expiry task was sent, and it cancelled the order.
-    wait_until(lambda: hive.queries.order(order.id).status is OrderStatus.CANCELLED, timeout=15)
+    wait_until(lambda: recorded(hive, order.id).status is OrderStatus.CANCELLED, timeout=15)
     assert tasks_received(*workers, task=EXPIRE_ORDER) == 1
 
 

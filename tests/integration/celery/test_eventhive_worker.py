@@ -8,7 +8,7 @@ from collections import Counter
 
 from eventhive_core import OrderStatus
 
-from .conftest import Market, Rows, wait_until
+from .conftest import Market, Rows, recorded, wait_until
 
 
 def test_eventhive_worker_with_beat_sweeps_due_holds_and_relays_their_events(deploy, make_hive, rows: Rows):
@@ -19,7 +19,7 @@ def test_eventhive_worker_with_beat_sweeps_due_holds_and_relays_their_events(dep
     market = Market.open(hive)
     order = market.order(market.ticket())
 
-    wait_until(lambda: hive.queries.order(order.id).status is OrderStatus.CANCELLED, timeout=15)
+    wait_until(lambda: recorded(hive, order.id).status is OrderStatus.CANCELLED, timeout=15)
     # Beat's relay publishes everything, including the cancellation the sweeper wrote.
     wait_until(lambda: all(e["sent_at"] is not None for e in rows.outbox()), timeout=10)
 
@@ -39,7 +39,7 @@ def test_the_worker_log_shows_what_the_sweeper_and_relay_did_and_not_their_idle_
     market = Market.open(hive)
     order = market.order(market.ticket())
 
-    wait_until(lambda: hive.queries.order(order.id).status is OrderStatus.CANCELLED, timeout=15)
+    wait_until(lambda: recorded(hive, order.id).status is OrderStatus.CANCELLED, timeout=15)
     wait_until(lambda: all(e["sent_at"] is not None for e in rows.outbox()), timeout=10)
     worker.wait_for("Sweeper expired 1 order(s)")
     worker.wait_for("Relay published")

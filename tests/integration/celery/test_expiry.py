@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from eventhive_core import OrderStatus
 
-from .conftest import Market, Rows, subscribers_of, units_held, wait_until
+from .conftest import Market, Rows, recorded, subscribers_of, units_held, wait_until
 
 
 def test_a_two_second_hold_is_cancelled_by_the_worker_once_and_its_ticket_is_free_again(deploy, make_hive, rows: Rows):
@@ -21,12 +21,14 @@ def test_a_two_second_hold_is_cancelled_by_the_worker_once_and_its_ticket_is_fre
     # The web process's relay publishes order:created; the worker's schedule_expiry sends the ETA task.
     assert hive.relay_outbox() >= 1
 
+    # Wait for the worker to record the expiry (a query shows the hold expired as soon as it ends).
     cancelled = wait_until(
-        lambda: (view := hive.queries.order(order.id)).status is OrderStatus.CANCELLED and view,
+        lambda: (stored := recorded(hive, order.id)).status is OrderStatus.CANCELLED and stored,
         timeout=15,
         also=hive.relay_outbox,
     )
     assert cancelled.cancel_reason == "expired"
+    assert hive.queries.order(order.id).status is OrderStatus.CANCELLED
     assert units_held(deployment.database_url, ticket) == 0
     assert hive.queries.ticket(ticket).available == 1
 

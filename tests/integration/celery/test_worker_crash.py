@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from eventhive_core import OrderStatus
 from eventhive_core.adapters.celery.task_names import EXPIRE_ORDER
 
-from .conftest import Market, Rows, subscribers_of, tasks_received, units_held, wait_until
+from .conftest import Market, Rows, recorded, subscribers_of, tasks_received, units_held, wait_until
 
 HOLDS = 8
 
@@ -34,16 +34,16 @@ def test_after_a_kill_9_and_a_restart_every_due_hold_is_cancelled_once_and_no_ev
     # Beat's relay publishes the orders; the worker's schedule_expiry sends their ETA tasks, which it then holds.
     wait_until(lambda: {m for s, m in rows.processed() if s == "expiration.schedule_expiry"} >= created, timeout=15)
     wait_until(lambda: tasks_received(worker, task=EXPIRE_ORDER) >= HOLDS, timeout=10)
-    assert all(hive.queries.order(o.id).status is OrderStatus.CREATED for o in orders)
+    assert all(recorded(hive, o.id).status is OrderStatus.CREATED for o in orders)
 
     worker.kill()
     # Every hold runs out while no worker and no beat is alive.
     time.sleep(max(0.0, (max(o.expires_at for o in orders) - datetime.now(UTC)).total_seconds()) + 0.3)
-    assert all(hive.queries.order(o.id).status is OrderStatus.CREATED for o in orders)
+    assert all(recorded(hive, o.id).status is OrderStatus.CREATED for o in orders)
 
     restarted = time.monotonic()
     deployment.celery_worker("crashy", beat=True)
-    wait_until(lambda: all(hive.queries.order(o.id).status is OrderStatus.CANCELLED for o in orders), timeout=30)
+    wait_until(lambda: all(recorded(hive, o.id).status is OrderStatus.CANCELLED for o in orders), timeout=30)
 
     def everything_delivered() -> bool:
         outbox = rows.outbox()

@@ -5,7 +5,6 @@ import pytest
 from eventhive_core import (
     CancelOrder,
     CreateTicket,
-    ExpireOrder,
     ExpireResult,
     Hive,
     NotAuthorized,
@@ -22,7 +21,7 @@ from eventhive_core.testing.fakes import FrozenClock
 
 
 def outbox_types(hive: Hive) -> list[str]:
-    now = hive.services.clock.now()
+    now = hive.clock.now()
     with hive.uow() as uow:
         return [r.message.type for r in uow.outbox.claim(now, now, 1000)]
 
@@ -134,10 +133,10 @@ def test_unknown_or_malformed_order_ids_are_not_found(hive: Hive, ann: str, orde
 
 def test_expiry_cancels_a_due_order_once(hive: Hive, clock: FrozenClock, ann: str, gig: str) -> None:
     order = hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
-    assert hive.handle(ExpireOrder(order_id=order.id)) is ExpireResult.NOT_DUE
+    assert hive.expire(order.id) is ExpireResult.NOT_DUE
     clock.advance(seconds=60)
-    assert hive.handle(ExpireOrder(order_id=order.id)) is ExpireResult.EXPIRED
-    assert hive.handle(ExpireOrder(order_id=order.id)) is ExpireResult.ALREADY_FINAL
+    assert hive.expire(order.id) is ExpireResult.EXPIRED
+    assert hive.expire(order.id) is ExpireResult.ALREADY_FINAL
     view = hive.queries.order(order.id)
     assert (view.status, view.cancel_reason) == (OrderStatus.CANCELLED, "expired")
     assert outbox_types(hive).count("expiration:complete") == 1
@@ -148,13 +147,13 @@ def test_expiry_never_cancels_a_complete_order(hive: Hive, clock: FrozenClock, a
     order = hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
     hive.handle(PayOrder(order_id=order.id, actor_id=ann, token="tok_visa"))
     clock.advance(seconds=3600)
-    assert hive.handle(ExpireOrder(order_id=order.id)) is ExpireResult.ALREADY_FINAL
+    assert hive.expire(order.id) is ExpireResult.ALREADY_FINAL
     assert hive.sweep() == 0
     assert hive.queries.order(order.id).status is OrderStatus.COMPLETE
 
 
 def test_expiring_an_unknown_order_reports_not_found(hive: Hive) -> None:
-    assert hive.handle(ExpireOrder(order_id="nope")) is ExpireResult.NOT_FOUND
+    assert hive.expire("nope") is ExpireResult.NOT_FOUND
 
 
 def test_the_sweeper_expires_every_due_hold_in_batches(hive: Hive, clock: FrozenClock, seller: str, ann: str) -> None:
@@ -162,8 +161,6 @@ def test_the_sweeper_expires_every_due_hold_in_batches(hive: Hive, clock: Frozen
     for _ in range(7):
         hive.handle(PlaceOrder(buyer_id=ann, ticket_id=ticket))
     clock.advance(seconds=61)
-    from eventhive_core import SweepExpired
-
-    assert hive.handle(SweepExpired(batch_size=3)) == 7
+    assert hive.sweep(batch_size=3) == 7
     assert hive.sweep() == 0
     assert hive.queries.ticket(ticket).available == 30

@@ -21,7 +21,6 @@ from eventhive_core import (
     CancelOrder,
     CreateTicket,
     EventHiveError,
-    ExpireOrder,
     OrderStatus,
     OrderView,
     PayOrder,
@@ -47,7 +46,7 @@ class Marketplace(RuleBasedStateMachine):
         super().__init__()
         self.clock = FrozenClock()
         self.hive = make_test_hive(self.clock, reservation_ttl=TTL)
-        self.gateway = self.hive.services.payments
+        self.gateway = self.hive.payment_gateway
         assert isinstance(self.gateway, FakePaymentGateway)
         self.seller = seller = self.hive.handle(SignUp(email="seller@example.com", password="password")).user.id
         self.buyers = [
@@ -96,7 +95,7 @@ class Marketplace(RuleBasedStateMachine):
 
     @rule(order=orders)
     def expire(self, order: str) -> None:
-        self.hive.handle(ExpireOrder(order_id=order))
+        self.hive.expire(order)
 
     @rule(
         order=orders,

@@ -9,11 +9,14 @@ two apps in one process (two Flask apps, tests) keep two Hives, and a dropped ap
 from __future__ import annotations
 
 import threading
+import warnings
 import weakref
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from eventhive_core.domain.errors import ConfigurationError
+
+# Moved to the core with the catch-up sweep; still importable from here for one release.
+from eventhive_core.service_layer.expiry import CatchUp
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -81,33 +84,23 @@ def hive_for(celery_app: Celery) -> Hive:
     return hive
 
 
-class CatchUp:
-    """One worker process's catch-up state: who sweeps now, and up to when holds are known final.
-
-    Attributes:
-        lock: Held while one task sweeps every due hold.
-        swept_until: Every hold whose ``expires_at`` is at or before this time was final when the
-            last catch-up sweep of this process finished (None before the first).
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.swept_until: datetime | None = None
-
-    def covers(self, due: datetime) -> bool:
-        """Tell whether a hold ending at or before ``due`` is known final."""
-        swept = self.swept_until
-        return swept is not None and due <= swept
-
-    def advance(self, until: datetime) -> None:
-        """Record a finished sweep that started at ``until``."""
-        if self.swept_until is None or until > self.swept_until:
-            self.swept_until = until
-
-
 def catch_up_for(celery_app: Celery) -> CatchUp:
-    """Return this process's catch-up state for ``celery_app``."""
+    """Return the catch-up state of the Hive bound to ``celery_app``.
+
+    Deprecated: the catch-up sweep moved into the core (``hive.expire(order_id, fire_at=...)``)
+    and its state belongs to the Hive; this function goes in the next release.
+    """
+    warnings.warn(
+        "catch_up_for() is deprecated and will be removed in the next release: the catch-up sweep lives in "
+        "the Hive now (hive.expire(order_id, fire_at=...)).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     with _lock:
+        hive = _hives.get(celery_app)
+        if hive is not None:
+            # The Hive's own state, so old callers still see (and share) the sweep it runs.
+            return hive._expiries.catch_up
         state = _catch_ups.get(celery_app)
         if state is None:
             state = _catch_ups[celery_app] = CatchUp()

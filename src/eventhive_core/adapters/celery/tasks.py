@@ -19,11 +19,14 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from eventhive_core.adapters.celery.binding import catch_up_for, hive_for
+from eventhive_core.adapters.celery.binding import hive_for
 from eventhive_core.adapters.celery.bus import CeleryEventBus
 from eventhive_core.adapters.celery.task_names import DELIVER_EVENT, EXPIRE_ORDER, RELAY_OUTBOX, SWEEP_EXPIRED
 from eventhive_core.domain.errors import ConcurrencyConflict, ConfigurationError, NotFound, TransientStorageError
 from eventhive_core.ports.messages import Message
+
+# Re-exported for callers that read it here; the catch-up itself lives in the core now.
+from eventhive_core.service_layer.expiry import CATCH_UP_AFTER
 from eventhive_core.service_layer.orders import ExpireResult
 
 log = logging.getLogger(__name__)
@@ -37,11 +40,8 @@ MAX_RETRIES = 5
 #: Retries of one event delivery: longer, because nothing else would deliver it again.
 DELIVERY_MAX_RETRIES = 12
 
-#: How late an expiry may run before its worker sweeps every due hold at once.
-CATCH_UP_AFTER = timedelta(milliseconds=500)
-
 #: What ``expire_order`` returns when a catch-up sweep of its worker already ended the hold.
-SWEPT = "swept"
+SWEPT = str(ExpireResult.SWEPT)
 
 #: The longest wait between two retries (seconds).
 MAX_BACKOFF = 300
@@ -67,12 +67,10 @@ def _task(name: str, **options: Any) -> Callable[[Callable[..., object]], Any]:
 def expire_order(self: Task, order_id: str, fire_at: str | None = None) -> str:
     """Expire order ``order_id`` if its hold ran out; return what happened (``expired``, ``already_final``...).
 
-    A task that runs more than ``CATCH_UP_AFTER`` after ``fire_at`` and cancels its order shows
-    that the worker is behind a burst of expiries. It then sweeps every due hold (one transaction
-    per batch instead of one per order) and remembers when that sweep started: a queued task whose
-    ``fire_at`` is not later needs no database at all (``swept``), since its hold ended before the
-    sweep (``fire_at`` is never before the hold's end). One sweep per worker process at a time;
-    late tasks wait for a running one instead of racing it for the same rows.
+    The Hive does the work, catch-up included (``hive.expire(order_id, fire_at=...)``): a task
+    that runs late and cancels its order sweeps every due hold, and later tasks for holds that
+    ended before that sweep return ``swept``. A task that runs early is retried at the order's
+    due time: the retry is Celery's part.
 
     Args:
         self: The task (bound).
@@ -80,34 +78,14 @@ def expire_order(self: Task, order_id: str, fire_at: str | None = None) -> str:
         fire_at: The ISO time the task was scheduled for (the order's own expiry decides).
     """
     hive = hive_for(self.app)
-    due = _parse(fire_at)
-    catch_up = catch_up_for(self.app)
-    late = due is not None and hive.services.clock.now() - due > CATCH_UP_AFTER
-    if late:
-        with catch_up.lock:
-            pass  # a sweep in progress is about to cancel this order too: let it finish first
-        if due is not None and catch_up.covers(due):
-            return SWEPT
-    result = hive.expire(order_id)
-    if late and result is ExpireResult.EXPIRED and catch_up.lock.acquire(blocking=False):
-        try:
-            started = hive.services.clock.now()
-            swept = hive.sweep()
-        except RETRY_ON as exc:
-            # Only a shortcut: the remaining tasks and the beat sweeper still expire every hold.
-            log.info("Catch-up sweep after %s gave way to a concurrent writer: %s", order_id, exc)
-        else:
-            catch_up.advance(started)
-            log.info("Expiry of %s ran late (due %s): swept %d more due hold(s)", order_id, fire_at, swept)
-        finally:
-            catch_up.lock.release()
+    result = hive.expire(order_id, fire_at=_parse(fire_at))
     if result is ExpireResult.NOT_DUE:
         # The timer ran early (clock step, or a producer with another clock): try again when it is due.
         try:
             retry_at = hive.queries.order(order_id).expires_at + hive.settings.expiry_grace
         except NotFound:
             return str(ExpireResult.NOT_FOUND)
-        eta = max(retry_at, hive.services.clock.now() + timedelta(milliseconds=100))
+        eta = max(retry_at, hive.clock.now() + timedelta(milliseconds=100))
         log.info("Expiry of %s (scheduled for %s) ran early; retrying at %s", order_id, fire_at, eta.isoformat())
         raise self.retry(eta=eta, max_retries=MAX_RETRIES)
     log.debug("Expiry of %s (scheduled for %s): %s", order_id, fire_at, result)
