@@ -15,7 +15,7 @@ from eventhive_core.domain.order import Order
 from eventhive_core.domain.payment import Payment
 from eventhive_core.domain.ticket import Ticket
 from eventhive_core.hive import Hive
-from eventhive_core.plugins.manager import make_plugin_manager
+from eventhive_core.plugins.manager import HivePluginManager, make_plugin_manager
 from eventhive_core.plugins.registry import collect_registries
 from eventhive_core.ports.auth import PasswordHasher, TokenService
 from eventhive_core.ports.event_bus import EventBus
@@ -29,6 +29,9 @@ from eventhive_core.settings import HiveSettings
 from eventhive_core.version import __version__
 
 log = logging.getLogger(__name__)
+
+#: The hooks every purchase asks; ``builtin.policies`` answers them unless it is blocked.
+_POLICY_HOOKS = ("eventhive_reservation_ttl", "eventhive_late_payment_policy")
 
 
 def bootstrap(
@@ -53,6 +56,7 @@ def bootstrap(
     """
     settings = settings or HiveSettings()
     pm = make_plugin_manager(settings, plugins)
+    _require_policies(pm)
     registries = collect_registries(pm)
     clock = clock or SystemClock()
 
@@ -100,6 +104,17 @@ def bootstrap(
     subscribe_all(bus, [*core, *registries.subscribers], services)
     pm.hook.eventhive_startup(hive=hive)
     return hive
+
+
+def _require_policies(pm: HivePluginManager) -> None:
+    # Found at start rather than at the first order: with builtin.policies blocked, a policy
+    # hook nobody implements would fail every purchase.
+    for hook in _POLICY_HOOKS:
+        if not getattr(pm.hook, hook).get_hookimpls():
+            raise ConfigurationError(
+                f"Nothing implements {hook}: builtin.policies, which answers it from the settings, is blocked "
+                f"(EVENTHIVE_BLOCK_PLUGINS); unblock it, or load a plugin that implements {hook}."
+            )
 
 
 def _no_policy_answer(hook: str, answer: object, expected: str) -> str:

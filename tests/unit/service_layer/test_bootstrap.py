@@ -66,8 +66,25 @@ def test_the_reservation_ttl_and_late_payment_policy_default_to_the_settings_thr
         assert hive.services.late_payment(None, None) == "refund"  # type: ignore[arg-type]
 
 
+def test_with_the_built_in_policies_blocked_and_nothing_else_implementing_them_the_hive_does_not_start() -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"Nothing implements eventhive_reservation_ttl: builtin\.policies, .* is blocked"
+    ):
+        make_test_hive(block_plugins=("builtin.policies",))
+
+
+class PassesOnEverything:
+    @hookimpl
+    def eventhive_reservation_ttl(self):  # type: ignore[no-untyped-def]
+        return None
+
+    @hookimpl
+    def eventhive_late_payment_policy(self):  # type: ignore[no-untyped-def]
+        return None
+
+
 def test_with_the_built_in_policies_blocked_and_no_other_answer_a_policy_fails_naming_them() -> None:
-    with make_test_hive(block_plugins=("builtin.policies",)) as hive:
+    with make_test_hive(block_plugins=("builtin.policies",), plugins=(PassesOnEverything(),)) as hive:
         with pytest.raises(
             ConfigurationError, match=r"No plugin answered eventhive_reservation_ttl: .*builtin\.policies"
         ):
