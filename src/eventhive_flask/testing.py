@@ -93,7 +93,8 @@ def sign_up(client: FlaskClient, email: str = "test@test.com", password: str = T
     return str(response.get_json()["id"])
 
 
-@dataclass
+# Compared by identity, so it stays hashable: pluggy keeps plugins in sets (subset hook callers).
+@dataclass(eq=False)
 class EventRecorder:
     """A plugin that subscribes to every event type and keeps what it receives (after commit and relay)."""
 
