@@ -141,6 +141,19 @@ def test_updates_the_order_status_to_cancelled(api: Api) -> None:
     assert buyer.get(f"/api/orders/{order['id']}").get_json()["status"] == "cancelled"
 
 
+def test_an_unpaid_order_past_its_time_reads_as_expired_before_any_expiry_records_it(api: Api) -> None:
+    buyer = api.user()
+    order = api.order(buyer, api.ticket(api.user())["id"])
+    api.clock.advance(seconds=60)
+
+    shown = buyer.get(f"/api/orders/{order['id']}").get_json()
+    (listed,) = buyer.get("/api/orders").get_json()
+
+    assert shown["status"] == listed["status"] == "cancelled"
+    assert api.published().of_type("expiration:complete") == []  # reading recorded nothing
+    assert api.hive.sweep() == 1  # the sweeper still records the expiry, with its events
+
+
 def test_emits_an_order_cancelled_event_on_expiry(api: Api) -> None:
     order = api.order(api.user(), api.ticket(api.user())["id"])
     api.clock.advance(seconds=61)
