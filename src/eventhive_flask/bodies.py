@@ -17,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from eventhive_core import FieldError, ValidationFailed
 from eventhive_core.domain.validation import is_unicode_text
+from eventhive_flask.draining import DRAIN_LIMIT, drain_body
 from eventhive_flask.errors import ApiError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -44,35 +45,6 @@ def read_body() -> bytes:
         if stream is not None and stream.read(1):
             raise RequestEntityTooLarge()
     return raw
-
-
-#: The most of an unread request body that is read and thrown away so the connection stays usable.
-DRAIN_LIMIT = 8 * 1024 * 1024
-
-
-def drain_body() -> None:
-    """Read and discard what is left of the request body (up to :data:`DRAIN_LIMIT`).
-
-    An answer given before the body was read (401 before parsing, 413 for a declared length)
-    would otherwise leave the rest of the body on a keep-alive connection: gunicorn then closes
-    it after saying ``Connection: keep-alive``, and a client reusing the connection fails on its
-    next request. A WSGI application cannot make gunicorn say ``Connection: close`` (it drops
-    hop-by-hop headers), so the body is drained instead, within a bound.
-    """
-    if request.content_length == 0 or request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    stream = request.environ.get("wsgi.input")
-    if stream is None:
-        return
-    drained = 0
-    try:
-        while drained < DRAIN_LIMIT:
-            chunk = stream.read(min(65536, DRAIN_LIMIT - drained))
-            if not chunk:
-                return
-            drained += len(chunk)
-    except (OSError, ValueError):
-        return  # the client went away: nothing to keep alive
 
 
 def is_json_mimetype(mimetype: str) -> bool:

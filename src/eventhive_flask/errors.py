@@ -17,6 +17,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from eventhive_core import ConfigurationError, EventHiveError
+from eventhive_flask.draining import drain_body
 from eventhive_flask.responses import json_text_response
 
 log = logging.getLogger("eventhive_flask")
@@ -114,8 +115,6 @@ def register_app_handlers(app: Flask, api_root: str) -> None:
 
     def handle_http(exc: HTTPException) -> Response | HTTPException:
         if request.path == api_root or request.path.startswith(api_root + "/"):
-            from eventhive_flask.bodies import drain_body  # bodies imports this module
-
             drain_body()  # a routing error is answered before any body is read
             return from_http_exception(exc)
         return exc

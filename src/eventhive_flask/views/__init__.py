@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from eventhive_flask.auth import check_csrf
-from eventhive_flask.bodies import drain_body
+from eventhive_flask.draining import drain_body
 from eventhive_flask.errors import handle_any
 from eventhive_flask.state import current_state
 
