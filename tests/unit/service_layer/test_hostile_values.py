@@ -63,7 +63,7 @@ def test_a_lone_surrogate_in_a_payment_token_is_refused_before_the_provider(hive
         hive.handle(PayOrder(order_id=order.id, actor_id=ann, token="tok_\ud800"))
 
     assert fields_of(refused.value) == ["token"]
-    assert hive.services.payments.charges == []  # type: ignore[attr-defined]
+    assert hive.payment_gateway.charges == []  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from eventhive_core.testing.fakes import FrozenClock
 
 
 def outbox_types(hive: Hive) -> list[str]:
-    now = hive.services.clock.now()
+    now = hive.clock.now()
     with hive.uow() as uow:
         return [r.message.type for r in uow.outbox.claim(now, now, 1000)]
 

@@ -45,7 +45,7 @@ def sign_up(hive: Hive, email: str) -> str:
 
 
 def fake(hive: Hive) -> FakePaymentGateway:
-    gateway = hive.services.payments
+    gateway = hive.payment_gateway
     assert isinstance(gateway, FakePaymentGateway)
     return gateway
 

@@ -21,7 +21,7 @@ from eventhive_core.testing.hives import make_test_hive
 
 
 def gateway(hive: Hive):  # type: ignore[no-untyped-def]
-    return hive.services.payments
+    return hive.payment_gateway
 
 
 def make_provider_slow(hive: Hive, clock: FrozenClock) -> None:

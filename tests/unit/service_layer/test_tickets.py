@@ -95,5 +95,5 @@ def test_an_invalid_update_changes_nothing(hive: Hive, seller: str, gig: str) ->
 def test_listing_and_updating_publish_events(hive: Hive, seller: str, gig: str) -> None:
     hive.handle(UpdateTicket(ticket_id=gig, actor_id=seller, title="Gig 2"))
     with hive.uow() as uow:
-        types = [r.message.type for r in uow.outbox.claim(hive.services.clock.now(), hive.services.clock.now(), 10)]
+        types = [r.message.type for r in uow.outbox.claim(hive.clock.now(), hive.clock.now(), 10)]
     assert types == ["ticket:created", "ticket:updated"]
