@@ -8,6 +8,17 @@ outbox and the bus (`to_envelope`, `to_message`) and where consumers read them b
 
 from __future__ import annotations
 
+from eventhive_core.contracts.codec import (
+    CURRENT_VERSION,
+    UPCASTERS,
+    Upcaster,
+    json_schemas,
+    parse_message,
+    schema_file_name,
+    to_domain_event,
+    to_envelope,
+    to_message,
+)
 from eventhive_core.contracts.compatibility import breaking_changes
 from eventhive_core.contracts.envelope import Envelope, payload_model
 from eventhive_core.contracts.errors import EventContractError, InvalidEnvelope, UnknownEventType
@@ -23,17 +34,6 @@ from eventhive_core.contracts.payloads import (
     TicketCreatedV1,
     TicketUpdatedV1,
     UserBannedV1,
-)
-from eventhive_core.contracts.registry import (
-    CURRENT_VERSION,
-    UPCASTERS,
-    Upcaster,
-    json_schemas,
-    parse_message,
-    schema_file_name,
-    to_domain_event,
-    to_envelope,
-    to_message,
 )
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Idempotency-Key in the core: a success is found through the row it made, a refusal is kept for a while.
 
-DESIGN. A keyed command records the client's key on the row it creates (an order records its
+A keyed command records the client's key on the row it creates (an order records its
 buyer's key), in the transaction that creates it, under a unique index. Whatever crashes after
 that commit, the key finds the row: there is no second write for a killed worker to miss, and
 no "in flight" marker to outlive it, so a retry never waits out a lease and never acts twice.

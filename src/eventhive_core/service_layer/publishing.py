@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventhive_core.contracts.registry import to_envelope, to_message
+from eventhive_core.contracts.codec import to_envelope, to_message
 from eventhive_core.domain.events import DomainEvent
 from eventhive_core.ports.storage import UnitOfWork
 from eventhive_core.service_layer.services import Services

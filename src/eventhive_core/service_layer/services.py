@@ -1,7 +1,7 @@
 """The dependencies every handler gets, gathered in one explicit object.
 
-DESIGN.md suggests injecting dependencies by parameter name; one typed object does the same job
-with no reflection and lets mypy check every handler's use of it.
+Handlers could get their dependencies injected by parameter name; one typed object does the
+same job with no reflection and lets mypy check every handler's use of it.
 """
 
 from __future__ import annotations

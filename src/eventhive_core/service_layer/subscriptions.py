@@ -50,7 +50,7 @@ def on_event(
         >>> subscriber.event_type, subscriber.role
         ('order:created', 'audit')
     """
-    from eventhive_core.contracts.registry import to_domain_event
+    from eventhive_core.contracts.codec import to_domain_event
 
     def handler(envelope: Envelope, uow: UnitOfWork) -> None:
         event = to_domain_event(envelope)
@@ -67,7 +67,7 @@ def make_delivery(subscriber: Subscription[SubscriberHandler], services: Service
     The processed-message id is inserted in the same transaction as the reaction's own writes,
     so a redelivered event changes nothing, and a failed reaction is retried whole.
     """
-    from eventhive_core.contracts.registry import parse_message
+    from eventhive_core.contracts.codec import parse_message
 
     def deliver(message: Message) -> None:
         envelope = parse_message(message)

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from eventhive_core.adapters.memory import MemoryStorage
+from eventhive_core.contracts.codec import to_envelope
 from eventhive_core.contracts.envelope import Envelope
-from eventhive_core.contracts.registry import to_envelope
 from eventhive_core.domain.events import OrderCancelled, OrderCreated
 from eventhive_core.domain.expiration import ExpirationPolicy
 from eventhive_core.service_layer.reactions import SCHEDULE_EXPIRY, schedule_expiry_subscriber

@@ -1,8 +1,9 @@
 """Repositories over one connection and transaction: conditional UPDATEs, version guards, no ORM.
 
-The reservation rule lives in the database (DESIGN §4.3, pattern A): ``reserve`` is a single
-conditional UPDATE of the ticket's counters, and every order transition is a guarded UPDATE that
-moves the counters in the same transaction only when it hit a row. PostgreSQL's READ COMMITTED
+The reservation rule lives in the database (docs/concepts/reservations-and-expiry.md, "The
+reservation is one atomic step"): ``reserve`` is a single conditional UPDATE of the ticket's
+counters, and every order transition is a guarded UPDATE that moves the counters in the same
+transaction only when it hit a row. PostgreSQL's READ COMMITTED
 re-checks the WHERE clause after waiting for a row lock, so concurrent buyers queue on the
 ticket row and never overshoot; on SQLite a write unit holds the database's write lock.
 """

@@ -1,7 +1,7 @@
 """Table metadata of the SQL storage (SQLAlchemy Core; the domain never sees it).
 
 Ticket rows keep ``units_held`` and ``units_sold`` counters under a CHECK constraint, so the
-reservation is one conditional UPDATE (DESIGN §4.3, pattern A) and a bug becomes an error, never
+reservation is one conditional UPDATE (docs/concepts/reservations-and-expiry.md) and a bug becomes an error, never
 an oversell. User ids carry no foreign key: an identity plugin may authenticate users that live
 elsewhere. Every timestamp goes through :class:`UTCDateTime`, which refuses naive values.
 """
