@@ -1,46 +1,13 @@
-"""The original's JSON API as one blueprint, mounted at ``<EVENTHIVE_URL_PREFIX>/api``."""
+"""The original's JSON API as one blueprint, mounted at ``<EVENTHIVE_URL_PREFIX>/api``.
+
+Importing the package attaches every route to :data:`api` (defined in
+:mod:`~eventhive_flask.views.blueprint`, which the route modules import).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
-
-from eventhive_flask.auth import check_csrf
-from eventhive_flask.draining import drain_body
-from eventhive_flask.errors import handle_any
-from eventhive_flask.state import current_state
-
-#: The API blueprint (registered by ``EventHive.init_app``; its endpoints are ``eventhive_api.*``).
-api = Blueprint("eventhive_api", __name__)
-
-
-#: Endpoints whose caller is authenticated by a signature over the body, not by the cookie.
-SIGNED_ENDPOINTS = frozenset({"eventhive_api.payment_webhook"})
-
-#: Webhook bodies are the provider's, not our clients': allow at least this much (Stripe events are a few KiB).
-WEBHOOK_MAX_CONTENT_LENGTH = 1024 * 1024
-
-
-@api.before_request
-def _guard() -> None:
-    # The size limit is ours (EVENTHIVE_MAX_CONTENT_LENGTH), not the whole app's MAX_CONTENT_LENGTH.
-    limit = current_state().flask.max_content_length
-    if request.endpoint in SIGNED_ENDPOINTS:
-        request.max_content_length = max(limit, WEBHOOK_MAX_CONTENT_LENGTH)
-        return  # CSRF protects cookie sessions; a webhook carries its provider's signature instead
-    request.max_content_length = limit
-    check_csrf()
-
-
-@api.after_request
-def _finish(response: Response) -> Response:
-    drain_body()  # an early answer must not leave half a body on a keep-alive connection
-    return response
-
-
-api.register_error_handler(Exception, handle_any)
-
-# Routes attach to `api` when their modules are imported.
-from eventhive_flask.views import api_orders, api_payments, api_tickets, api_users, health  # noqa: E402
+from eventhive_flask.views import api_orders, api_payments, api_tickets, api_users, health
+from eventhive_flask.views.blueprint import SIGNED_ENDPOINTS, WEBHOOK_MAX_CONTENT_LENGTH, api
 
 __all__ = [
     "SIGNED_ENDPOINTS",

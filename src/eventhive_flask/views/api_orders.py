@@ -11,7 +11,7 @@ from eventhive_flask.idempotency import HEADER, REPLAYED_HEADER
 from eventhive_flask.responses import empty_response, json_list, json_response, json_text_response, page_arguments
 from eventhive_flask.schemas import OrderIn, OrderOut
 from eventhive_flask.state import current_hive
-from eventhive_flask.views import api
+from eventhive_flask.views.blueprint import api
 
 
 @api.post("/orders", endpoint="place_order")

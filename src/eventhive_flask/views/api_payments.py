@@ -11,7 +11,7 @@ from eventhive_flask.idempotency import idempotent
 from eventhive_flask.responses import json_response
 from eventhive_flask.schemas import PaymentIn, PaymentOut, WebhookOut
 from eventhive_flask.state import current_hive
-from eventhive_flask.views import api
+from eventhive_flask.views.blueprint import api
 
 
 @api.post("/payments", endpoint="pay")

@@ -10,7 +10,7 @@ from eventhive_flask.bodies import parse
 from eventhive_flask.responses import json_list, json_response, page_arguments
 from eventhive_flask.schemas import TicketIn, TicketOut
 from eventhive_flask.state import current_hive
-from eventhive_flask.views import api
+from eventhive_flask.views.blueprint import api
 
 
 @api.get("/tickets", endpoint="list_tickets")

@@ -18,7 +18,7 @@ from eventhive_flask.schemas import (
     UserOut,
 )
 from eventhive_flask.state import current_hive
-from eventhive_flask.views import api
+from eventhive_flask.views.blueprint import api
 
 
 def _signed_in(result: SignedIn, status: int) -> Response:

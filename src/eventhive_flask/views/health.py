@@ -10,7 +10,7 @@ from eventhive_core import EventHiveError, TransientStorageError, __version__
 from eventhive_flask.responses import json_response
 from eventhive_flask.schemas import HealthOut
 from eventhive_flask.state import current_hive
-from eventhive_flask.views import api
+from eventhive_flask.views.blueprint import api
 
 log = logging.getLogger("eventhive_flask")
 _NOBODY = "00000000-0000-7000-8000-000000000000"
