@@ -216,6 +216,15 @@ def _load_entry_points(pm: HivePluginManager, allowed: tuple[str, ...] | None) -
 
 def _register(pm: HivePluginManager, plugin: object, name: str, origin: PluginOrigin) -> None:
     try:
+        hash(plugin)
+    except TypeError:
+        # collect_registries calls each plugin's registration hooks apart, through pluggy's
+        # subset_hook_caller, which keeps plugins in a set: say so now, not as a TypeError later.
+        raise ConfigurationError(
+            f"Plugin {name!r} is a {type(plugin).__name__} that cannot be hashed (a dataclass with eq=True, say); "
+            "plugin objects must be hashable: use @dataclass(eq=False), or define __hash__."
+        ) from None
+    try:
         registered = pm.register(plugin, name=name)
     except pluggy.PluginValidationError as exc:
         raise ConfigurationError(

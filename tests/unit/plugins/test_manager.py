@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -294,3 +295,34 @@ def test_the_built_ins_are_all_listed_in_load_order(no_entry_points: HiveSetting
 )
 def test_extras_hint_names_the_extra_that_installs_a_missing_module(module: str | None, line: str | None) -> None:
     assert extras_hint(module) == line
+
+
+@dataclasses.dataclass
+class EqualityPlugin:
+    """A dataclass with eq=True: Python sets its __hash__ to None."""
+
+    label: str = "x"
+
+    @hookimpl
+    def eventhive_register_storage(self, register):  # type: ignore[no-untyped-def]
+        return None
+
+
+def test_a_plugin_object_that_cannot_be_hashed_is_refused_at_once_with_the_fix(no_entry_points: HiveSettings) -> None:
+    with pytest.raises(ConfigurationError, match=r"cannot be hashed .* use @dataclass\(eq=False\)"):
+        make_plugin_manager(no_entry_points, plugins=(EqualityPlugin(),))
+
+
+def test_a_hashable_instance_plugin_registers_its_names(no_entry_points: HiveSettings) -> None:
+    registries = collect_registries(make_plugin_manager(no_entry_points, plugins=(HashableMemory(),)))
+
+    assert registries.storage.owner("memory-too") == "HashableMemory"
+
+
+@dataclasses.dataclass(eq=False)
+class HashableMemory:
+    @hookimpl
+    def eventhive_register_storage(self, register):  # type: ignore[no-untyped-def]
+        from eventhive_core.adapters.memory import MemoryStorage
+
+        register("memory-too", lambda settings, options: MemoryStorage())
