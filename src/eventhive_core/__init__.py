@@ -9,8 +9,11 @@ Build a :class:`Hive` with :func:`bootstrap`, send it commands, read with ``hive
 
 from __future__ import annotations
 
+import warnings
+
 from eventhive_core.bootstrap import bootstrap
 from eventhive_core.clock import Clock, SystemClock
+from eventhive_core.domain import errors as _errors
 from eventhive_core.domain.commands import (
     BanUser,
     CancelOrder,
@@ -30,6 +33,10 @@ from eventhive_core.domain.commands import (
 from eventhive_core.domain.errors import (
     AmountBelowMinimum,
     BadRequest,
+    CannotCancelCompleteOrder,
+    CannotEditReservedTicket,
+    CannotOrderOwnTicket,
+    CannotPayCancelledOrder,
     ConcurrencyConflict,
     ConfigurationError,
     EmailInUse,
@@ -41,17 +48,13 @@ from eventhive_core.domain.errors import (
     NotAuthorized,
     NotFound,
     OrderAlreadyPaid,
-    OrderCancelled,
-    OrderComplete,
     OrderNotComplete,
-    OwnTicket,
     PaymentDeclined,
     PaymentInProgress,
     PaymentProviderUnavailable,
     PaymentRefused,
     ReplayedRefusal,
     SoldOut,
-    TicketReserved,
     TransientStorageError,
     ValidationFailed,
     WebhookRejected,
@@ -67,11 +70,26 @@ from eventhive_core.service_layer.users import Identity, SignedIn
 from eventhive_core.settings import HiveSettings
 from eventhive_core.version import __version__
 
+
+def __getattr__(name: str) -> object:
+    # Errors renamed to read as refusals (OrderCancelled was also an event's name): the old names
+    # still work for one release, with a warning when they are used.
+    if name in _errors.RENAMED:
+        new = _errors.RENAMED[name]
+        warnings.warn(f"eventhive_core.{name} is renamed {new}; import {new} instead", DeprecationWarning, stacklevel=2)
+        return getattr(_errors, new)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "AmountBelowMinimum",
     "BadRequest",
     "BanUser",
     "CancelOrder",
+    "CannotCancelCompleteOrder",
+    "CannotEditReservedTicket",
+    "CannotOrderOwnTicket",
+    "CannotPayCancelledOrder",
     "Clock",
     "Command",
     "ConcurrencyConflict",
@@ -92,12 +110,9 @@ __all__ = [
     "NotAuthorized",
     "NotFound",
     "OrderAlreadyPaid",
-    "OrderCancelled",
-    "OrderComplete",
     "OrderNotComplete",
     "OrderStatus",
     "OrderView",
-    "OwnTicket",
     "Page",
     "PayOrder",
     "PaymentDeclined",
@@ -116,7 +131,6 @@ __all__ = [
     "SoldOut",
     "SweepExpired",
     "SystemClock",
-    "TicketReserved",
     "TicketSummary",
     "TicketView",
     "TransientStorageError",

@@ -7,6 +7,7 @@ validation errors, exactly like the original's ``@eventhive/common`` errors.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -82,7 +83,7 @@ class InvalidCredentials(BadRequest):
     message = "Invalid credentials"
 
 
-class TicketReserved(BadRequest):
+class CannotEditReservedTicket(BadRequest):
     """The owner tried to edit a ticket while some unit of it is held."""
 
     message = "Cannot edit a reserved ticket"
@@ -94,19 +95,22 @@ class SoldOut(BadRequest):
     message = "Ticket is already reserved"
 
 
-class OwnTicket(BadRequest):
+class CannotOrderOwnTicket(BadRequest):
     """A seller tried to buy their own ticket (an addition to the original)."""
 
     message = "You cannot order your own ticket"
 
 
-class OrderCancelled(BadRequest):
-    """Payment for an order that is cancelled (or whose hold just ran out)."""
+class CannotPayCancelledOrder(BadRequest):
+    """Payment for an order that is cancelled (or whose hold just ran out).
+
+    Not the event :class:`~eventhive_core.domain.events.OrderCancelled`: this is the refusal to pay.
+    """
 
     message = "Order is already cancelled. Cannot make payment."
 
 
-class OrderComplete(BadRequest):
+class CannotCancelCompleteOrder(BadRequest):
     """The buyer tried to cancel an order that is already paid."""
 
     message = "Cannot cancel a complete order"
@@ -244,3 +248,24 @@ class PaymentProviderUnavailable(EventHiveError):
 
     status_code = 502
     message = "The payment provider is unavailable; try again shortly"
+
+
+#: Errors renamed to read as refusals, old name to new; the old names still work for one release.
+RENAMED: dict[str, str] = {
+    "TicketReserved": "CannotEditReservedTicket",
+    "OwnTicket": "CannotOrderOwnTicket",
+    "OrderCancelled": "CannotPayCancelledOrder",
+    "OrderComplete": "CannotCancelCompleteOrder",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in RENAMED:
+        new = RENAMED[name]
+        warnings.warn(
+            f"eventhive_core.domain.errors.{name} is renamed {new}; import {new} instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

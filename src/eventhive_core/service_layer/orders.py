@@ -14,14 +14,14 @@ from datetime import datetime
 
 from eventhive_core.domain.commands import CancelOrder, ExpireOrder, PlaceOrder, SweepExpired
 from eventhive_core.domain.errors import (
+    CannotCancelCompleteOrder,
+    CannotOrderOwnTicket,
     ConcurrencyConflict,
     EventHiveError,
     FieldError,
     IdempotencyKeyReused,
     NotAuthorized,
     NotFound,
-    OrderComplete,
-    OwnTicket,
     SoldOut,
     ValidationFailed,
 )
@@ -200,7 +200,7 @@ def _reserve_and_record(uow: UnitOfWork, s: Services, cmd: PlaceOrder, key: str 
     if uow.users.get(cmd.buyer_id) is None:
         raise NotAuthorized()
     if ticket.owner_id == cmd.buyer_id:
-        raise OwnTicket()
+        raise CannotOrderOwnTicket()
     now = s.clock.now()
     # Everything is built before the reservation: from the conditional UPDATE on, the
     # ticket's row is locked, so only the inserts and the commit should run under it.
@@ -246,7 +246,7 @@ def cancel_order(cmd: CancelOrder, s: Services) -> OrderView:
     with s.storage.unit_of_work() as uow:
         order = load_own_order(uow, cmd.order_id, cmd.actor_id)
         if order.status is OrderStatus.COMPLETE:
-            raise OrderComplete()
+            raise CannotCancelCompleteOrder()
         if order.status is OrderStatus.CANCELLED:
             return order_view(uow, order)
         if is_due(order, s.clock.now()):

@@ -30,9 +30,9 @@ from datetime import timedelta
 from eventhive_core.domain.commands import PayOrder
 from eventhive_core.domain.errors import (
     AmountBelowMinimum,
+    CannotPayCancelledOrder,
     FieldError,
     OrderAlreadyPaid,
-    OrderCancelled,
     PaymentDeclined,
     PaymentInProgress,
     PaymentProviderUnavailable,
@@ -118,12 +118,12 @@ def _check_payable(uow: UnitOfWork, s: Services, order: Order) -> None:
     if order.status is OrderStatus.COMPLETE:
         raise OrderAlreadyPaid()
     if order.status is OrderStatus.CANCELLED:
-        raise OrderCancelled()
+        raise CannotPayCancelledOrder()
     if is_due(order, s.clock.now()):
         # The hold ran out and nobody swept it yet: expire it now, then refuse like the original.
         expire_in(uow, s, order)
         uow.commit()
-        raise OrderCancelled()
+        raise CannotPayCancelledOrder()
     minimum = s.payments.minimum_charge(order.amount.currency)
     if order.amount.minor < minimum:
         raise AmountBelowMinimum(str(Money(minimum, order.amount.currency)))
@@ -183,7 +183,7 @@ def _close(s: Services, claim: _Claim, digest: str) -> Payment:
         if not claim.replace:
             return claim.attempt  # a failed attempt that took money anyway was refunded; go on
         if settled.refunded is RefundReason.ORDER_NOT_LIVE:
-            raise OrderCancelled()
+            raise CannotPayCancelledOrder()
         raise OrderAlreadyPaid()  # the earlier card paid after all: nothing more to charge
     if result.outcome is not ChargeOutcome.FAILED:
         if claim.replace:
@@ -208,7 +208,7 @@ def _start_over(s: Services, old: Payment, cancelled: ChargeResult, digest: str)
         uow.payments.save(current, current.settled(PaymentStatus.FAILED, cancelled.provider_ref))
         if order.status is not OrderStatus.AWAITING_PAYMENT or is_due(order, s.clock.now()):
             uow.commit()
-            raise OrderCancelled()
+            raise CannotPayCancelledOrder()
         uow.orders.save(order, order.bumped())  # as in _claim: one new attempt per order version
         attempt = _new_attempt(s, order, len(uow.payments.for_order(order.id)) + 1, digest)
         uow.payments.add(attempt)
@@ -240,7 +240,7 @@ def _charge(s: Services, attempt: Payment, token: str) -> PaymentView:
     if result.outcome is ChargeOutcome.SUCCEEDED:
         settled = money_arrived(s, attempt, result.provider_ref)
         if settled.refunded is RefundReason.ORDER_NOT_LIVE:
-            raise OrderCancelled()
+            raise CannotPayCancelledOrder()
         if settled.refunded is not None:
             raise OrderAlreadyPaid()
         assert settled.payment is not None

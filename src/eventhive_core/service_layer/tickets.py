@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eventhive_core.domain.commands import CreateTicket, UpdateTicket
-from eventhive_core.domain.errors import FieldError, NotAuthorized, NotFound, TicketReserved, ValidationFailed
+from eventhive_core.domain.errors import CannotEditReservedTicket, FieldError, NotAuthorized, NotFound, ValidationFailed
 from eventhive_core.domain.events import TicketCreated, TicketUpdated
 from eventhive_core.domain.ids import TicketId, UserId, is_valid_id, new_id
 from eventhive_core.domain.money import Money
@@ -91,7 +91,7 @@ def update_ticket(cmd: UpdateTicket, s: Services) -> TicketView:
         reclaim_due_holds(uow, s, ticket.id, now)
         units = uow.tickets.units(ticket.id, now)
         if units.held > 0:
-            raise TicketReserved()
+            raise CannotEditReservedTicket()
         if cmd.capacity is not None and cmd.capacity < units.sold:
             raise ValidationFailed(
                 [FieldError(f"Capacity cannot be less than the {units.sold} units sold", "capacity")]

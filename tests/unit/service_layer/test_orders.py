@@ -4,14 +4,14 @@ import pytest
 
 from eventhive_core import (
     CancelOrder,
+    CannotCancelCompleteOrder,
+    CannotOrderOwnTicket,
     CreateTicket,
     ExpireResult,
     Hive,
     NotAuthorized,
     NotFound,
-    OrderComplete,
     OrderStatus,
-    OwnTicket,
     PayOrder,
     PlaceOrder,
     SoldOut,
@@ -64,7 +64,7 @@ def test_units_of_a_larger_ticket_are_sold_until_capacity(hive: Hive, seller: st
 
 
 def test_a_seller_cannot_buy_their_own_ticket(hive: Hive, seller: str, gig: str) -> None:
-    with pytest.raises(OwnTicket):
+    with pytest.raises(CannotOrderOwnTicket):
         hive.handle(PlaceOrder(buyer_id=seller, ticket_id=gig))
 
 
@@ -109,7 +109,7 @@ def test_cancelling_a_cancelled_order_changes_nothing_and_publishes_nothing(hive
 def test_a_complete_order_cannot_be_cancelled(hive: Hive, ann: str, gig: str) -> None:
     order = hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
     hive.handle(PayOrder(order_id=order.id, actor_id=ann, token="tok_visa"))
-    with pytest.raises(OrderComplete) as caught:
+    with pytest.raises(CannotCancelCompleteOrder) as caught:
         hive.handle(CancelOrder(order_id=order.id, actor_id=ann))
     assert caught.value.message == "Cannot cancel a complete order"
 

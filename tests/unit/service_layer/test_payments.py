@@ -4,12 +4,12 @@ import pytest
 
 from eventhive_core import (
     CancelOrder,
+    CannotPayCancelledOrder,
     CreateTicket,
     Hive,
     NotAuthorized,
     NotFound,
     OrderAlreadyPaid,
-    OrderCancelled,
     OrderStatus,
     PaymentDeclined,
     PayOrder,
@@ -60,7 +60,7 @@ def test_a_paid_order_cannot_be_paid_again(hive: Hive, ann: str, gig: str) -> No
 def test_paying_a_cancelled_order_gets_the_originals_message(hive: Hive, ann: str, gig: str) -> None:
     order = hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
     hive.handle(CancelOrder(order_id=order.id, actor_id=ann))
-    with pytest.raises(OrderCancelled) as caught:
+    with pytest.raises(CannotPayCancelledOrder) as caught:
         hive.handle(PayOrder(order_id=order.id, actor_id=ann, token="tok_visa"))
     assert caught.value.message == "Order is already cancelled. Cannot make payment."
     assert gateway(hive).charges == []
@@ -71,7 +71,7 @@ def test_paying_after_the_hold_ran_out_expires_the_order_on_the_spot(
 ) -> None:
     order = hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
     clock.advance(seconds=61)
-    with pytest.raises(OrderCancelled):
+    with pytest.raises(CannotPayCancelledOrder):
         hive.handle(PayOrder(order_id=order.id, actor_id=ann, token="tok_visa"))
     view = hive.queries.order(order.id)
     assert (view.status, view.cancel_reason) == (OrderStatus.CANCELLED, "expired")
@@ -111,7 +111,7 @@ def test_money_arriving_after_the_hold_ran_out_is_refunded(hive: Hive, clock: Fr
     order = hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
     make_provider_slow(hive, clock)
     fake = gateway(hive)
-    with pytest.raises(OrderCancelled):
+    with pytest.raises(CannotPayCancelledOrder):
         hive.handle(PayOrder(order_id=order.id, actor_id=ann, token="tok_visa"))
     assert hive.queries.order(order.id).status is OrderStatus.CANCELLED
     assert len(fake.refunds) == 1

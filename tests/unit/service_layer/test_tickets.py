@@ -3,13 +3,13 @@ from __future__ import annotations
 import pytest
 
 from eventhive_core import (
+    CannotEditReservedTicket,
     CreateTicket,
     Hive,
     Money,
     NotAuthorized,
     NotFound,
     PlaceOrder,
-    TicketReserved,
     UpdateTicket,
     ValidationFailed,
 )
@@ -66,7 +66,7 @@ def test_a_stranger_is_told_not_authorized_even_when_the_ticket_is_held(
 
 def test_a_ticket_cannot_be_edited_while_a_unit_is_held(hive: Hive, seller: str, ann: str, gig: str) -> None:
     hive.handle(PlaceOrder(buyer_id=ann, ticket_id=gig))
-    with pytest.raises(TicketReserved) as caught:
+    with pytest.raises(CannotEditReservedTicket) as caught:
         hive.handle(UpdateTicket(ticket_id=gig, actor_id=seller, price=99))
     assert caught.value.message == "Cannot edit a reserved ticket"
 
