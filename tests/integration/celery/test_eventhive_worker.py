@@ -5,23 +5,31 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from typing import Any
 
 from eventhive_core import OrderStatus
 
-from .conftest import Market, Rows, recorded, wait_until
+from .conftest import Market, Process, Rows, recorded, wait_until
 
 
-def test_eventhive_worker_with_beat_sweeps_due_holds_and_relays_their_events(deploy, make_hive, rows: Rows):
-    # No expiry tasks at all (scheduler "none"): only beat's sweeper can cancel the hold.
-    deployment = deploy(scheduler="none", reservation_ttl=1, sweep_interval=1, outbox_poll_interval=0.5)
+def swept_and_relayed(deploy, make_hive, rows: Rows, **intervals: float) -> tuple[Process, Any]:
+    """Start ``eventhive worker --beat``, place one order, wait until beat swept it and relayed every event.
+
+    No expiry tasks at all (scheduler "none"): only beat's sweeper can cancel the hold.
+    """
+    deployment = deploy(scheduler="none", reservation_ttl=1, **intervals)
     worker = deployment.eventhive_worker(beat=True)
     hive = make_hive(deployment)
     market = Market.open(hive)
     order = market.order(market.ticket())
-
     wait_until(lambda: recorded(hive, order.id).status is OrderStatus.CANCELLED, timeout=15)
     # Beat's relay publishes everything, including the cancellation the sweeper wrote.
     wait_until(lambda: all(e["sent_at"] is not None for e in rows.outbox()), timeout=10)
+    return worker, order
+
+
+def test_eventhive_worker_with_beat_sweeps_due_holds_and_relays_their_events(deploy, make_hive, rows: Rows):
+    worker, order = swept_and_relayed(deploy, make_hive, rows, sweep_interval=1, outbox_poll_interval=0.5)
 
     assert Counter(e["type"] for e in rows.events_for(order.id)) == {
         "order:created": 1,
@@ -33,14 +41,7 @@ def test_eventhive_worker_with_beat_sweeps_due_holds_and_relays_their_events(dep
 
 
 def test_the_worker_log_shows_what_the_sweeper_and_relay_did_and_not_their_idle_ticks(deploy, make_hive, rows: Rows):
-    deployment = deploy(scheduler="none", reservation_ttl=1, sweep_interval=0.5, outbox_poll_interval=0.25)
-    worker = deployment.eventhive_worker(beat=True)
-    hive = make_hive(deployment)
-    market = Market.open(hive)
-    order = market.order(market.ticket())
-
-    wait_until(lambda: recorded(hive, order.id).status is OrderStatus.CANCELLED, timeout=15)
-    wait_until(lambda: all(e["sent_at"] is not None for e in rows.outbox()), timeout=10)
+    worker, _ = swept_and_relayed(deploy, make_hive, rows, sweep_interval=0.5, outbox_poll_interval=0.25)
     worker.wait_for("Sweeper expired 1 order(s)")
     worker.wait_for("Relay published")
     # Beat keeps ticking: over 2 s about 8 relays and 4 sweeps run and find nothing to do.
