@@ -71,15 +71,15 @@ def events_of_cancelled(cancelled: Order) -> list[ExpirationComplete | OrderCanc
     return events
 
 
-def expire_in(uow: UnitOfWork, s: Services, order: Order) -> Order:
+def expire_in(uow: UnitOfWork, services: Services, order: Order) -> Order:
     """Cancel a due order as expired inside ``uow`` (guarded write) and record its events."""
     cancelled = order.moved_to(OrderStatus.CANCELLED, reason=CancelReason.EXPIRED)
     uow.orders.save(order, cancelled)
-    record(uow, s, *events_of_cancelled(cancelled))
+    record(uow, services, *events_of_cancelled(cancelled))
     return cancelled
 
 
-def expire_all_in(uow: UnitOfWork, s: Services, due: list[Order]) -> int:
+def expire_all_in(uow: UnitOfWork, services: Services, due: list[Order]) -> int:
     """Expire ``due`` orders inside ``uow``; return how many this unit expired.
 
     An order that another process expired, paid or cancelled since it was read loses its
@@ -88,16 +88,16 @@ def expire_all_in(uow: UnitOfWork, s: Services, due: list[Order]) -> int:
     expired = 0
     for order in due:
         try:
-            expire_in(uow, s, order)
+            expire_in(uow, services, order)
         except ConcurrencyConflict:
             continue
         expired += 1
     return expired
 
 
-def reclaim_due_holds(uow: UnitOfWork, s: Services, ticket_id: str, now: datetime) -> int:
+def reclaim_due_holds(uow: UnitOfWork, services: Services, ticket_id: str, now: datetime) -> int:
     """Expire the ticket's holds that ran out, inside ``uow``; return how many."""
-    return expire_all_in(uow, s, uow.orders.due(now, RECLAIM_LIMIT, ticket_id=ticket_id))
+    return expire_all_in(uow, services, uow.orders.due(now, RECLAIM_LIMIT, ticket_id=ticket_id))
 
 
 def order_view(uow: UnitOfWork, order: Order) -> OrderView:
@@ -122,7 +122,7 @@ def order_created(order: Order) -> OrderCreated:
     )
 
 
-def place_order(cmd: PlaceOrder, s: Services) -> OrderView:
+def place_order(cmd: PlaceOrder, services: Services) -> OrderView:
     """Reserve units for a buyer atomically; publishes ``order:created``.
 
     The storage takes the units in one conditional step; if they do not fit, due holds of the
@@ -139,24 +139,24 @@ def place_order(cmd: PlaceOrder, s: Services) -> OrderView:
         ReplayedRefusal: The key was refused before, for this ticket and quantity.
     """
     if cmd.idempotency_key is not None:
-        return _place_keyed_order(cmd, cmd.idempotency_key, s)
-    if problems := _order_problems(cmd, s):
+        return _place_keyed_order(cmd, cmd.idempotency_key, services)
+    if problems := _order_problems(cmd, services):
         raise ValidationFailed(problems)
-    with s.storage.unit_of_work() as uow:
-        view = _reserve_and_record(uow, s, cmd)
+    with services.storage.unit_of_work() as uow:
+        view = _reserve_and_record(uow, services, cmd)
         uow.commit()
     return view
 
 
-def _place_keyed_order(cmd: PlaceOrder, key: str, s: Services) -> OrderView:
+def _place_keyed_order(cmd: PlaceOrder, key: str, services: Services) -> OrderView:
     if key_problems := idempotency_key_errors(key):
         # Not kept: there is no usable key to keep it under.
-        raise ValidationFailed(key_problems + _order_problems(cmd, s))
+        raise ValidationFailed(key_problems + _order_problems(cmd, services))
     # Refusals live apart from the payment route's keys, which the Flask extension keeps per user.
     scope, asked = f"orders:{cmd.buyer_id}", fingerprint(cmd.ticket_id, cmd.quantity)
-    with s.storage.unit_of_work() as uow:
-        now = s.clock.now()
-        until = now + s.settings.idempotency_ttl
+    with services.storage.unit_of_work() as uow:
+        now = services.clock.now()
+        until = now + services.settings.idempotency_ttl
         # The claim comes first: a duplicate sent at the same time waits here until this unit
         # ends, then finds our order or our refusal below instead of racing us for the units.
         stored = uow.idempotency.begin(scope, key, asked, now, until)
@@ -170,9 +170,9 @@ def _place_keyed_order(cmd: PlaceOrder, key: str, s: Services) -> OrderView:
         # From here on the order's own row answers for the key, so the claim goes (with this unit).
         uow.idempotency.abandon(scope, key)
         try:
-            if problems := _order_problems(cmd, s):
+            if problems := _order_problems(cmd, services):
                 raise ValidationFailed(problems)
-            view = _reserve_and_record(uow, s, cmd, key)
+            view = _reserve_and_record(uow, services, cmd, key)
         except EventHiveError as refusal:
             if not is_kept(refusal):
                 raise
@@ -185,14 +185,14 @@ def _place_keyed_order(cmd: PlaceOrder, key: str, s: Services) -> OrderView:
     return view
 
 
-def _order_problems(cmd: PlaceOrder, s: Services) -> list[FieldError]:
+def _order_problems(cmd: PlaceOrder, services: Services) -> list[FieldError]:
     problems: list[FieldError] = []
     if not is_valid_id(cmd.ticket_id):
         problems.append(FieldError("Valid TicketId must be provided", "ticketId"))
-    return problems + quantity_errors(cmd.quantity, s.settings.max_units_per_order)
+    return problems + quantity_errors(cmd.quantity, services.settings.max_units_per_order)
 
 
-def _reserve_and_record(uow: UnitOfWork, s: Services, cmd: PlaceOrder, key: str | None = None) -> OrderView:
+def _reserve_and_record(uow: UnitOfWork, services: Services, cmd: PlaceOrder, key: str | None = None) -> OrderView:
     """Reserve the units and record the order and its event inside ``uow`` (the caller commits)."""
     ticket = uow.tickets.get(cmd.ticket_id)
     if ticket is None:
@@ -201,7 +201,7 @@ def _reserve_and_record(uow: UnitOfWork, s: Services, cmd: PlaceOrder, key: str 
         raise NotAuthorized()
     if ticket.owner_id == cmd.buyer_id:
         raise CannotOrderOwnTicket()
-    now = s.clock.now()
+    now = services.clock.now()
     # Everything is built before the reservation: from the conditional UPDATE on, the
     # ticket's row is locked, so only the inserts and the commit should run under it.
     order = Order(
@@ -209,7 +209,7 @@ def _reserve_and_record(uow: UnitOfWork, s: Services, cmd: PlaceOrder, key: str 
         ticket_id=TicketId(ticket.id),
         buyer_id=UserId(cmd.buyer_id),
         status=OrderStatus.CREATED,
-        expires_at=s.expiration.expires_at(now, s.ttl_for(ticket, cmd.quantity)),
+        expires_at=services.expiration.expires_at(now, services.ttl_for(ticket, cmd.quantity)),
         created_at=now,
         amount=ticket.price * cmd.quantity,
         quantity=cmd.quantity,
@@ -218,11 +218,11 @@ def _reserve_and_record(uow: UnitOfWork, s: Services, cmd: PlaceOrder, key: str 
     view = OrderView.of(order, ticket)
     # Reclaim due holds before refusing: an expired hold must never turn a buyer away.
     if not uow.tickets.reserve(ticket.id, cmd.quantity, now) and (
-        not reclaim_due_holds(uow, s, ticket.id, now) or not uow.tickets.reserve(ticket.id, cmd.quantity, now)
+        not reclaim_due_holds(uow, services, ticket.id, now) or not uow.tickets.reserve(ticket.id, cmd.quantity, now)
     ):
         raise SoldOut()
     uow.orders.add(order)
-    record(uow, s, order_created(order))
+    record(uow, services, order_created(order))
     return view
 
 
@@ -236,48 +236,48 @@ def load_own_order(uow: UnitOfWork, order_id: str, actor_id: str) -> Order:
     return order
 
 
-def cancel_order(cmd: CancelOrder, s: Services) -> OrderView:
+def cancel_order(cmd: CancelOrder, services: Services) -> OrderView:
     """The buyer cancels an unpaid order; publishes ``order:cancelled``.
 
     A complete order cannot be cancelled (400) and cancelling a cancelled one changes nothing and
     publishes nothing (the original re-cancelled both). A hold that already ran out is recorded as
     expired, which is what happened to it.
     """
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         order = load_own_order(uow, cmd.order_id, cmd.actor_id)
         if order.status is OrderStatus.COMPLETE:
             raise CannotCancelCompleteOrder()
         if order.status is OrderStatus.CANCELLED:
             return order_view(uow, order)
-        if is_due(order, s.clock.now()):
-            cancelled = expire_in(uow, s, order)
+        if is_due(order, services.clock.now()):
+            cancelled = expire_in(uow, services, order)
         else:
             cancelled = order.moved_to(OrderStatus.CANCELLED, reason=CancelReason.BUYER)
             uow.orders.save(order, cancelled)
-            record(uow, s, *events_of_cancelled(cancelled))
+            record(uow, services, *events_of_cancelled(cancelled))
         view = order_view(uow, cancelled)
         uow.commit()
     return view
 
 
-def expire_order(cmd: ExpireOrder, s: Services) -> ExpireResult:
+def expire_order(cmd: ExpireOrder, services: Services) -> ExpireResult:
     """Cancel an order whose hold ran out. Idempotent: a repeat or a paid order changes nothing."""
     if not is_valid_id(cmd.order_id):
         return ExpireResult.NOT_FOUND
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         order = uow.orders.get(cmd.order_id)
         if order is None:
             return ExpireResult.NOT_FOUND
         if order.status.is_final:
             return ExpireResult.ALREADY_FINAL
-        if not is_due(order, s.clock.now()):
+        if not is_due(order, services.clock.now()):
             return ExpireResult.NOT_DUE
-        expire_in(uow, s, order)
+        expire_in(uow, services, order)
         uow.commit()
     return ExpireResult.EXPIRED
 
 
-def sweep_expired(cmd: SweepExpired, s: Services) -> int:
+def sweep_expired(cmd: SweepExpired, services: Services) -> int:
     """Expire every due hold, one set-based batch per transaction; return how many were expired.
 
     Each batch is one ``expire_due`` in the storage and one write of all its events, so a
@@ -285,9 +285,9 @@ def sweep_expired(cmd: SweepExpired, s: Services) -> int:
     """
     total = 0
     while True:
-        with s.storage.unit_of_work() as uow:
-            cancelled = uow.orders.expire_due(s.clock.now(), cmd.batch_size)
-            record(uow, s, *(event for order in cancelled for event in events_of_cancelled(order)))
+        with services.storage.unit_of_work() as uow:
+            cancelled = uow.orders.expire_due(services.clock.now(), cmd.batch_size)
+            record(uow, services, *(event for order in cancelled for event in events_of_cancelled(order)))
             uow.commit()
         total += len(cancelled)
         if len(cancelled) < cmd.batch_size:

@@ -44,26 +44,26 @@ class WebhookOutcome(enum.StrEnum):
     """Verified, but about nothing EventHive acts on (another event type, an unknown payment)."""
 
 
-def _find_payment(s: Services, event: ProviderEvent) -> Payment | None:
-    with s.storage.unit_of_work() as uow:
+def _find_payment(services: Services, event: ProviderEvent) -> Payment | None:
+    with services.storage.unit_of_work() as uow:
         if event.payment_id and is_valid_id(event.payment_id):
             payment = uow.payments.get(event.payment_id)
-            if payment is not None and payment.provider == s.payments.name:
+            if payment is not None and payment.provider == services.payments.name:
                 return payment
         if event.provider_ref:
-            return uow.payments.by_provider_ref(s.payments.name, event.provider_ref)
+            return uow.payments.by_provider_ref(services.payments.name, event.provider_ref)
     return None
 
 
-def _acknowledge(s: Services, seen: Seen) -> WebhookOutcome:
-    with s.storage.unit_of_work() as uow:
-        if not first_time(uow, s, seen):
+def _acknowledge(services: Services, seen: Seen) -> WebhookOutcome:
+    with services.storage.unit_of_work() as uow:
+        if not first_time(uow, services, seen):
             return WebhookOutcome.DUPLICATE
         uow.commit()
     return WebhookOutcome.IGNORED
 
 
-def _refunded_at_provider(s: Services, payment: Payment, event: ProviderEvent, seen: Seen) -> WebhookOutcome:
+def _refunded_at_provider(services: Services, payment: Payment, event: ProviderEvent, seen: Seen) -> WebhookOutcome:
     """Record a refund the provider reports (ours echoed back, or one made in its dashboard).
 
     The order is left as it is: a dashboard refund of a complete order keeps its units sold
@@ -71,8 +71,8 @@ def _refunded_at_provider(s: Services, payment: Payment, event: ProviderEvent, s
     """
 
     def step() -> WebhookOutcome:
-        with s.storage.unit_of_work() as uow:
-            if not first_time(uow, s, seen):
+        with services.storage.unit_of_work() as uow:
+            if not first_time(uow, services, seen):
                 return WebhookOutcome.DUPLICATE
             current = uow.payments.get(payment.id)
             assert current is not None
@@ -80,7 +80,7 @@ def _refunded_at_provider(s: Services, payment: Payment, event: ProviderEvent, s
             if current.status is PaymentStatus.SUCCEEDED and in_full:
                 refunded = current.settled(PaymentStatus.REFUNDED, event.provider_ref)
                 uow.payments.save(current, refunded)
-                record(uow, s, payment_refunded(refunded, RefundReason.PROVIDER))
+                record(uow, services, payment_refunded(refunded, RefundReason.PROVIDER))
             elif current.status is PaymentStatus.SUCCEEDED:
                 log.warning(
                     "Payment %s was partly refunded at the provider (%s of %s minor units); recorded as paid",
@@ -94,17 +94,17 @@ def _refunded_at_provider(s: Services, payment: Payment, event: ProviderEvent, s
     return retrying(step)
 
 
-def _failed_at_provider(s: Services, payment: Payment, event: ProviderEvent, seen: Seen) -> WebhookOutcome:
+def _failed_at_provider(services: Services, payment: Payment, event: ProviderEvent, seen: Seen) -> WebhookOutcome:
     """Fail the attempt, but only if it is the order's current one: an old attempt's failure is moot."""
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         current = is_current(uow, payment)
     if not current:
-        return _acknowledge(s, seen)
-    processed = fail_attempt(s, payment, event.provider_ref, seen=seen)
+        return _acknowledge(services, seen)
+    processed = fail_attempt(services, payment, event.provider_ref, seen=seen)
     return WebhookOutcome.APPLIED if processed else WebhookOutcome.DUPLICATE
 
 
-def receive_payment_event(cmd: ReceivePaymentEvent, s: Services) -> WebhookOutcome:
+def receive_payment_event(cmd: ReceivePaymentEvent, services: Services) -> WebhookOutcome:
     """Verify a provider's webhook and settle what it reports.
 
     Raises:
@@ -112,18 +112,18 @@ def receive_payment_event(cmd: ReceivePaymentEvent, s: Services) -> WebhookOutco
         WebhookRejected: The signature is missing, wrong or stale, or the body is not an event.
         PaymentProviderUnavailable: A refund it calls for could not be made now (the provider retries).
     """
-    if cmd.provider != s.payments.name:
+    if cmd.provider != services.payments.name:
         raise NotFound()
     headers = {name.lower(): value for name, value in cmd.headers.items()}
     try:
-        event = s.payments.parse_webhook(cmd.payload, headers)
+        event = services.payments.parse_webhook(cmd.payload, headers)
     except InvalidWebhook as exc:
         log.info("Refused a %s webhook: %s", cmd.provider, exc)
         raise WebhookRejected() from exc
-    seen = Seen(f"webhook:{s.payments.name}", event.id)
+    seen = Seen(f"webhook:{services.payments.name}", event.id)
     if event.kind is ProviderEventKind.OTHER:
-        return _acknowledge(s, seen)
-    payment = _find_payment(s, event)
+        return _acknowledge(services, seen)
+    payment = _find_payment(services, event)
     if payment is None:
         log.warning(
             "Acknowledged %s webhook %s (%s) about an unknown payment (ref %s, payment %s)",
@@ -133,13 +133,13 @@ def receive_payment_event(cmd: ReceivePaymentEvent, s: Services) -> WebhookOutco
             event.provider_ref,
             event.payment_id,
         )
-        return _acknowledge(s, seen)
+        return _acknowledge(services, seen)
     if event.kind is ProviderEventKind.PAYMENT_SUCCEEDED:
-        settled = money_arrived(s, payment, event.provider_ref, seen=seen)
+        settled = money_arrived(services, payment, event.provider_ref, seen=seen)
         return WebhookOutcome.DUPLICATE if settled.duplicate else WebhookOutcome.APPLIED
     if event.kind is ProviderEventKind.PAYMENT_FAILED:
-        return _failed_at_provider(s, payment, event, seen)
-    return _refunded_at_provider(s, payment, event, seen)
+        return _failed_at_provider(services, payment, event, seen)
+    return _refunded_at_provider(services, payment, event, seen)
 
 
 __all__ = ["WebhookOutcome", "receive_payment_event"]

@@ -99,12 +99,12 @@ def _validate(cmd: PayOrder) -> None:
         raise ValidationFailed(problems)
 
 
-def _new_attempt(s: Services, order: Order, number: int, digest: str) -> Payment:
-    now = s.clock.now()
+def _new_attempt(services: Services, order: Order, number: int, digest: str) -> Payment:
+    now = services.clock.now()
     return Payment(
         id=PaymentId(new_id()),
         order_id=OrderId(order.id),
-        provider=s.payments.name,
+        provider=services.payments.name,
         amount=order.amount,
         status=PaymentStatus.PENDING,
         idempotency_key=f"order:{order.id}:pay:{number}",
@@ -114,27 +114,27 @@ def _new_attempt(s: Services, order: Order, number: int, digest: str) -> Payment
     )
 
 
-def _check_payable(uow: UnitOfWork, s: Services, order: Order) -> None:
+def _check_payable(uow: UnitOfWork, services: Services, order: Order) -> None:
     if order.status is OrderStatus.COMPLETE:
         raise OrderAlreadyPaid()
     if order.status is OrderStatus.CANCELLED:
         raise CannotPayCancelledOrder()
-    if is_due(order, s.clock.now()):
+    if is_due(order, services.clock.now()):
         # The hold ran out and nobody swept it yet: expire it now, then refuse like the original.
-        expire_in(uow, s, order)
+        expire_in(uow, services, order)
         uow.commit()
         raise CannotPayCancelledOrder()
-    minimum = s.payments.minimum_charge(order.amount.currency)
+    minimum = services.payments.minimum_charge(order.amount.currency)
     if order.amount.minor < minimum:
         raise AmountBelowMinimum(str(Money(minimum, order.amount.currency)))
 
 
-def _claim(cmd: PayOrder, s: Services, digest: str) -> _Claim:
+def _claim(cmd: PayOrder, services: Services, digest: str) -> _Claim:
     """Step 1: lease the attempt this request may charge (or the pending one it must close first)."""
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         order = load_own_order(uow, cmd.order_id, cmd.actor_id)
-        _check_payable(uow, s, order)
-        now = s.clock.now()
+        _check_payable(uow, services, order)
+        now = services.clock.now()
         attempts = uow.payments.for_order(order.id)
         latest = attempts[-1] if attempts else None
         if latest is not None and latest.status is PaymentStatus.PENDING and latest.is_charging(now):
@@ -152,14 +152,14 @@ def _claim(cmd: PayOrder, s: Services, digest: str) -> _Claim:
             uow.payments.save(latest, leased)
             uow.commit()
             return _Claim(leased, replace=latest.method_digest != digest)
-        attempt = _new_attempt(s, order, len(attempts) + 1, digest)
+        attempt = _new_attempt(services, order, len(attempts) + 1, digest)
         uow.payments.add(attempt)
         uow.commit()
     closable = latest is not None and latest.status is PaymentStatus.FAILED and latest.provider_ref is not None
     return _Claim(attempt, close_first=latest if closable else None)
 
 
-def _close(s: Services, claim: _Claim, digest: str) -> Payment:
+def _close(services: Services, claim: _Claim, digest: str) -> Payment:
     """Cancel the provider-side charge of an attempt the buyer moved on from; return the attempt to charge.
 
     Raises:
@@ -170,16 +170,16 @@ def _close(s: Services, claim: _Claim, digest: str) -> Payment:
     old = claim.attempt if claim.replace else claim.close_first
     assert old is not None
     try:
-        result = s.payments.cancel(provider_ref=old.provider_ref, idempotency_key=old.idempotency_key)
+        result = services.payments.cancel(provider_ref=old.provider_ref, idempotency_key=old.idempotency_key)
     except PaymentProviderError as exc:
         log.warning("Could not cancel payment %s at the provider: %s", old.id, exc)
         if claim.replace:
-            release_attempt(s, old)
+            release_attempt(services, old)
         else:
-            fail_attempt(s, claim.attempt)  # never charged: the order is payable again
+            fail_attempt(services, claim.attempt)  # never charged: the order is payable again
         raise PaymentProviderUnavailable() from exc
     if result.outcome is ChargeOutcome.SUCCEEDED:
-        settled = money_arrived(s, old, result.provider_ref)
+        settled = money_arrived(services, old, result.provider_ref)
         if not claim.replace:
             return claim.attempt  # a failed attempt that took money anyway was refunded; go on
         if settled.refunded is RefundReason.ORDER_NOT_LIVE:
@@ -187,18 +187,18 @@ def _close(s: Services, claim: _Claim, digest: str) -> Payment:
         raise OrderAlreadyPaid()  # the earlier card paid after all: nothing more to charge
     if result.outcome is not ChargeOutcome.FAILED:
         if claim.replace:
-            release_attempt(s, old, result.provider_ref)
+            release_attempt(services, old, result.provider_ref)
         else:
-            fail_attempt(s, claim.attempt)
+            fail_attempt(services, claim.attempt)
         raise PaymentInProgress()
     if not claim.replace:
         return claim.attempt
-    return retrying(lambda: _start_over(s, old, result, digest))
+    return retrying(lambda: _start_over(services, old, result, digest))
 
 
-def _start_over(s: Services, old: Payment, cancelled: ChargeResult, digest: str) -> Payment:
+def _start_over(services: Services, old: Payment, cancelled: ChargeResult, digest: str) -> Payment:
     """Fail the cancelled attempt and lease a new one for the other card, in one transaction."""
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         current = uow.payments.get(old.id)
         order = uow.orders.get(old.order_id)
         assert current is not None
@@ -206,20 +206,20 @@ def _start_over(s: Services, old: Payment, cancelled: ChargeResult, digest: str)
         if current.status is not PaymentStatus.PENDING or current.version != old.version:
             raise PaymentInProgress()  # someone else settled or took over the attempt meanwhile
         uow.payments.save(current, current.settled(PaymentStatus.FAILED, cancelled.provider_ref))
-        if order.status is not OrderStatus.AWAITING_PAYMENT or is_due(order, s.clock.now()):
+        if order.status is not OrderStatus.AWAITING_PAYMENT or is_due(order, services.clock.now()):
             uow.commit()
             raise CannotPayCancelledOrder()
         uow.orders.save(order, order.bumped())  # as in _claim: one new attempt per order version
-        attempt = _new_attempt(s, order, len(uow.payments.for_order(order.id)) + 1, digest)
+        attempt = _new_attempt(services, order, len(uow.payments.for_order(order.id)) + 1, digest)
         uow.payments.add(attempt)
         uow.commit()
         return attempt
 
 
-def _charge(s: Services, attempt: Payment, token: str) -> PaymentView:
+def _charge(services: Services, attempt: Payment, token: str) -> PaymentView:
     """Steps 2 and 3: charge the leased attempt and settle what the provider answers."""
     try:
-        result = s.payments.charge(
+        result = services.payments.charge(
             amount=attempt.amount,
             token=token,
             idempotency_key=attempt.idempotency_key,
@@ -228,17 +228,17 @@ def _charge(s: Services, attempt: Payment, token: str) -> PaymentView:
     except PaymentOutcomeUnknown as exc:
         # Maybe charged, maybe not: keep the attempt open so a retry reuses its key.
         log.warning("Payment %s: the provider's answer was lost (%s); the attempt stays open", attempt.id, exc)
-        release_attempt(s, attempt, exc.provider_ref)
+        release_attempt(services, attempt, exc.provider_ref)
         raise PaymentProviderUnavailable() from exc
     except ChargeRefused as exc:
-        fail_attempt(s, attempt)
+        fail_attempt(services, attempt)
         raise PaymentRefused(str(exc) or None) from exc
     except PaymentProviderError as exc:
         log.error("Payment %s: the provider refused the request: %s", attempt.id, exc)
-        fail_attempt(s, attempt)
+        fail_attempt(services, attempt)
         raise PaymentProviderUnavailable() from exc
     if result.outcome is ChargeOutcome.SUCCEEDED:
-        settled = money_arrived(s, attempt, result.provider_ref)
+        settled = money_arrived(services, attempt, result.provider_ref)
         if settled.refunded is RefundReason.ORDER_NOT_LIVE:
             raise CannotPayCancelledOrder()
         if settled.refunded is not None:
@@ -246,19 +246,19 @@ def _charge(s: Services, attempt: Payment, token: str) -> PaymentView:
         assert settled.payment is not None
         return settled.payment
     if result.outcome in (ChargeOutcome.REQUIRES_ACTION, ChargeOutcome.PROCESSING):
-        waiting = release_attempt(s, attempt, result.provider_ref)
+        waiting = release_attempt(services, attempt, result.provider_ref)
         return payment_view(waiting, client_secret=result.client_secret)
-    fail_attempt(s, attempt, result.provider_ref)
+    fail_attempt(services, attempt, result.provider_ref)
     raise PaymentDeclined(result.message) if result.message else PaymentDeclined()
 
 
-def pay_order(cmd: PayOrder, s: Services) -> PaymentView:
+def pay_order(cmd: PayOrder, services: Services) -> PaymentView:
     """Charge the buyer for their order (see the module docstring for the steps and guarantees)."""
     _validate(cmd)
     digest = method_digest(cmd.token)
-    claim = _claim(cmd, s, digest)
-    attempt = _close(s, claim, digest) if claim.replace or claim.close_first is not None else claim.attempt
-    return _charge(s, attempt, cmd.token)
+    claim = _claim(cmd, services, digest)
+    attempt = _close(services, claim, digest) if claim.replace or claim.close_first is not None else claim.attempt
+    return _charge(services, attempt, cmd.token)
 
 
 __all__ = ["CHARGE_LEASE", "pay_order"]

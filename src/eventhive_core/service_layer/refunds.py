@@ -41,7 +41,7 @@ def _paid_with(uow: UnitOfWork, order: Order) -> Payment | None:
     return paid[-1] if paid else None
 
 
-def refund_order(cmd: RefundOrder, s: Services) -> OrderView:
+def refund_order(cmd: RefundOrder, services: Services) -> OrderView:
     """Refund a complete order of the seller's ticket through the provider, then cancel it.
 
     Raises:
@@ -50,19 +50,21 @@ def refund_order(cmd: RefundOrder, s: Services) -> OrderView:
         OrderNotComplete: The order is not complete (unpaid, or cancelled already).
         PaymentProviderUnavailable: The provider could not refund now; nothing changed.
     """
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         order = _sellers_order(uow, cmd.order_id, cmd.actor_id)
         if order.status is not OrderStatus.COMPLETE:
             raise OrderNotComplete()
         paid = _paid_with(uow, order)
     if paid is not None and paid.status is PaymentStatus.SUCCEEDED and paid.provider_ref is not None:
         try:
-            s.payments.refund(provider_ref=paid.provider_ref, amount=paid.amount, idempotency_key=refund_key(paid))
+            services.payments.refund(
+                provider_ref=paid.provider_ref, amount=paid.amount, idempotency_key=refund_key(paid)
+            )
         except PaymentProviderError as exc:
             raise PaymentProviderUnavailable() from exc
 
     def record_refund() -> OrderView:
-        with s.storage.unit_of_work() as uow:
+        with services.storage.unit_of_work() as uow:
             order = _sellers_order(uow, cmd.order_id, cmd.actor_id)
             if order.status is OrderStatus.CANCELLED and order.cancel_reason is CancelReason.REFUNDED:
                 return order_view(uow, order)  # a concurrent refund of the same order finished first
@@ -72,10 +74,10 @@ def refund_order(cmd: RefundOrder, s: Services) -> OrderView:
             if current is not None and current.status is PaymentStatus.SUCCEEDED:
                 refunded = current.settled(PaymentStatus.REFUNDED)
                 uow.payments.save(current, refunded)
-                record(uow, s, payment_refunded(refunded, RefundReason.SELLER))
+                record(uow, services, payment_refunded(refunded, RefundReason.SELLER))
             cancelled = order.moved_to(OrderStatus.CANCELLED, reason=CancelReason.REFUNDED)
             uow.orders.save(order, cancelled)
-            record(uow, s, *events_of_cancelled(cancelled))
+            record(uow, services, *events_of_cancelled(cancelled))
             view = order_view(uow, cancelled)
             uow.commit()
         return view

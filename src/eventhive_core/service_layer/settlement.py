@@ -121,9 +121,9 @@ def retrying(step: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def first_time(uow: UnitOfWork, s: Services, seen: Seen | None) -> bool:
+def first_time(uow: UnitOfWork, services: Services, seen: Seen | None) -> bool:
     """Record ``seen`` in ``uow``; False if it was processed before (nothing else to do)."""
-    return seen is None or uow.processed.add(seen.subscriber, seen.event_id, s.clock.now())
+    return seen is None or uow.processed.add(seen.subscriber, seen.event_id, services.clock.now())
 
 
 def is_current(uow: UnitOfWork, payment: Payment) -> bool:
@@ -162,29 +162,31 @@ def refund_key(payment: Payment) -> str:
     return f"{payment.idempotency_key}:refund"
 
 
-def money_arrived(s: Services, payment: Payment, provider_ref: str | None, *, seen: Seen | None = None) -> Settlement:
+def money_arrived(
+    services: Services, payment: Payment, provider_ref: str | None, *, seen: Seen | None = None
+) -> Settlement:
     """Settle money the provider took for ``payment``: keep it for the order, or refund it.
 
     Raises:
         PaymentProviderUnavailable: A refund was due but the provider could not make it now;
             nothing is recorded, so a retry (or the webhook's redelivery) refunds once.
     """
-    decided = retrying(lambda: _keep_or_decide(s, payment, provider_ref, seen))
+    decided = retrying(lambda: _keep_or_decide(services, payment, provider_ref, seen))
     if isinstance(decided, Settlement):
         return decided
     reason, current = decided
-    return refund_and_record(s, current, reason, provider_ref=provider_ref, seen=seen)
+    return refund_and_record(services, current, reason, provider_ref=provider_ref, seen=seen)
 
 
 def _keep_or_decide(
-    s: Services, payment: Payment, provider_ref: str | None, seen: Seen | None
+    services: Services, payment: Payment, provider_ref: str | None, seen: Seen | None
 ) -> Settlement | tuple[RefundReason, Payment]:
     """Keep the money if the order can take it (committing that); otherwise say why to refund it.
 
     A refund decision commits nothing here, not even ``seen``: the refund is recorded later.
     """
-    with s.storage.unit_of_work() as uow:
-        if not first_time(uow, s, seen):
+    with services.storage.unit_of_work() as uow:
+        if not first_time(uow, services, seen):
             return Settlement(None, duplicate=True)
         current = uow.payments.get(payment.id)
         order = uow.orders.get(payment.order_id)
@@ -194,7 +196,7 @@ def _keep_or_decide(
             uow.commit()  # a concurrent settlement got here first
             return Settlement(payment_view(current))
         paid = current.settled(PaymentStatus.SUCCEEDED, provider_ref)
-        now = s.clock.now()
+        now = services.clock.now()
         if current.status is PaymentStatus.FAILED or not is_current(uow, current):
             return RefundReason.ATTEMPT_ABANDONED, current
         if order.status is OrderStatus.COMPLETE:
@@ -204,14 +206,14 @@ def _keep_or_decide(
                 order = _moved(uow, order, OrderStatus.AWAITING_PAYMENT)
             _moved(uow, order, OrderStatus.COMPLETE)
             uow.payments.save(current, paid)
-            record(uow, s, payment_created(paid))
+            record(uow, services, payment_created(paid))
             uow.commit()
             return Settlement(payment_view(paid))
         # The hold is over. Expire it now if nobody has (so the policy sees a cancelled order).
         if order.status in HOLDING_STATUSES:
-            order = expire_in(uow, s, order)
-        if s.late_payment(order, paid) == "accept_if_available":
-            accepted = _accept_late(uow, s, order, current, paid)
+            order = expire_in(uow, services, order)
+        if services.late_payment(order, paid) == "accept_if_available":
+            accepted = _accept_late(uow, services, order, current, paid)
             if accepted is not None:
                 uow.commit()
                 return Settlement(payment_view(accepted))
@@ -224,9 +226,9 @@ def _moved(uow: UnitOfWork, order: Order, target: OrderStatus) -> Order:
     return after
 
 
-def _accept_late(uow: UnitOfWork, s: Services, order: Order, current: Payment, paid: Payment) -> Payment | None:
+def _accept_late(uow: UnitOfWork, services: Services, order: Order, current: Payment, paid: Payment) -> Payment | None:
     """Take the units again for a replacement order born complete; None if they are gone."""
-    now = s.clock.now()
+    now = services.clock.now()
     if not uow.tickets.reserve(order.ticket_id, order.quantity, now):
         return None
     replacement = replace(
@@ -236,18 +238,18 @@ def _accept_late(uow: UnitOfWork, s: Services, order: Order, current: Payment, p
         version=0,
         cancel_reason=None,
         created_at=now,
-        expires_at=s.expiration.expires_at(now),
+        expires_at=services.expiration.expires_at(now),
     )
     uow.orders.add(replacement)
     complete = _moved(uow, _moved(uow, replacement, OrderStatus.AWAITING_PAYMENT), OrderStatus.COMPLETE)
     moved = paid.moved_to_order(replacement.id)
     uow.payments.save(current, moved)
-    record(uow, s, order_created(complete), payment_created(moved))
+    record(uow, services, order_created(complete), payment_created(moved))
     return moved
 
 
 def refund_and_record(
-    s: Services,
+    services: Services,
     payment: Payment,
     reason: RefundReason,
     *,
@@ -268,25 +270,25 @@ def refund_and_record(
         log.error("Payment %s took money but no provider reference is known; refund it by hand", payment.id)
         return Settlement(payment_view(payment))
     try:
-        s.payments.refund(provider_ref=ref, amount=payment.amount, idempotency_key=refund_key(payment))
+        services.payments.refund(provider_ref=ref, amount=payment.amount, idempotency_key=refund_key(payment))
     except PaymentProviderError as exc:
         log.warning("Refund of payment %s (%s) failed for now: %s", payment.id, reason, exc)
         raise PaymentProviderUnavailable() from exc
 
     def record_refund() -> Settlement:
-        with s.storage.unit_of_work() as uow:
-            if not first_time(uow, s, seen):
+        with services.storage.unit_of_work() as uow:
+            if not first_time(uow, services, seen):
                 return Settlement(None, duplicate=True)
             current = uow.payments.get(payment.id)
             assert current is not None
             if current.status is not PaymentStatus.REFUNDED:
                 refunded = current.settled(PaymentStatus.REFUNDED, ref)
                 uow.payments.save(current, refunded)
-                record(uow, s, payment_refunded(refunded, reason))
+                record(uow, services, payment_refunded(refunded, reason))
                 current = refunded
             order = uow.orders.get(current.order_id)
-            if order is not None and order.status in HOLDING_STATUSES and is_due(order, s.clock.now()):
-                expire_in(uow, s, order)
+            if order is not None and order.status in HOLDING_STATUSES and is_due(order, services.clock.now()):
+                expire_in(uow, services, order)
             uow.commit()
         log.info("Refunded payment %s of order %s (%s)", current.id, current.order_id, reason)
         return Settlement(payment_view(current), refunded=reason)
@@ -294,7 +296,9 @@ def refund_and_record(
     return retrying(record_refund)
 
 
-def fail_attempt(s: Services, payment: Payment, provider_ref: str | None = None, *, seen: Seen | None = None) -> bool:
+def fail_attempt(
+    services: Services, payment: Payment, provider_ref: str | None = None, *, seen: Seen | None = None
+) -> bool:
     """Mark a pending attempt failed and, if it is the current one, reopen its order for another try.
 
     Returns:
@@ -303,8 +307,8 @@ def fail_attempt(s: Services, payment: Payment, provider_ref: str | None = None,
     """
 
     def step() -> bool:
-        with s.storage.unit_of_work() as uow:
-            if not first_time(uow, s, seen):
+        with services.storage.unit_of_work() as uow:
+            if not first_time(uow, services, seen):
                 return False
             current = uow.payments.get(payment.id)
             if current is not None and current.status is PaymentStatus.PENDING:
@@ -318,11 +322,11 @@ def fail_attempt(s: Services, payment: Payment, provider_ref: str | None = None,
     return retrying(step)
 
 
-def release_attempt(s: Services, payment: Payment, provider_ref: str | None = None) -> Payment:
+def release_attempt(services: Services, payment: Payment, provider_ref: str | None = None) -> Payment:
     """End the lease of a pending attempt that now waits (for the buyer, a webhook or a retry)."""
 
     def step() -> Payment:
-        with s.storage.unit_of_work() as uow:
+        with services.storage.unit_of_work() as uow:
             current = uow.payments.get(payment.id)
             assert current is not None
             if current.status is not PaymentStatus.PENDING:

@@ -32,13 +32,13 @@ def _event(ticket: Ticket, cls: type[TicketCreated] | type[TicketUpdated]) -> Ti
     )
 
 
-def _view(uow: UnitOfWork, ticket: Ticket, s: Services) -> TicketView:
-    return TicketView.of(ticket, uow.tickets.units(ticket.id, s.clock.now()))
+def _view(uow: UnitOfWork, ticket: Ticket, services: Services) -> TicketView:
+    return TicketView.of(ticket, uow.tickets.units(ticket.id, services.clock.now()))
 
 
-def create_ticket(cmd: CreateTicket, s: Services) -> TicketView:
+def create_ticket(cmd: CreateTicket, services: Services) -> TicketView:
     """List a ticket; every failing rule is reported at once. Publishes ``ticket:created``."""
-    currency = (cmd.currency or s.settings.currency).upper()
+    currency = (cmd.currency or services.settings.currency).upper()
     price, price_problems = parse_price(cmd.price, currency)
     problems = title_errors(cmd.title) + price_problems + _capacity_errors(cmd.capacity)
     if problems:
@@ -49,28 +49,28 @@ def create_ticket(cmd: CreateTicket, s: Services) -> TicketView:
         title=cmd.title,
         price=price,
         owner_id=UserId(cmd.owner_id),
-        created_at=s.clock.now(),
+        created_at=services.clock.now(),
         capacity=cmd.capacity,
     )
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         if uow.users.get(cmd.owner_id) is None:
             raise NotAuthorized()
         uow.tickets.add(ticket)
-        record(uow, s, _event(ticket, TicketCreated))
-        view = _view(uow, ticket, s)
+        record(uow, services, _event(ticket, TicketCreated))
+        view = _view(uow, ticket, services)
         uow.commit()
     return view
 
 
-def update_ticket(cmd: UpdateTicket, s: Services) -> TicketView:
+def update_ticket(cmd: UpdateTicket, services: Services) -> TicketView:
     """Edit a ticket: owner only, never while a unit is held. Publishes ``ticket:updated``.
 
     Ownership is checked before the hold, so a stranger learns nothing about reservations
     (the original answered "reserved" to anyone).
     """
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         ticket = uow.tickets.get(cmd.ticket_id) if is_valid_id(cmd.ticket_id) else None
-        currency = ticket.price.currency if ticket else s.settings.currency
+        currency = ticket.price.currency if ticket else services.settings.currency
         price: Money | None = None
         problems: list[FieldError] = []
         if cmd.title is not None:
@@ -86,9 +86,9 @@ def update_ticket(cmd: UpdateTicket, s: Services) -> TicketView:
             raise NotFound()
         if ticket.owner_id != cmd.actor_id:
             raise NotAuthorized()
-        now = s.clock.now()
+        now = services.clock.now()
         # Reclaim due holds first: a hold that ran out must not block the owner's edit.
-        reclaim_due_holds(uow, s, ticket.id, now)
+        reclaim_due_holds(uow, services, ticket.id, now)
         units = uow.tickets.units(ticket.id, now)
         if units.held > 0:
             raise CannotEditReservedTicket()
@@ -98,7 +98,7 @@ def update_ticket(cmd: UpdateTicket, s: Services) -> TicketView:
             )
         updated = ticket.edited(title=cmd.title, price=price, capacity=cmd.capacity)
         uow.tickets.save(ticket, updated)
-        record(uow, s, _event(updated, TicketUpdated))
-        view = _view(uow, updated, s)
+        record(uow, services, _event(updated, TicketUpdated))
+        view = _view(uow, updated, services)
         uow.commit()
     return view

@@ -37,73 +37,73 @@ def _view(user: User) -> UserView:
     return UserView(user.id, user.email, user.created_at, user.is_banned)
 
 
-def sign_up(cmd: SignUp, s: Services) -> SignedIn:
+def sign_up(cmd: SignUp, services: Services) -> SignedIn:
     """Create an account (emails are unique, compared lower-cased) and sign it in."""
     problems = email_errors(cmd.email) + password_errors(cmd.password, signing_up=True)
     if problems:
         raise ValidationFailed(problems)
-    now = s.clock.now()
+    now = services.clock.now()
     # Hash before opening the unit: scrypt is slow on purpose and must not hold a transaction open.
-    user = User(UserId(new_id()), normalize_email(cmd.email), s.hasher.hash(cmd.password), created_at=now)
-    with s.storage.unit_of_work() as uow:
+    user = User(UserId(new_id()), normalize_email(cmd.email), services.hasher.hash(cmd.password), created_at=now)
+    with services.storage.unit_of_work() as uow:
         uow.users.add(user)  # the storage refuses a taken email, even under a race
         uow.commit()
-    return SignedIn(_view(user), s.tokens.issue(user.id, user.email, now))
+    return SignedIn(_view(user), services.tokens.issue(user.id, user.email, now))
 
 
-def sign_in(cmd: SignIn, s: Services) -> SignedIn:
+def sign_in(cmd: SignIn, services: Services) -> SignedIn:
     """Check credentials in constant time and issue a token; banned users cannot sign in."""
     problems = email_errors(cmd.email) + password_errors(cmd.password, signing_up=False)
     if problems:
         raise ValidationFailed(problems)
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         user = uow.users.get_by_email(normalize_email(cmd.email))
     if user is None:
         # Spend the same time as a real check, so response times do not reveal which emails exist.
-        s.hasher.verify(cmd.password, s.dummy_password_hash())
+        services.hasher.verify(cmd.password, services.dummy_password_hash())
         raise InvalidCredentials()
-    if not s.hasher.verify(cmd.password, user.password_hash) or user.is_banned:
+    if not services.hasher.verify(cmd.password, user.password_hash) or user.is_banned:
         raise InvalidCredentials()
-    return SignedIn(_view(user), s.tokens.issue(user.id, user.email, s.clock.now()))
+    return SignedIn(_view(user), services.tokens.issue(user.id, user.email, services.clock.now()))
 
 
-def sign_out(cmd: SignOut, s: Services) -> None:
+def sign_out(cmd: SignOut, services: Services) -> None:
     """Revoke the token until it would have expired; a bad token is simply ignored."""
     try:
-        claims = s.tokens.verify(cmd.token, s.clock.now())
+        claims = services.tokens.verify(cmd.token, services.clock.now())
     except NotAuthorized:
         return
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         uow.revoked_tokens.revoke(claims.jti, claims.expires_at)
         uow.commit()
 
 
-def ban_user(cmd: BanUser, s: Services) -> UserView:
+def ban_user(cmd: BanUser, services: Services) -> UserView:
     """Ban a user: publishes ``user:banned``; banning twice changes nothing."""
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         user = uow.users.get_by_email(normalize_email(cmd.email))
         if user is None:
             raise NotFound()
         if user.is_banned:
             return _view(user)
-        banned = replace(user, banned_at=s.clock.now())
+        banned = replace(user, banned_at=services.clock.now())
         uow.users.save(banned)
         assert banned.banned_at is not None
-        record(uow, s, UserBanned(user_id=banned.id, banned_at=banned.banned_at))
+        record(uow, services, UserBanned(user_id=banned.id, banned_at=banned.banned_at))
         uow.commit()
     return _view(banned)
 
 
-def authenticate(token: str, s: Services) -> Identity:
+def authenticate(token: str, services: Services) -> Identity:
     """Return who ``token`` belongs to, or raise NotAuthorized.
 
     Refused: bad signature, wrong algorithm, expired, revoked by sign-out, unknown or banned user.
     The ban is read from storage, so it holds in every process at once.
     """
-    claims = s.tokens.verify(token, s.clock.now())
+    claims = services.tokens.verify(token, services.clock.now())
     if not is_valid_id(claims.user_id):
         raise NotAuthorized()
-    with s.storage.unit_of_work() as uow:
+    with services.storage.unit_of_work() as uow:
         if uow.revoked_tokens.is_revoked(claims.jti):
             raise NotAuthorized()
         user = uow.users.get(claims.user_id)
