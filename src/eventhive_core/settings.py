@@ -128,6 +128,30 @@ class HiveSettings(BaseModel):
     producer: str = "eventhive"
     """Name of this component in event envelopes (``eventhive/<producer>@<version>``)."""
 
+    nats_url: str = "nats://127.0.0.1:4222"
+    """NATS server(s) of the ``nats`` event bus; several are separated by commas."""
+
+    nats_prefix: str = Field(default="eventhive", pattern=r"^[a-z0-9_-]+$")
+    """First token of every subject of the ``nats`` bus; the stream is named after it in upper case."""
+
+    nats_roles: tuple[str, ...] | None = None
+    """Roles whose durable consumers this process runs (``nats``); None runs every role it has subscribers for."""
+
+    nats_max_deliver: int = Field(default=5, ge=1, le=1000)
+    """Deliveries of one message to a role before it goes to the role's dead-letter subject (``nats``)."""
+
+    nats_ack_wait: timedelta = timedelta(seconds=30)
+    """How long a delivered message may stay unacknowledged before NATS redelivers it (seconds)."""
+
+    nats_retry_delay: timedelta = timedelta(seconds=1)
+    """Delay before the first redelivery after a subscriber failed, doubled each time up to 5 minutes (seconds)."""
+
+    nats_duplicate_window: timedelta = timedelta(minutes=2)
+    """How long JetStream remembers a ``Nats-Msg-Id`` to drop a republished event (seconds)."""
+
+    nats_batch_size: int = Field(default=20, ge=1, le=1000)
+    """Messages a role's consumer fetches at once (``nats``)."""
+
     @field_validator("storage_options", "event_bus_options", "payment_options", "scheduler_options", mode="before")
     @classmethod
     def _json_options(cls, value: object) -> object:
@@ -152,7 +176,7 @@ class HiveSettings(BaseModel):
             )
         return value
 
-    @field_validator("load_plugins", "block_plugins", mode="before")
+    @field_validator("load_plugins", "block_plugins", "nats_roles", mode="before")
     @classmethod
     def _name_list(cls, value: object) -> object:
         # "a,b" from the environment, or any iterable from code.
@@ -167,6 +191,9 @@ class HiveSettings(BaseModel):
         "outbox_poll_interval",
         "token_ttl",
         "idempotency_ttl",
+        "nats_ack_wait",
+        "nats_retry_delay",
+        "nats_duplicate_window",
         mode="wrap",
     )
     @classmethod

@@ -38,6 +38,7 @@ BUILTIN_PLUGINS: Final[Mapping[str, str]] = MappingProxyType(
         "stripe_payments": f"{BUILTIN_PACKAGE}.stripe_payments",
         "inprocess_scheduler": "eventhive_core.adapters.inprocess_scheduler",
         "celery_adapters": f"{BUILTIN_PACKAGE}.celery_adapters",
+        "nats_bus": f"{BUILTIN_PACKAGE}.nats_bus",
         "policies": f"{BUILTIN_PACKAGE}.policies",
     }
 )
