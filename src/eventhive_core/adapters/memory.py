@@ -81,78 +81,78 @@ class _Tables:
 
 
 class _Users:
-    def __init__(self, t: _Tables) -> None:
-        self._t = t
+    def __init__(self, tables: _Tables) -> None:
+        self._tables = tables
 
     def add(self, user: User) -> None:
         if self.get_by_email(user.email) is not None:
             raise EmailInUse()
-        self._t.users[user.id] = user
+        self._tables.users[user.id] = user
 
     def get(self, user_id: str) -> User | None:
-        return self._t.users.get(user_id)
+        return self._tables.users.get(user_id)
 
     def get_by_email(self, email: str) -> User | None:
-        return next((u for u in self._t.users.values() if u.email == email), None)
+        return next((u for u in self._tables.users.values() if u.email == email), None)
 
     def save(self, user: User) -> None:
-        self._t.users[user.id] = user
+        self._tables.users[user.id] = user
 
 
 class _Tickets:
-    def __init__(self, t: _Tables) -> None:
-        self._t = t
+    def __init__(self, tables: _Tables) -> None:
+        self._tables = tables
 
     def add(self, ticket: Ticket) -> None:
-        self._t.tickets[ticket.id] = ticket
+        self._tables.tickets[ticket.id] = ticket
 
     def get(self, ticket_id: str) -> Ticket | None:
-        return self._t.tickets.get(ticket_id)
+        return self._tables.tickets.get(ticket_id)
 
     def save(self, before: Ticket, after: Ticket) -> None:
-        stored = self._t.tickets.get(before.id)
+        stored = self._tables.tickets.get(before.id)
         if stored is None or stored.version != before.version:
             raise ConcurrencyConflict()
-        self._t.tickets[after.id] = after
+        self._tables.tickets[after.id] = after
 
     def units(self, ticket_id: str, now: datetime) -> Units:
-        ticket = self._t.tickets[ticket_id]
-        return count_units(ticket.capacity, (o for o in self._t.orders.values() if o.ticket_id == ticket_id), now)
+        ticket = self._tables.tickets[ticket_id]
+        return count_units(ticket.capacity, (o for o in self._tables.orders.values() if o.ticket_id == ticket_id), now)
 
     def reserve(self, ticket_id: str, quantity: int, now: datetime) -> bool:
         # The unit holds the storage lock, so checking then adding the order is atomic here.
-        return ticket_id in self._t.tickets and self.units(ticket_id, now).fits(quantity)
+        return ticket_id in self._tables.tickets and self.units(ticket_id, now).fits(quantity)
 
 
 class _Orders:
-    def __init__(self, t: _Tables) -> None:
-        self._t = t
+    def __init__(self, tables: _Tables) -> None:
+        self._tables = tables
 
     def add(self, order: Order) -> None:
         key = order.idempotency_key
         if key is not None and self.by_idempotency_key(order.buyer_id, key) is not None:
             raise ConcurrencyConflict()
-        self._t.orders[order.id] = order
+        self._tables.orders[order.id] = order
 
     def get(self, order_id: str) -> Order | None:
-        return self._t.orders.get(order_id)
+        return self._tables.orders.get(order_id)
 
     def by_idempotency_key(self, buyer_id: str, key: str) -> Order | None:
         return next(
-            (o for o in self._t.orders.values() if o.buyer_id == buyer_id and o.idempotency_key == key),
+            (o for o in self._tables.orders.values() if o.buyer_id == buyer_id and o.idempotency_key == key),
             None,
         )
 
     def save(self, before: Order, after: Order) -> None:
-        stored = self._t.orders.get(before.id)
+        stored = self._tables.orders.get(before.id)
         if stored is None or stored.version != before.version or stored.status is not before.status:
             raise ConcurrencyConflict()
-        self._t.orders[after.id] = after
+        self._tables.orders[after.id] = after
 
     def due(self, now: datetime, limit: int, ticket_id: str | None = None) -> list[Order]:
         due = [
             o
-            for o in self._t.orders.values()
+            for o in self._tables.orders.values()
             if o.status in (OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT)
             and o.expires_at <= now
             and (ticket_id is None or o.ticket_id == ticket_id)
@@ -171,35 +171,35 @@ class _Orders:
 
 
 class _Payments:
-    def __init__(self, t: _Tables) -> None:
-        self._t = t
+    def __init__(self, tables: _Tables) -> None:
+        self._tables = tables
 
     def add(self, payment: Payment) -> None:
         self._check_one_success(payment)
-        self._t.payments[payment.id] = payment
+        self._tables.payments[payment.id] = payment
 
     def get(self, payment_id: str) -> Payment | None:
-        return self._t.payments.get(payment_id)
+        return self._tables.payments.get(payment_id)
 
     def for_order(self, order_id: str) -> list[Payment]:
-        found = [p for p in self._t.payments.values() if p.order_id == order_id]
+        found = [p for p in self._tables.payments.values() if p.order_id == order_id]
         return sorted(found, key=lambda p: (p.created_at, p.id))
 
     def by_provider_ref(self, provider: str, provider_ref: str) -> Payment | None:
-        found = [p for p in self._t.payments.values() if (p.provider, p.provider_ref) == (provider, provider_ref)]
+        found = [p for p in self._tables.payments.values() if (p.provider, p.provider_ref) == (provider, provider_ref)]
         return min(found, key=lambda p: p.created_at) if found else None
 
     def save(self, before: Payment, after: Payment) -> None:
-        stored = self._t.payments.get(before.id)
+        stored = self._tables.payments.get(before.id)
         if stored is None or stored.version != before.version:
             raise ConcurrencyConflict()
         self._check_one_success(after)
-        self._t.payments[after.id] = after
+        self._tables.payments[after.id] = after
 
     def _check_one_success(self, payment: Payment) -> None:
         if payment.status is not PaymentStatus.SUCCEEDED:
             return
-        for other in self._t.payments.values():
+        for other in self._tables.payments.values():
             if (
                 other.order_id == payment.order_id
                 and other.id != payment.id
@@ -209,28 +209,28 @@ class _Payments:
 
 
 class _Revoked:
-    def __init__(self, t: _Tables) -> None:
-        self._t = t
+    def __init__(self, tables: _Tables) -> None:
+        self._tables = tables
 
     def revoke(self, jti: str, expires_at: datetime) -> None:
-        self._t.revoked[jti] = expires_at
+        self._tables.revoked[jti] = expires_at
 
     def is_revoked(self, jti: str) -> bool:
-        return jti in self._t.revoked
+        return jti in self._tables.revoked
 
 
 class _Outbox:
-    def __init__(self, t: _Tables) -> None:
-        self._t = t
+    def __init__(self, tables: _Tables) -> None:
+        self._tables = tables
 
     def add(self, message: Message, occurred_at: datetime) -> None:
         # seq keeps commit order for the relay even when the clock stands still.
-        self._t.outbox[message.id] = _OutboxRow(message, occurred_at, seq=len(self._t.outbox))
+        self._tables.outbox[message.id] = _OutboxRow(message, occurred_at, seq=len(self._tables.outbox))
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRecord]:
         ready = [
             row
-            for row in self._t.outbox.values()
+            for row in self._tables.outbox.values()
             if row.sent_at is None
             and not row.dead
             and (row.claimed_until is None or row.claimed_until <= now)
@@ -243,53 +243,53 @@ class _Outbox:
         return [row.record() for row in claimed]
 
     def mark_sent(self, message_id: str, now: datetime) -> None:
-        row = self._t.outbox[message_id]
+        row = self._tables.outbox[message_id]
         row.sent_at, row.claimed_until = now, None
 
     def mark_failed(self, message_id: str, error: str, retry_at: datetime, max_attempts: int) -> None:
-        row = self._t.outbox[message_id]
+        row = self._tables.outbox[message_id]
         row.attempts += 1
         row.last_error, row.retry_at, row.claimed_until = error, retry_at, None
         row.dead = row.attempts >= max_attempts
 
     def dead(self, limit: int) -> list[OutboxRecord]:
-        return [row.record() for row in self._t.outbox.values() if row.dead][:limit]
+        return [row.record() for row in self._tables.outbox.values() if row.dead][:limit]
 
     def pending(self) -> int:
-        return sum(1 for row in self._t.outbox.values() if row.sent_at is None and not row.dead)
+        return sum(1 for row in self._tables.outbox.values() if row.sent_at is None and not row.dead)
 
 
 class _Processed:
-    def __init__(self, t: _Tables) -> None:
-        self._t = t
+    def __init__(self, tables: _Tables) -> None:
+        self._tables = tables
 
     def add(self, subscriber: str, message_id: str, now: datetime) -> bool:
         key = (subscriber, message_id)
-        if key in self._t.processed:
+        if key in self._tables.processed:
             return False
-        self._t.processed.add(key)
+        self._tables.processed.add(key)
         return True
 
 
 class _Idempotency:
-    def __init__(self, t: _Tables) -> None:
-        self._t = t
+    def __init__(self, tables: _Tables) -> None:
+        self._tables = tables
 
     def begin(
         self, scope: str, key: str, fingerprint: str, now: datetime, expires_at: datetime
     ) -> IdempotencyRecord | None:
-        existing = self._t.idempotency.get((scope, key))
+        existing = self._tables.idempotency.get((scope, key))
         if existing is not None and existing.expires_at > now:
             return existing
-        self._t.idempotency[(scope, key)] = IdempotencyRecord(fingerprint, None, None, expires_at)
+        self._tables.idempotency[(scope, key)] = IdempotencyRecord(fingerprint, None, None, expires_at)
         return None
 
     def finish(self, scope: str, key: str, status_code: int, body: str) -> None:
-        record = self._t.idempotency[(scope, key)]
-        self._t.idempotency[(scope, key)] = replace(record, status_code=status_code, body=body)
+        record = self._tables.idempotency[(scope, key)]
+        self._tables.idempotency[(scope, key)] = replace(record, status_code=status_code, body=body)
 
     def abandon(self, scope: str, key: str) -> None:
-        self._t.idempotency.pop((scope, key), None)
+        self._tables.idempotency.pop((scope, key), None)
 
 
 class MemoryUnitOfWork:
@@ -351,7 +351,7 @@ class MemoryUnitOfWork:
             self.processed,
             self.idempotency,
         ):
-            repo._t = work
+            repo._tables = work
 
 
 class MemoryQueries:
@@ -360,27 +360,27 @@ class MemoryQueries:
     def __init__(self, storage: MemoryStorage) -> None:
         self._storage = storage
 
-    def _ticket_view(self, t: _Tables, ticket: Ticket, now: datetime) -> TicketView:
-        units = count_units(ticket.capacity, (o for o in t.orders.values() if o.ticket_id == ticket.id), now)
+    def _ticket_view(self, tables: _Tables, ticket: Ticket, now: datetime) -> TicketView:
+        units = count_units(ticket.capacity, (o for o in tables.orders.values() if o.ticket_id == ticket.id), now)
         return TicketView.of(ticket, units)
 
-    def _order_view(self, t: _Tables, order: Order) -> OrderView:
-        return OrderView.of(order, t.tickets[order.ticket_id])
+    def _order_view(self, tables: _Tables, order: Order) -> OrderView:
+        return OrderView.of(order, tables.tickets[order.ticket_id])
 
     def _tickets_page(
         self, now: datetime, limit: int, cursor: str | None, *, owner_id: str | None, only_available: bool
     ) -> Page[TicketView]:
         after = Cursor.decode(cursor) if cursor else None
         with self._storage._lock:
-            t = self._storage._tables
-            tickets = sorted(t.tickets.values(), key=lambda x: (x.created_at, x.id))
+            tables = self._storage._tables
+            tickets = sorted(tables.tickets.values(), key=lambda x: (x.created_at, x.id))
             views: list[TicketView] = []
             for ticket in tickets:
                 if after is not None and (ticket.created_at, ticket.id) <= (after.created_at, after.id):
                     continue
                 if owner_id is not None and ticket.owner_id != owner_id:
                     continue
-                view = self._ticket_view(t, ticket, now)
+                view = self._ticket_view(tables, ticket, now)
                 if only_available and view.available <= 0:
                     continue
                 views.append(view)
@@ -399,27 +399,29 @@ class MemoryQueries:
     def ticket(self, ticket_id: str, now: datetime) -> TicketView | None:
         """One ticket."""
         with self._storage._lock:
-            t = self._storage._tables
-            ticket = t.tickets.get(ticket_id)
-            return None if ticket is None else self._ticket_view(t, ticket, now)
+            tables = self._storage._tables
+            ticket = tables.tickets.get(ticket_id)
+            return None if ticket is None else self._ticket_view(tables, ticket, now)
 
     def orders_for_user(self, user_id: str, limit: int, cursor: str | None = None) -> Page[OrderView]:
         """A buyer's orders, oldest first."""
         after = Cursor.decode(cursor) if cursor else None
         with self._storage._lock:
-            t = self._storage._tables
-            orders = sorted((o for o in t.orders.values() if o.buyer_id == user_id), key=lambda o: (o.created_at, o.id))
+            tables = self._storage._tables
+            orders = sorted(
+                (o for o in tables.orders.values() if o.buyer_id == user_id), key=lambda o: (o.created_at, o.id)
+            )
             if after is not None:
                 orders = [o for o in orders if (o.created_at, o.id) > (after.created_at, after.id)]
-            views = [self._order_view(t, o) for o in orders[: limit + 1]]
+            views = [self._order_view(tables, o) for o in orders[: limit + 1]]
         return _page(views, limit)
 
     def order(self, order_id: str) -> OrderView | None:
         """One order with its ticket summary."""
         with self._storage._lock:
-            t = self._storage._tables
-            order = t.orders.get(order_id)
-            return None if order is None else self._order_view(t, order)
+            tables = self._storage._tables
+            order = tables.orders.get(order_id)
+            return None if order is None else self._order_view(tables, order)
 
     def user(self, user_id: str) -> UserView | None:
         """One user."""

@@ -43,19 +43,19 @@ class SqlOutbox:
     """Integration events stored with the change that produced them."""
 
     def __init__(self, session: SqlSession) -> None:
-        self._s = session
+        self._session = session
 
     def add(self, message: Message, occurred_at: datetime) -> None:
         """Store an event in this unit of work's transaction."""
         values = {"id": message.id, "type": message.type, "body": message.body, "occurred_at": occurred_at}
-        self._s.insert(outbox, {**values, "attempts": 0, "dead": False})
+        self._session.insert(outbox, {**values, "attempts": 0, "dead": False})
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRecord]:
         """Claim up to ``limit`` oldest unsent, unclaimed (or lease-expired), not-dead rows until ``lease_until``."""
         claimable = sa.and_(_UNSENT, sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now))
         candidates = sa.select(outbox.c.id).where(claimable).order_by(outbox.c.occurred_at, outbox.c.id).limit(limit)
         statement = sa.update(outbox)
-        if self._s.is_postgres:
+        if self._session.is_postgres:
             # A CTE runs once: as an IN (...) subquery PostgreSQL may rescan it per row and,
             # skipping nothing it locked itself, hand out more than ``limit`` rows.
             chosen = candidates.with_for_update(skip_locked=True).cte("claimable")
@@ -64,16 +64,18 @@ class SqlOutbox:
             statement = statement.where(outbox.c.id.in_(candidates.scalar_subquery()))
         # The WHERE repeats the test: a row another relay claimed while we waited drops out.
         statement = statement.where(claimable).values(claimed_until=lease_until).returning(*outbox.c)
-        records = [_record(row) for row in self._s.execute(statement)]
+        records = [_record(row) for row in self._session.execute(statement)]
         return sorted(records, key=lambda r: (r.occurred_at, r.message.id))
 
     def mark_sent(self, message_id: str, now: datetime) -> None:
         """Record that the event was published."""
-        self._s.execute(sa.update(outbox).where(outbox.c.id == message_id).values(sent_at=now, claimed_until=None))
+        self._session.execute(
+            sa.update(outbox).where(outbox.c.id == message_id).values(sent_at=now, claimed_until=None)
+        )
 
     def mark_failed(self, message_id: str, error: str, retry_at: datetime, max_attempts: int) -> None:
         """Record a failed publish; retry at ``retry_at``, or mark dead once ``max_attempts`` is reached."""
-        self._s.execute(
+        self._session.execute(
             sa.update(outbox)
             .where(outbox.c.id == message_id, outbox.c.sent_at.is_(None))
             .values(
@@ -87,30 +89,30 @@ class SqlOutbox:
     def dead(self, limit: int) -> list[OutboxRecord]:
         """Return rows that gave up after too many attempts, oldest first."""
         query = sa.select(outbox).where(outbox.c.dead).order_by(outbox.c.occurred_at, outbox.c.id).limit(limit)
-        return [_record(row) for row in self._s.execute(query)]
+        return [_record(row) for row in self._session.execute(query)]
 
     def pending(self) -> int:
         """Return how many rows are not yet sent (dead ones excluded)."""
-        return int(self._s.execute(sa.select(sa.func.count()).select_from(outbox).where(_UNSENT)).scalar_one())
+        return int(self._session.execute(sa.select(sa.func.count()).select_from(outbox).where(_UNSENT)).scalar_one())
 
 
 class SqlProcessedMessages:
     """(subscriber, message id) pairs already handled."""
 
     def __init__(self, session: SqlSession) -> None:
-        self._s = session
+        self._session = session
 
     def add(self, subscriber: str, message_id: str, now: datetime) -> bool:
         """Record the pair; return False (and record nothing) when it was already there."""
         values = {"subscriber": subscriber, "message_id": message_id, "processed_at": now}
-        return insert_ignoring_conflicts(self._s, processed_messages, values, "subscriber", "message_id")
+        return insert_ignoring_conflicts(self._session, processed_messages, values, "subscriber", "message_id")
 
 
 class SqlIdempotencyStore:
     """Responses of keyed requests, per caller (``scope``)."""
 
     def __init__(self, session: SqlSession) -> None:
-        self._s = session
+        self._session = session
 
     def begin(
         self, scope: str, key: str, fingerprint: str, now: datetime, expires_at: datetime
@@ -119,7 +121,7 @@ class SqlIdempotencyStore:
 
         One upsert claims a new key or takes over an expired one; a live key is left alone.
         """
-        dialect = postgresql if self._s.is_postgres else sqlite
+        dialect = postgresql if self._session.is_postgres else sqlite
         statement = dialect.insert(idempotency_keys).values(
             scope=scope, key=key, fingerprint=fingerprint, status_code=None, body=None, expires_at=expires_at
         )
@@ -133,9 +135,9 @@ class SqlIdempotencyStore:
             },
             where=idempotency_keys.c.expires_at <= now,
         )
-        if self._s.execute(statement.returning(idempotency_keys.c.key)).first() is not None:
+        if self._session.execute(statement.returning(idempotency_keys.c.key)).first() is not None:
             return None
-        row = self._s.execute(
+        row = self._session.execute(
             sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
         ).first()
         if row is None:  # deleted between the two statements: ours to run after all
@@ -146,7 +148,7 @@ class SqlIdempotencyStore:
 
     def finish(self, scope: str, key: str, status_code: int, body: str) -> None:
         """Store the response of a keyed request."""
-        self._s.execute(
+        self._session.execute(
             sa.update(idempotency_keys)
             .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
             .values(status_code=status_code, body=body)
@@ -154,7 +156,7 @@ class SqlIdempotencyStore:
 
     def abandon(self, scope: str, key: str) -> None:
         """Forget a keyed request whose response must not be replayed (an error worth retrying)."""
-        self._s.execute(
+        self._session.execute(
             sa.delete(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
         )
 

@@ -163,7 +163,7 @@ class SqlUserRepository:
     """Users; the email is stored lower-cased under a unique constraint."""
 
     def __init__(self, session: SqlSession) -> None:
-        self._s = session
+        self._session = session
 
     def add(self, user: User) -> None:
         """Insert a new user. Raises EmailInUse when the (normalised) email is taken."""
@@ -174,25 +174,25 @@ class SqlUserRepository:
             "created_at": user.created_at,
             "banned_at": user.banned_at,
         }
-        if not insert_ignoring_conflicts(self._s, users, values, "email"):
+        if not insert_ignoring_conflicts(self._session, users, values, "email"):
             raise EmailInUse()
 
     def get(self, user_id: str) -> User | None:
         """Return the user with this id, or None."""
-        if self._s.is_postgres:
-            raw = self._s.fetch_raw(_PG_USER_BY_ID, {"id": user_id})
+        if self._session.is_postgres:
+            raw = self._session.fetch_raw(_PG_USER_BY_ID, {"id": user_id})
             return None if raw is None else User(UserId(raw[0]), raw[1], raw[2], _utc(raw[3]), _utc(raw[4]))
-        row = self._s.execute(_USER_BY_ID, {"id": user_id}).first()
+        row = self._session.execute(_USER_BY_ID, {"id": user_id}).first()
         return _user(row) if row else None
 
     def get_by_email(self, email: str) -> User | None:
         """Return the user with this normalised email, or None."""
-        row = self._s.execute(sa.select(users).where(users.c.email == normalize_email(email))).first()
+        row = self._session.execute(sa.select(users).where(users.c.email == normalize_email(email))).first()
         return _user(row) if row else None
 
     def save(self, user: User) -> None:
         """Store changes to an existing user (ban)."""
-        result = self._s.execute(
+        result = self._session.execute(
             sa.update(users)
             .where(users.c.id == user.id)
             .values(email=normalize_email(user.email), password_hash=user.password_hash, banned_at=user.banned_at)
@@ -205,11 +205,11 @@ class SqlTicketRepository:
     """Tickets and their unit counters."""
 
     def __init__(self, session: SqlSession) -> None:
-        self._s = session
+        self._session = session
 
     def add(self, ticket: Ticket) -> None:
         """Insert a new ticket with no unit taken."""
-        self._s.execute(
+        self._session.execute(
             sa.insert(tickets).values(
                 id=ticket.id,
                 title=ticket.title,
@@ -231,16 +231,16 @@ class SqlTicketRepository:
         change only counters, which a Ticket does not carry, and a second read inside a
         reservation would otherwise cost a round trip while the ticket's row is locked.
         """
-        ticket = self._s.tickets_read.get(ticket_id)
+        ticket = self._session.tickets_read.get(ticket_id)
         if ticket is None:
             ticket = self._load(ticket_id)
             if ticket is not None:
-                self._s.tickets_read[ticket_id] = ticket
+                self._session.tickets_read[ticket_id] = ticket
         return ticket
 
     def _load(self, ticket_id: str) -> Ticket | None:
-        if self._s.is_postgres:
-            raw = self._s.fetch_raw(_PG_TICKET_BY_ID, {"id": ticket_id})
+        if self._session.is_postgres:
+            raw = self._session.fetch_raw(_PG_TICKET_BY_ID, {"id": ticket_id})
             if raw is None:
                 return None
             tid, title, price_minor, currency, owner_id, capacity, version, created_at = raw
@@ -253,7 +253,7 @@ class SqlTicketRepository:
                 capacity,
                 version,
             )
-        row = self._s.execute(_TICKET_BY_ID, {"id": ticket_id}).first()
+        row = self._session.execute(_TICKET_BY_ID, {"id": ticket_id}).first()
         return ticket_from_row(row) if row else None
 
     def save(self, before: Ticket, after: Ticket) -> None:
@@ -262,8 +262,8 @@ class SqlTicketRepository:
         The new capacity must still cover the units taken; a concurrent reservation that makes
         it too small turns into a conflict here rather than a CHECK violation.
         """
-        self._s.tickets_read.pop(before.id, None)
-        result = self._s.execute(
+        self._session.tickets_read.pop(before.id, None)
+        result = self._session.execute(
             sa.update(tickets)
             .where(
                 tickets.c.id == before.id,
@@ -287,7 +287,7 @@ class SqlTicketRepository:
         Raises:
             NotFound: No ticket has this id.
         """
-        row = self._s.execute(
+        row = self._session.execute(
             sa.select(tickets.c.capacity, tickets.c.units_sold, live_held(tickets.c.id, now).label("held")).where(
                 tickets.c.id == ticket_id
             )
@@ -306,10 +306,10 @@ class SqlTicketRepository:
         if quantity < 1:
             return False
         params = {"ticket_id": ticket_id, "quantity": quantity}
-        if self._s.is_postgres:
-            self._s.fetch_raw(_PG_RESERVE, params)
-            return self._s.rowcount == 1
-        return self._s.execute(_RESERVE, params).rowcount == 1
+        if self._session.is_postgres:
+            self._session.fetch_raw(_PG_RESERVE, params)
+            return self._session.rowcount == 1
+        return self._session.execute(_RESERVE, params).rowcount == 1
 
 
 def _counter_moves(before: OrderStatus | None, after: OrderStatus) -> tuple[int, int]:
@@ -331,7 +331,7 @@ class SqlOrderRepository:
     """Orders; transitions are guarded writes that move the ticket's counters exactly once."""
 
     def __init__(self, session: SqlSession) -> None:
-        self._s = session
+        self._session = session
 
     def add(self, order: Order) -> None:
         """Insert a new order (its units were taken by ``TicketRepository.reserve``).
@@ -358,21 +358,21 @@ class SqlOrderRepository:
             "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
             "idempotency_key": order.idempotency_key,
         }
-        if order.idempotency_key is None or self._s.is_postgres:
-            self._s.insert(orders, values)
-        elif not insert_ignoring_conflicts(self._s, orders, values, "buyer_id", "idempotency_key", where=_KEYED):
+        if order.idempotency_key is None or self._session.is_postgres:
+            self._session.insert(orders, values)
+        elif not insert_ignoring_conflicts(self._session, orders, values, "buyer_id", "idempotency_key", where=_KEYED):
             # SQLite runs the insert at once: a duplicate is known here, without a caught error.
             raise ConcurrencyConflict()
         self._move_counters(order, *_counter_moves(None, order.status))
 
     def get(self, order_id: str) -> Order | None:
         """Return the order with this id, or None."""
-        row = self._s.execute(sa.select(orders).where(orders.c.id == order_id)).first()
+        row = self._session.execute(sa.select(orders).where(orders.c.id == order_id)).first()
         return order_from_row(row) if row else None
 
     def by_idempotency_key(self, buyer_id: str, key: str) -> Order | None:
         """Return the buyer's order placed with this Idempotency-Key, or None."""
-        row = self._s.execute(_ORDER_BY_KEY, {"buyer_id": buyer_id, "key": key}).first()
+        row = self._session.execute(_ORDER_BY_KEY, {"buyer_id": buyer_id, "key": key}).first()
         return order_from_row(row) if row else None
 
     def save(self, before: Order, after: Order) -> None:
@@ -382,11 +382,11 @@ class SqlOrderRepository:
             ConcurrencyConflict: The stored order is no longer at ``before``'s status and version.
         """
         held, sold = _counter_moves(before.status, after.status)
-        if (held or sold) and self._s.is_postgres:
+        if (held or sold) and self._session.is_postgres:
             # Lock the ticket row before the order row, in the same order as reserve() does,
             # so a cancel racing an in-line reclaim of the same orders cannot deadlock.
-            self._s.execute(sa.select(tickets.c.id).where(tickets.c.id == before.ticket_id).with_for_update())
-        result = self._s.execute(
+            self._session.execute(sa.select(tickets.c.id).where(tickets.c.id == before.ticket_id).with_for_update())
+        result = self._session.execute(
             sa.update(orders)
             .where(orders.c.id == before.id, orders.c.status == before.status.value, orders.c.version == before.version)
             .values(
@@ -403,7 +403,7 @@ class SqlOrderRepository:
     def _move_counters(self, order: Order, held: int, sold: int) -> None:
         if not (held or sold):
             return
-        self._s.execute(
+        self._session.execute(
             sa.update(tickets)
             .where(tickets.c.id == order.ticket_id)
             .values(
@@ -419,7 +419,7 @@ class SqlOrderRepository:
             query = query.where(orders.c.ticket_id == ticket_id)
         # One global order for every caller: two reclaimers lock the same orders in the same order.
         query = query.order_by(orders.c.expires_at, orders.c.id).limit(limit)
-        return [order_from_row(row) for row in self._s.execute(query)]
+        return [order_from_row(row) for row in self._session.execute(query)]
 
     def expire_due(self, now: datetime, limit: int) -> list[Order]:
         """Cancel as expired up to ``limit`` holding orders due by ``now``, set-based; return them after the change.
@@ -437,12 +437,12 @@ class SqlOrderRepository:
             return []
         holding_due = sa.and_(orders.c.status.in_(HOLDING), orders.c.expires_at <= now)
         first = sa.select(orders.c.ticket_id).where(holding_due).order_by(orders.c.expires_at, orders.c.id).limit(limit)
-        ticket_ids = sorted({row.ticket_id for row in self._s.execute(first)})
+        ticket_ids = sorted({row.ticket_id for row in self._session.execute(first)})
         if not ticket_ids:
             return []
-        if self._s.is_postgres:
+        if self._session.is_postgres:
             lock = sa.select(tickets.c.id).where(tickets.c.id.in_(ticket_ids)).order_by(tickets.c.id).with_for_update()
-            self._s.execute(lock).all()
+            self._session.execute(lock).all()
         candidates = (
             sa.select(orders.c.id)
             .where(holding_due, orders.c.ticket_id.in_(ticket_ids))
@@ -450,7 +450,7 @@ class SqlOrderRepository:
             .limit(limit)
         )
         statement = sa.update(orders)
-        if self._s.is_postgres:
+        if self._session.is_postgres:
             # A CTE runs once; as an IN (...) subquery it may be rescanned and claim more than ``limit``.
             chosen = candidates.with_for_update(skip_locked=True).cte("due_orders")
             statement = statement.where(orders.c.id == chosen.c.id)
@@ -466,13 +466,13 @@ class SqlOrderRepository:
             .returning(*orders.c)
         )
         cancelled = sorted(
-            (order_from_row(row) for row in self._s.execute(statement)), key=lambda o: (o.expires_at, o.id)
+            (order_from_row(row) for row in self._session.execute(statement)), key=lambda o: (o.expires_at, o.id)
         )
         released: dict[str, int] = {}
         for order in cancelled:
             released[order.ticket_id] = released.get(order.ticket_id, 0) + order.quantity
         for ticket_id in sorted(released):
-            self._s.execute(_RELEASE_HELD, {"ticket_id": ticket_id, "released": released[ticket_id]})
+            self._session.execute(_RELEASE_HELD, {"ticket_id": ticket_id, "released": released[ticket_id]})
         return cancelled
 
 
@@ -480,7 +480,7 @@ class SqlPaymentRepository:
     """Payments; a partial unique index allows one succeeded payment per order."""
 
     def __init__(self, session: SqlSession) -> None:
-        self._s = session
+        self._session = session
 
     def add(self, payment: Payment) -> None:
         """Insert a new payment.
@@ -491,11 +491,11 @@ class SqlPaymentRepository:
         values = self._values(payment)
         if payment.status is PaymentStatus.SUCCEEDED and self._has_success(payment.order_id, payment.id):
             raise ConcurrencyConflict()
-        self._s.execute(sa.insert(payments).values(id=payment.id, **values))
+        self._session.execute(sa.insert(payments).values(id=payment.id, **values))
 
     def get(self, payment_id: str) -> Payment | None:
         """Return the payment with this id, or None."""
-        row = self._s.execute(sa.select(payments).where(payments.c.id == payment_id)).first()
+        row = self._session.execute(sa.select(payments).where(payments.c.id == payment_id)).first()
         return _payment(row) if row else None
 
     def for_order(self, order_id: str) -> list[Payment]:
@@ -503,12 +503,12 @@ class SqlPaymentRepository:
         query = (
             sa.select(payments).where(payments.c.order_id == order_id).order_by(payments.c.created_at, payments.c.id)
         )
-        return [_payment(row) for row in self._s.execute(query)]
+        return [_payment(row) for row in self._session.execute(query)]
 
     def by_provider_ref(self, provider: str, provider_ref: str) -> Payment | None:
         """Return the payment the provider knows as ``provider_ref``, or None."""
         query = sa.select(payments).where(payments.c.provider == provider, payments.c.provider_ref == provider_ref)
-        row = self._s.execute(query.order_by(payments.c.created_at).limit(1)).first()
+        row = self._session.execute(query.order_by(payments.c.created_at).limit(1)).first()
         return _payment(row) if row else None
 
     def save(self, before: Payment, after: Payment) -> None:
@@ -520,7 +520,7 @@ class SqlPaymentRepository:
         """
         if after.status is PaymentStatus.SUCCEEDED and self._has_success(after.order_id, after.id):
             raise ConcurrencyConflict()
-        result = self._s.execute(
+        result = self._session.execute(
             sa.update(payments)
             .where(payments.c.id == before.id, payments.c.version == before.version)
             .values(**self._values(after))
@@ -535,7 +535,7 @@ class SqlPaymentRepository:
             payments.c.status == PaymentStatus.SUCCEEDED.value,
             payments.c.id != other_than,
         )
-        return self._s.execute(query.limit(1)).first() is not None
+        return self._session.execute(query.limit(1)).first() is not None
 
     @staticmethod
     def _values(payment: Payment) -> dict[str, object]:
@@ -558,16 +558,16 @@ class SqlRevokedTokens:
     """Revoked token ids."""
 
     def __init__(self, session: SqlSession) -> None:
-        self._s = session
+        self._session = session
 
     def revoke(self, jti: str, expires_at: datetime) -> None:
         """Refuse the token with this id from now on (idempotent)."""
-        insert_ignoring_conflicts(self._s, revoked_tokens, {"jti": jti, "expires_at": expires_at}, "jti")
+        insert_ignoring_conflicts(self._session, revoked_tokens, {"jti": jti, "expires_at": expires_at}, "jti")
 
     def is_revoked(self, jti: str) -> bool:
         """Tell whether the token with this id was revoked."""
         query = sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
-        return self._s.execute(query).first() is not None
+        return self._session.execute(query).first() is not None
 
 
 __all__ = [
