@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from eventhive_core.domain import commands as c
+from eventhive_core.domain import commands
 from eventhive_core.domain.errors import ConcurrencyConflict, TransientStorageError
 from eventhive_core.service_layer import orders, payment_events, payments, refunds, tickets, users
 from eventhive_core.service_layer.services import Services
@@ -23,20 +23,20 @@ __all__ = ["HANDLERS", "MAX_ATTEMPTS", "MessageBus", "SubscriberHandler", "make_
 
 log = logging.getLogger(__name__)
 
-HANDLERS: dict[type[c.Command], Callable[[Any, Services], Any]] = {
-    c.SignUp: users.sign_up,
-    c.SignIn: users.sign_in,
-    c.SignOut: users.sign_out,
-    c.BanUser: users.ban_user,
-    c.CreateTicket: tickets.create_ticket,
-    c.UpdateTicket: tickets.update_ticket,
-    c.PlaceOrder: orders.place_order,
-    c.CancelOrder: orders.cancel_order,
-    c.ExpireOrder: orders.expire_order,
-    c.SweepExpired: orders.sweep_expired,
-    c.PayOrder: payments.pay_order,
-    c.RefundOrder: refunds.refund_order,
-    c.ReceivePaymentEvent: payment_events.receive_payment_event,
+HANDLERS: dict[type[commands.Command], Callable[[Any, Services], Any]] = {
+    commands.SignUp: users.sign_up,
+    commands.SignIn: users.sign_in,
+    commands.SignOut: users.sign_out,
+    commands.BanUser: users.ban_user,
+    commands.CreateTicket: tickets.create_ticket,
+    commands.UpdateTicket: tickets.update_ticket,
+    commands.PlaceOrder: orders.place_order,
+    commands.CancelOrder: orders.cancel_order,
+    commands.ExpireOrder: orders.expire_order,
+    commands.SweepExpired: orders.sweep_expired,
+    commands.PayOrder: payments.pay_order,
+    commands.RefundOrder: refunds.refund_order,
+    commands.ReceivePaymentEvent: payment_events.receive_payment_event,
 }
 
 #: Attempts of a command that keeps losing races (or meeting a busy database) before the error surfaces.
@@ -50,7 +50,7 @@ class MessageBus:
         self._services = services
         self._after_command = after_command or (lambda: None)
 
-    def handle(self, command: c.Command) -> object:
+    def handle(self, command: commands.Command) -> object:
         """Run the command's handler and return its result; domain errors propagate."""
         handler = HANDLERS.get(type(command))
         if handler is None:
