@@ -61,9 +61,9 @@ from eventhive_core.domain.errors import (
 )
 from eventhive_core.domain.money import Money
 from eventhive_core.domain.order import OrderStatus
+from eventhive_core.domain.read_models import OrderView, Page, PaymentView, TicketSummary, TicketView, UserView
 from eventhive_core.hive import Hive
 from eventhive_core.plugins.markers import hookimpl
-from eventhive_core.ports.views import OrderView, Page, PaymentView, TicketSummary, TicketView, UserView
 from eventhive_core.service_layer.orders import ExpireResult
 from eventhive_core.service_layer.payment_events import WebhookOutcome
 from eventhive_core.service_layer.users import Identity, SignedIn

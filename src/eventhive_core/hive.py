@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, overload
 
 from eventhive_core.clock import Clock
 from eventhive_core.domain import commands
+from eventhive_core.domain.read_models import OrderView, PaymentView, TicketView, UserView
 from eventhive_core.ports.event_bus import EventBus
 from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.ports.scheduler import ExpiryScheduler
 from eventhive_core.ports.storage import Storage, UnitOfWork
-from eventhive_core.ports.views import OrderView, PaymentView, TicketView, UserView
 from eventhive_core.service_layer.background import Loop
 from eventhive_core.service_layer.expiry import ScheduledExpiries
 from eventhive_core.service_layer.messagebus import MessageBus

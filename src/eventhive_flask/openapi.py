@@ -26,6 +26,7 @@ from pydantic.json_schema import models_json_schema
 from eventhive_core import __version__
 from eventhive_core.domain.ids import ID_PATTERN
 from eventhive_core.domain.money import currency_exponent
+from eventhive_core.domain.read_models import CURSOR_PATTERN, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 from eventhive_core.domain.validation import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_IDEMPOTENCY_KEY,
@@ -33,7 +34,6 @@ from eventhive_core.domain.validation import (
     MAX_PRICE_EXPONENT,
     price_text_pattern,
 )
-from eventhive_core.ports.views import CURSOR_PATTERN, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 from eventhive_flask import schemas as s
 from eventhive_flask.responses import json_text_response
 from eventhive_flask.state import current_state

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from flask import Response, request
 
 from eventhive_core import FieldError, ValidationFailed
-from eventhive_core.ports.views import MAX_PAGE_SIZE, Cursor
+from eventhive_core.domain.read_models import MAX_PAGE_SIZE, Cursor
 from eventhive_flask.schemas import CamelModel
 
 

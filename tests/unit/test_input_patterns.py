@@ -10,6 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from eventhive_core.domain.ids import ID_PATTERN, is_valid_id
+from eventhive_core.domain.read_models import CURSOR_PATTERN, MAX_CURSOR_LENGTH, Cursor
 from eventhive_core.domain.validation import (
     MAX_TITLE_LENGTH,
     NOT_BLANK_PATTERN,
@@ -21,7 +22,6 @@ from eventhive_core.domain.validation import (
     price_text_pattern,
     title_errors,
 )
-from eventhive_core.ports.views import CURSOR_PATTERN, MAX_CURSOR_LENGTH, Cursor
 
 #: Characters where the rules' edges are: every kind of whitespace (ECMA-262's and Python's), controls.
 EDGES = "\t\n\x0b\x0c\r\x1c\x1f \x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\x00\x7f\x9f@a"

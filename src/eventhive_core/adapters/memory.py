@@ -20,19 +20,19 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from eventhive_core.domain.errors import ConcurrencyConflict, EmailInUse
 from eventhive_core.domain.order import CancelReason, Order, OrderStatus
 from eventhive_core.domain.payment import Payment, PaymentStatus
-from eventhive_core.domain.reservation import Units, count_units
-from eventhive_core.domain.ticket import Ticket
-from eventhive_core.domain.user import User
-from eventhive_core.markers import hookimpl
-from eventhive_core.ports.messages import Message, OutboxRecord
-from eventhive_core.ports.storage import IdempotencyRecord
-from eventhive_core.ports.views import (
+from eventhive_core.domain.read_models import (
     Cursor,
     OrderView,
     Page,
     TicketView,
     UserView,
 )
+from eventhive_core.domain.reservation import Units, count_units
+from eventhive_core.domain.ticket import Ticket
+from eventhive_core.domain.user import User
+from eventhive_core.markers import hookimpl
+from eventhive_core.ports.messages import Message, OutboxRecord
+from eventhive_core.ports.storage import IdempotencyRecord
 
 if TYPE_CHECKING:
     from eventhive_core.plugins.factories import RegisterStorage

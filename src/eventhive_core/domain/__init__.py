@@ -1,1 +1,1 @@
-"""The pure domain: entities, rules, commands, events and errors (standard library only)."""
+"""The pure domain: entities, rules, commands, events, errors and read models (standard library only)."""

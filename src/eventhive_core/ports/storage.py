@@ -15,11 +15,11 @@ from typing import Protocol, Self
 
 from eventhive_core.domain.order import Order
 from eventhive_core.domain.payment import Payment
+from eventhive_core.domain.read_models import OrderView, Page, TicketView, UserView
 from eventhive_core.domain.reservation import Units
 from eventhive_core.domain.ticket import Ticket
 from eventhive_core.domain.user import User
 from eventhive_core.ports.messages import Message, OutboxRecord
-from eventhive_core.ports.views import OrderView, Page, TicketView, UserView
 
 
 class UserRepository(Protocol):

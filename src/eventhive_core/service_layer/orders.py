@@ -29,9 +29,9 @@ from eventhive_core.domain.events import ExpirationComplete, OrderCancelled, Ord
 from eventhive_core.domain.expiration import is_due
 from eventhive_core.domain.ids import OrderId, TicketId, UserId, is_valid_id, new_id
 from eventhive_core.domain.order import CancelReason, Order, OrderStatus
+from eventhive_core.domain.read_models import OrderView
 from eventhive_core.domain.validation import idempotency_key_errors, quantity_errors
 from eventhive_core.ports.storage import UnitOfWork
-from eventhive_core.ports.views import OrderView
 from eventhive_core.service_layer.idempotency import fingerprint, is_kept, keep_refusal, replay_refusal
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services

@@ -44,6 +44,7 @@ from eventhive_core.domain.ids import OrderId, PaymentId, new_id
 from eventhive_core.domain.money import Money
 from eventhive_core.domain.order import Order, OrderStatus
 from eventhive_core.domain.payment import Payment, PaymentStatus, method_digest
+from eventhive_core.domain.read_models import PaymentView
 from eventhive_core.domain.validation import is_unicode_text, strip_space
 from eventhive_core.ports.payments import (
     ChargeOutcome,
@@ -53,7 +54,6 @@ from eventhive_core.ports.payments import (
     PaymentProviderError,
 )
 from eventhive_core.ports.storage import UnitOfWork
-from eventhive_core.ports.views import PaymentView
 from eventhive_core.service_layer.orders import expire_in, load_own_order
 from eventhive_core.service_layer.services import Services
 from eventhive_core.service_layer.settlement import (

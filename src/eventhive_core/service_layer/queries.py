@@ -16,8 +16,8 @@ from eventhive_core.clock import Clock
 from eventhive_core.domain.errors import NotAuthorized, NotFound
 from eventhive_core.domain.ids import is_valid_id
 from eventhive_core.domain.order import HOLDING_STATUSES, CancelReason, OrderStatus
+from eventhive_core.domain.read_models import OrderView, Page, TicketView, UserView, clamp_page_size
 from eventhive_core.ports.storage import ReadQueries
-from eventhive_core.ports.views import OrderView, Page, TicketView, UserView, clamp_page_size
 
 
 def settled(view: OrderView, now: datetime) -> OrderView:
@@ -26,7 +26,7 @@ def settled(view: OrderView, now: datetime) -> OrderView:
     Examples:
         >>> from datetime import UTC, timedelta
         >>> from eventhive_core.domain.money import Money
-        >>> from eventhive_core.ports.views import TicketSummary
+        >>> from eventhive_core.domain.read_models import TicketSummary
         >>> t = datetime(2026, 1, 1, tzinfo=UTC)
         >>> held = OrderView("o", OrderStatus.CREATED, "u", 1, Money(100), expires_at=t, created_at=t,
         ...                  version=0, ticket=TicketSummary("t", "concert", Money(100), 0))

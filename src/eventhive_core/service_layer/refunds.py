@@ -15,9 +15,9 @@ from eventhive_core.domain.errors import NotAuthorized, NotFound, OrderNotComple
 from eventhive_core.domain.ids import is_valid_id
 from eventhive_core.domain.order import CancelReason, Order, OrderStatus
 from eventhive_core.domain.payment import Payment, PaymentStatus
+from eventhive_core.domain.read_models import OrderView
 from eventhive_core.ports.payments import PaymentProviderError
 from eventhive_core.ports.storage import UnitOfWork
-from eventhive_core.ports.views import OrderView
 from eventhive_core.service_layer.orders import events_of_cancelled, order_view
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services

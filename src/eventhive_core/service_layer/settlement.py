@@ -30,9 +30,9 @@ from eventhive_core.domain.expiration import is_due
 from eventhive_core.domain.ids import OrderId, new_id
 from eventhive_core.domain.order import HOLDING_STATUSES, Order, OrderStatus
 from eventhive_core.domain.payment import Payment, PaymentStatus
+from eventhive_core.domain.read_models import PaymentView
 from eventhive_core.ports.payments import PaymentProviderError
 from eventhive_core.ports.storage import UnitOfWork
-from eventhive_core.ports.views import PaymentView
 from eventhive_core.service_layer.orders import expire_in, order_created
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services

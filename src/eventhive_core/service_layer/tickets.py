@@ -7,10 +7,10 @@ from eventhive_core.domain.errors import CannotEditReservedTicket, FieldError, N
 from eventhive_core.domain.events import TicketCreated, TicketUpdated
 from eventhive_core.domain.ids import TicketId, UserId, is_valid_id, new_id
 from eventhive_core.domain.money import Money
+from eventhive_core.domain.read_models import TicketView
 from eventhive_core.domain.ticket import Ticket
 from eventhive_core.domain.validation import MAX_CAPACITY, parse_price, quantity_errors, title_errors
 from eventhive_core.ports.storage import UnitOfWork
-from eventhive_core.ports.views import TicketView
 from eventhive_core.service_layer.orders import reclaim_due_holds
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services

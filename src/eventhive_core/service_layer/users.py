@@ -8,10 +8,10 @@ from eventhive_core.domain.commands import BanUser, SignIn, SignOut, SignUp
 from eventhive_core.domain.errors import InvalidCredentials, NotAuthorized, NotFound, ValidationFailed
 from eventhive_core.domain.events import UserBanned
 from eventhive_core.domain.ids import UserId, is_valid_id, new_id
+from eventhive_core.domain.read_models import UserView
 from eventhive_core.domain.user import User, normalize_email
 from eventhive_core.domain.validation import email_errors, password_errors
 from eventhive_core.ports.auth import IssuedToken, TokenClaims
-from eventhive_core.ports.views import UserView
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services
 

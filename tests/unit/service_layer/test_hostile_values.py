@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from eventhive_core import CreateTicket, Hive, PayOrder, PlaceOrder, SignIn, SignUp, ValidationFailed
-from eventhive_core.ports.views import Cursor
+from eventhive_core.domain.read_models import Cursor
 
 
 class CountingHasher:

@@ -20,7 +20,15 @@ from eventhive_core.adapters.sqlalchemy.repositories import live_held
 from eventhive_core.adapters.sqlalchemy.tables import UTCDateTime, orders, tickets, users
 from eventhive_core.domain.money import Money
 from eventhive_core.domain.order import OrderStatus
-from eventhive_core.ports.views import Cursor, OrderView, Page, TicketSummary, TicketView, UserView, clamp_page_size
+from eventhive_core.domain.read_models import (
+    Cursor,
+    OrderView,
+    Page,
+    TicketSummary,
+    TicketView,
+    UserView,
+    clamp_page_size,
+)
 
 T = TypeVar("T")
 
