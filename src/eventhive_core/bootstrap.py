@@ -82,7 +82,7 @@ def bootstrap(
         expiration=ExpirationPolicy(ttl=settings.reservation_ttl, grace=settings.expiry_grace),
         hasher=hasher,
         tokens=token_service or _default_tokens(settings),
-        payments=payment_gateway
+        payment_gateway=payment_gateway
         or registries.payment_providers.get(settings.payment_provider)(settings, settings.payment_options),
         producer=f"eventhive/{settings.producer}@{__version__}",
         ttl_for=ttl_for,

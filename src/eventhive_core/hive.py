@@ -83,7 +83,7 @@ class Hive:
     @property
     def payment_gateway(self) -> PaymentGateway:
         """The payment provider the settings (or an override) chose; its ``name`` names it."""
-        return self.services.payments
+        return self.services.payment_gateway
 
     @overload
     def handle(self, command: commands.SignUp) -> SignedIn: ...

@@ -48,10 +48,10 @@ def _find_payment(services: Services, event: ProviderEvent) -> Payment | None:
     with services.storage.unit_of_work() as uow:
         if event.payment_id and is_valid_id(event.payment_id):
             payment = uow.payments.get(event.payment_id)
-            if payment is not None and payment.provider == services.payments.name:
+            if payment is not None and payment.provider == services.payment_gateway.name:
                 return payment
         if event.provider_ref:
-            return uow.payments.by_provider_ref(services.payments.name, event.provider_ref)
+            return uow.payments.by_provider_ref(services.payment_gateway.name, event.provider_ref)
     return None
 
 
@@ -112,15 +112,15 @@ def receive_payment_event(cmd: ReceivePaymentEvent, services: Services) -> Webho
         WebhookRejected: The signature is missing, wrong or stale, or the body is not an event.
         PaymentProviderUnavailable: A refund it calls for could not be made now (the provider retries).
     """
-    if cmd.provider != services.payments.name:
+    if cmd.provider != services.payment_gateway.name:
         raise NotFound()
     headers = {name.lower(): value for name, value in cmd.headers.items()}
     try:
-        event = services.payments.parse_webhook(cmd.payload, headers)
+        event = services.payment_gateway.parse_webhook(cmd.payload, headers)
     except InvalidWebhook as exc:
         log.info("Refused a %s webhook: %s", cmd.provider, exc)
         raise WebhookRejected() from exc
-    seen = Seen(f"webhook:{services.payments.name}", event.id)
+    seen = Seen(f"webhook:{services.payment_gateway.name}", event.id)
     if event.kind is ProviderEventKind.OTHER:
         return _acknowledge(services, seen)
     payment = _find_payment(services, event)

@@ -104,7 +104,7 @@ def _new_attempt(services: Services, order: Order, number: int, digest: str) -> 
     return Payment(
         id=PaymentId(new_id()),
         order_id=OrderId(order.id),
-        provider=services.payments.name,
+        provider=services.payment_gateway.name,
         amount=order.amount,
         status=PaymentStatus.PENDING,
         idempotency_key=f"order:{order.id}:pay:{number}",
@@ -124,7 +124,7 @@ def _check_payable(uow: UnitOfWork, services: Services, order: Order) -> None:
         expire_in(uow, services, order)
         uow.commit()
         raise CannotPayCancelledOrder()
-    minimum = services.payments.minimum_charge(order.amount.currency)
+    minimum = services.payment_gateway.minimum_charge(order.amount.currency)
     if order.amount.minor < minimum:
         raise AmountBelowMinimum(str(Money(minimum, order.amount.currency)))
 
@@ -170,7 +170,7 @@ def _close(services: Services, claim: _Claim, digest: str) -> Payment:
     old = claim.attempt if claim.replace else claim.close_first
     assert old is not None
     try:
-        result = services.payments.cancel(provider_ref=old.provider_ref, idempotency_key=old.idempotency_key)
+        result = services.payment_gateway.cancel(provider_ref=old.provider_ref, idempotency_key=old.idempotency_key)
     except PaymentProviderError as exc:
         log.warning("Could not cancel payment %s at the provider: %s", old.id, exc)
         if claim.replace:
@@ -219,7 +219,7 @@ def _start_over(services: Services, old: Payment, cancelled: ChargeResult, diges
 def _charge(services: Services, attempt: Payment, token: str) -> PaymentView:
     """Steps 2 and 3: charge the leased attempt and settle what the provider answers."""
     try:
-        result = services.payments.charge(
+        result = services.payment_gateway.charge(
             amount=attempt.amount,
             token=token,
             idempotency_key=attempt.idempotency_key,

@@ -57,7 +57,7 @@ def refund_order(cmd: RefundOrder, services: Services) -> OrderView:
         paid = _paid_with(uow, order)
     if paid is not None and paid.status is PaymentStatus.SUCCEEDED and paid.provider_ref is not None:
         try:
-            services.payments.refund(
+            services.payment_gateway.refund(
                 provider_ref=paid.provider_ref, amount=paid.amount, idempotency_key=refund_key(paid)
             )
         except PaymentProviderError as exc:

@@ -6,6 +6,7 @@ same job with no reflection and lets mypy check every handler's use of it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,7 +38,7 @@ class Services:
         expiration: TTL and grace of holds.
         hasher: Password hashing.
         tokens: Token signing and checking.
-        payments: The payment provider.
+        payment_gateway: The payment provider (``uow.payments`` is the attempts' repository).
         producer: The producer name written into event envelopes.
         ttl_for: The reservation-TTL policy.
         late_payment: The late-payment policy.
@@ -51,8 +52,14 @@ class Services:
     expiration: ExpirationPolicy
     hasher: PasswordHasher
     tokens: TokenService
-    payments: PaymentGateway
+    payment_gateway: PaymentGateway
     producer: str
     ttl_for: TtlPolicy
     late_payment: LatePaymentPolicy
     dummy_password_hash: Callable[[], str]
+
+    @property
+    def payments(self) -> PaymentGateway:
+        """Deprecated: renamed ``payment_gateway`` (``uow.payments`` is the payment attempts' repository)."""
+        warnings.warn("Services.payments is renamed Services.payment_gateway", DeprecationWarning, stacklevel=2)
+        return self.payment_gateway

@@ -270,7 +270,7 @@ def refund_and_record(
         log.error("Payment %s took money but no provider reference is known; refund it by hand", payment.id)
         return Settlement(payment_view(payment))
     try:
-        services.payments.refund(provider_ref=ref, amount=payment.amount, idempotency_key=refund_key(payment))
+        services.payment_gateway.refund(provider_ref=ref, amount=payment.amount, idempotency_key=refund_key(payment))
     except PaymentProviderError as exc:
         log.warning("Refund of payment %s (%s) failed for now: %s", payment.id, reason, exc)
         raise PaymentProviderUnavailable() from exc
