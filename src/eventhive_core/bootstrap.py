@@ -95,10 +95,11 @@ def bootstrap(
 
     core = [schedule_expiry_subscriber(expiry, services.expiration)]
     core_names = {subscriber.name for subscriber in core}
-    for spec in registries.subscribers:
-        if spec.name in core_names:
+    for subscription in registries.subscribers:
+        if subscription.name in core_names:
             raise ConfigurationError(
-                f"Plugin {spec.plugin!r} registers a subscriber named {spec.name!r}, which EventHive's core uses; "
+                f"Plugin {subscription.plugin!r} registers a subscriber named {subscription.name!r}, "
+                "which EventHive's core uses; "
                 "subscriber names key processed-message records, so give it a name of its own."
             )
     subscribe_all(bus, [*core, *registries.subscribers], services)

@@ -47,7 +47,8 @@ def _report(pm: HivePluginManager, registries: Registries, settings: HiveSetting
 
     lines.append("Subscribers:")
     lines.extend(
-        f"  {spec.name} on {spec.event_type} (role {spec.role}) from {spec.plugin}" for spec in registries.subscribers
+        f"  {subscription.name} on {subscription.event_type} (role {subscription.role}) from {subscription.plugin}"
+        for subscription in registries.subscribers
     )
     if not registries.subscribers:
         lines.append("  none")

@@ -202,19 +202,20 @@ class Registries:
     commands: list[CommandSpec] = field(default_factory=list)
     settings: list[SettingsSpec] = field(default_factory=list)
 
-    def add_subscriber(self, spec: Subscription[SubscriberHandler]) -> None:
-        """Add a subscriber (``spec.plugin`` names the plugin that registered it).
+    def add_subscriber(self, subscription: Subscription[SubscriberHandler]) -> None:
+        """Add a subscriber (``subscription.plugin`` names the plugin that registered it).
 
         Raises:
             ConfigurationError: Another subscriber has the same name (the message names both plugins).
         """
         for existing in self.subscribers:
-            if existing.name == spec.name:
+            if existing.name == subscription.name:
                 raise ConfigurationError(
-                    f"Two subscribers are named {spec.name!r}: from {existing.plugin!r} and {spec.plugin!r}. "
+                    f"Two subscribers are named {subscription.name!r}: "
+                    f"from {existing.plugin!r} and {subscription.plugin!r}. "
                     "Subscriber names must be unique; rename one, or block a plugin with EVENTHIVE_BLOCK_PLUGINS."
                 )
-        self.subscribers.append(spec)
+        self.subscribers.append(subscription)
 
     def add_command(self, spec: CommandSpec) -> None:
         """Add a command.
