@@ -9,10 +9,9 @@ Build a :class:`Hive` with :func:`bootstrap`, send it commands, read with ``hive
 
 from __future__ import annotations
 
-import warnings
-
 from eventhive_core.bootstrap import bootstrap
 from eventhive_core.clock import Clock, SystemClock
+from eventhive_core.deprecation import deprecated_names
 from eventhive_core.domain import errors as _errors
 from eventhive_core.domain.commands import (
     BanUser,
@@ -70,15 +69,9 @@ from eventhive_core.service_layer.users import Identity, SignedIn
 from eventhive_core.settings import HiveSettings
 from eventhive_core.version import __version__
 
-
-def __getattr__(name: str) -> object:
-    # Errors renamed to read as refusals (OrderCancelled was also an event's name): the old names
-    # still work for one release, with a warning when they are used.
-    if name in _errors.RENAMED:
-        new = _errors.RENAMED[name]
-        warnings.warn(f"eventhive_core.{name} is renamed {new}; import {new} instead", DeprecationWarning, stacklevel=2)
-        return getattr(_errors, new)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = deprecated_names(
+    __name__, {old: (getattr(_errors, new), f"eventhive_core.{new}") for old, new in _errors.RENAMED.items()}
+)
 
 
 __all__ = [

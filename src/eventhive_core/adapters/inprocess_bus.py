@@ -12,12 +12,13 @@ This module is also the built-in plugin ``builtin.inprocess_bus``: it registers 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from eventhive_core.deprecation import deprecated_names
 from eventhive_core.markers import hookimpl
+from eventhive_core.ports import event_bus
 from eventhive_core.ports.event_bus import Delivery, SubscriptionTable
 from eventhive_core.ports.messages import Message
 
@@ -151,16 +152,6 @@ def eventhive_register_event_buses(register: RegisterEventBus) -> None:
     register("inprocess", make_inprocess_bus)
 
 
-def __getattr__(name: str) -> object:
-    # Subscription moved to the ports, where every bus shares it; kept here for one release.
-    if name == "Subscription":
-        from eventhive_core.ports.event_bus import Subscription
-
-        warnings.warn(
-            "eventhive_core.adapters.inprocess_bus.Subscription is deprecated; use "
-            "eventhive_core.ports.event_bus.Subscription",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return Subscription
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = deprecated_names(
+    __name__, {"Subscription": (event_bus.Subscription, "eventhive_core.ports.event_bus.Subscription")}
+)

@@ -7,9 +7,10 @@ validation errors, exactly like the original's ``@eventhive/common`` errors.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from eventhive_core.deprecation import deprecated_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,13 +260,6 @@ RENAMED: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in RENAMED:
-        new = RENAMED[name]
-        warnings.warn(
-            f"eventhive_core.domain.errors.{name} is renamed {new}; import {new} instead",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return globals()[new]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = deprecated_names(
+    __name__, {old: (globals()[new], f"eventhive_core.domain.errors.{new}") for old, new in RENAMED.items()}
+)

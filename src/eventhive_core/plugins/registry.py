@@ -6,7 +6,6 @@ reported with what is known and where it came from.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeAlias, TypeVar
@@ -15,6 +14,7 @@ import click
 import pluggy
 from pydantic import BaseModel
 
+from eventhive_core.deprecation import deprecated_names
 from eventhive_core.domain.errors import ConfigurationError
 from eventhive_core.plugins.factories import (
     EventBusFactory,
@@ -363,14 +363,6 @@ def _unavailable_notes(pm: pluggy.PluginManager) -> list[str]:
     return [f"Plugins that failed to load: {'; '.join(parts)}."]
 
 
-def __getattr__(name: str) -> object:
-    # A plugin's subscriber is the ports' Subscription (with ``plugin`` set); kept for one release.
-    if name == "SubscriberSpec":
-        warnings.warn(
-            "eventhive_core.plugins.registry.SubscriberSpec is deprecated; use "
-            "eventhive_core.ports.event_bus.Subscription",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return Subscription
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = deprecated_names(
+    __name__, {"SubscriberSpec": (Subscription, "eventhive_core.ports.event_bus.Subscription")}
+)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import random
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
+from eventhive_core.deprecation import deprecated_names
 from eventhive_core.domain import commands
 from eventhive_core.domain.errors import ConcurrencyConflict, TransientStorageError
+from eventhive_core.ports.event_bus import Subscription
 from eventhive_core.service_layer import orders, payment_events, payments, refunds, tickets, users
 from eventhive_core.service_layer.services import Services
 from eventhive_core.service_layer.subscriptions import SubscriberHandler, make_delivery
@@ -71,16 +72,4 @@ class MessageBus:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def __getattr__(name: str) -> object:
-    # The subscriber record is the ports' Subscription now; the old name is kept for one release.
-    if name == "Subscriber":
-        from eventhive_core.ports.event_bus import Subscription
-
-        warnings.warn(
-            "eventhive_core.service_layer.messagebus.Subscriber is deprecated; use "
-            "eventhive_core.ports.event_bus.Subscription",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return Subscription
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = deprecated_names(__name__, {"Subscriber": (Subscription, "eventhive_core.ports.event_bus.Subscription")})

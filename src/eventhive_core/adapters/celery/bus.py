@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 from eventhive_core.adapters.celery.sender import TaskSender
 from eventhive_core.adapters.celery.task_names import DELIVER_EVENT
-from eventhive_core.ports.event_bus import Delivery, SubscriptionTable
+from eventhive_core.deprecation import deprecated_names
+from eventhive_core.ports.event_bus import Delivery, Subscription, SubscriptionTable
 from eventhive_core.ports.messages import Message
 
 if TYPE_CHECKING:
@@ -93,19 +93,9 @@ class CeleryEventBus:
         self.sender.close()
 
 
-def __getattr__(name: str) -> object:
-    # Every bus now shares the ports' Subscription record; the old name is kept for one release.
-    if name == "CelerySubscription":
-        from eventhive_core.ports.event_bus import Subscription
-
-        warnings.warn(
-            "eventhive_core.adapters.celery.bus.CelerySubscription is deprecated; use "
-            "eventhive_core.ports.event_bus.Subscription",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return Subscription
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = deprecated_names(
+    __name__, {"CelerySubscription": (Subscription, "eventhive_core.ports.event_bus.Subscription")}
+)
 
 
 __all__ = ["CeleryEventBus", "UnknownSubscriber"]
