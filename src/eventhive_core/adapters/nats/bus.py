@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -228,6 +229,7 @@ class NatsBus:
         self._js: JetStreamContext | None = None
         self._consumers: list[_Consumer] = []
         self._stopping = threading.Event()
+        self._connect_failed_at = -1e9
         self._started = False
         self._closed = False
 
@@ -442,15 +444,31 @@ class NatsBus:
             self._connect_lock = asyncio.Lock()
         async with self._connect_lock:
             if self._js is None:
-                nc = await nats.connect(
-                    servers=[part.strip() for part in self.url.split(",") if part.strip()],
-                    name=f"eventhive-{self.prefix}",
-                    connect_timeout=int(max(self.connect_timeout, 1)),
-                    max_reconnect_attempts=-1,
-                    error_cb=self._on_error,
-                    disconnected_cb=self._on_disconnected,
-                    reconnected_cb=self._on_reconnected,
-                )
+                # A relay publishing a batch while the server is down fails each event at once
+                # for a while after a failed connect, instead of waiting out every attempt.
+                since = time.monotonic() - self._connect_failed_at
+                if since < self.connect_timeout:
+                    raise PublishFailed(f"NATS at {self.url} was unreachable {since:.1f} s ago; not retrying yet")
+                try:
+                    # nats-py keeps retrying a first connection with unlimited reconnects: bound it.
+                    nc = await asyncio.wait_for(
+                        nats.connect(
+                            servers=[part.strip() for part in self.url.split(",") if part.strip()],
+                            name=f"eventhive-{self.prefix}",
+                            connect_timeout=int(max(self.connect_timeout, 1)),
+                            max_reconnect_attempts=-1,
+                            error_cb=self._on_error,
+                            disconnected_cb=self._on_disconnected,
+                            reconnected_cb=self._on_reconnected,
+                        ),
+                        self.connect_timeout,
+                    )
+                except (TimeoutError, OSError, nats.errors.Error) as exc:
+                    self._connect_failed_at = time.monotonic()
+                    raise PublishFailed(
+                        f"Could not connect to NATS at {self.url} within {self.connect_timeout:g} s: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
                 js = nc.jetstream(timeout=self.publish_timeout)
                 try:
                     await self._ensure_stream(js)
