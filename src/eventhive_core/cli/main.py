@@ -54,10 +54,11 @@ def main() -> None:
 
 # Built-in commands attach once the group exists; each imports its optional libraries when it runs.
 from eventhive_core.cli.db import db  # noqa: E402
+from eventhive_core.cli.events import events  # noqa: E402
 from eventhive_core.cli.maintenance import relay, sweep, users  # noqa: E402
 from eventhive_core.cli.plugins import plugins  # noqa: E402
 from eventhive_core.cli.schemas import schemas  # noqa: E402
 from eventhive_core.cli.worker import worker  # noqa: E402
 
-for _command in (db, plugins, relay, schemas, sweep, users, worker):
+for _command in (db, events, plugins, relay, schemas, sweep, users, worker):
     cli.add_command(_command)

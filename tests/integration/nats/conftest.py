@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -88,6 +89,14 @@ async def _delete_stream(url: str, stream: str) -> None:
         pass
     finally:
         await nc.close()
+
+
+@pytest.fixture
+def other_sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
+    """A second migrated SQLite database: the consuming side's own."""
+    path = tmp_path / "consumer.sqlite3"
+    shutil.copyfile(_sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import nats
 import pytest
@@ -17,14 +15,6 @@ from eventhive_core.ports.messages import Message
 
 from .conftest import run, stored, wait_until
 from .helpers import Recorder, nats_hive
-
-
-@pytest.fixture
-def other_sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
-    """A second migrated SQLite database: the consuming side's own."""
-    path = tmp_path / "consumer.sqlite3"
-    shutil.copyfile(_sqlite_template, path)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture

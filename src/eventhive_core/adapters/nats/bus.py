@@ -99,8 +99,12 @@ class SubscribersFailed(Exception):
 
     def __init__(self, message: Message, errors: Mapping[str, Exception]) -> None:
         self.errors = dict(errors)
-        details = "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in self.errors.items())
-        super().__init__(f"{message.type} {message.id}: {details}")
+        super().__init__(f"{message.type} {message.id}: {self.details}")
+
+    @property
+    def details(self) -> str:
+        """Each failing subscriber with its error: ``name: Type: text; ...``."""
+        return "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in self.errors.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -632,6 +636,7 @@ class NatsBus:
     async def _dead_letter(self, role: str, msg: Msg, message: Message, exc: Exception) -> None:
         metadata = msg.metadata
         sequence = metadata.sequence.stream
+        error = exc.details if isinstance(exc, SubscribersFailed) else f"{type(exc).__name__}: {exc}"
         headers = {
             # One dead letter per failed stored message, even if this process dies before term().
             MSG_ID_HEADER: f"{message.id}.{DEAD}.{role}.{sequence}",
@@ -640,7 +645,7 @@ class NatsBus:
             SUBJECT_HEADER: msg.subject,
             SEQUENCE_HEADER: str(sequence),
             DELIVERIES_HEADER: str(metadata.num_delivered),
-            ERROR_HEADER: _one_line(f"{type(exc).__name__}: {exc}"),
+            ERROR_HEADER: _one_line(error),
         }
         try:
             js = await self._jetstream()
