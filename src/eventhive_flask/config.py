@@ -115,6 +115,30 @@ class ConfigDefaults:
     EVENTHIVE_PRODUCER = "eventhive"
     """This component's name in event envelopes (``eventhive/<producer>@<version>``)."""
 
+    EVENTHIVE_NATS_URL = "nats://127.0.0.1:4222"
+    """NATS server(s) of the ``nats`` event bus, comma-separated."""
+
+    EVENTHIVE_NATS_PREFIX = "eventhive"
+    """First token of the ``nats`` bus's subjects; its stream is named after it in upper case."""
+
+    EVENTHIVE_NATS_ROLES: tuple[str, ...] | None = None
+    """Roles whose durable consumers this process runs (``nats``); unset runs every role subscribed."""
+
+    EVENTHIVE_NATS_MAX_DELIVER = 5
+    """Deliveries of one message to a role before it goes to the role's dead letters (``nats``)."""
+
+    EVENTHIVE_NATS_ACK_WAIT = 30
+    """Seconds a delivered message may stay unacknowledged before NATS delivers it again."""
+
+    EVENTHIVE_NATS_RETRY_DELAY = 1
+    """Seconds before the first redelivery after a subscriber failed, doubled each time (at most 5 minutes)."""
+
+    EVENTHIVE_NATS_DUPLICATE_WINDOW = 120
+    """Seconds JetStream remembers a ``Nats-Msg-Id`` to drop a republished event."""
+
+    EVENTHIVE_NATS_BATCH_SIZE = 20
+    """Messages a role's consumer fetches at once (``nats``)."""
+
     EVENTHIVE_URL_PREFIX = ""
     """Prefix before ``/api``; empty keeps the original's ``/api/...`` paths."""
 
