@@ -12,14 +12,13 @@ This module is also the built-in plugin ``builtin.inprocess_bus``: it registers 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from eventhive_core.deprecation import deprecated_names
 from eventhive_core.markers import hookimpl
 from eventhive_core.ports import event_bus
-from eventhive_core.ports.event_bus import Delivery, SubscriptionTable
+from eventhive_core.ports.event_bus import BusClosed, Delivery, DeliveryFailed, SubscriptionTable, deliver_to_each
 from eventhive_core.ports.messages import Message
 
 if TYPE_CHECKING:
@@ -30,34 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["BusClosed", "DeliveryFailed", "InProcessBus", "deliver_to_each", "eventhive_register_event_buses"]
 
 logger = logging.getLogger(__name__)
-
-
-class BusClosed(RuntimeError):
-    """The bus was closed; nothing more can be published or subscribed."""
-
-
-class DeliveryFailed(Exception):
-    """One or more subscribers raised while handling a message.
-
-    Every other subscriber was still called. Publishing the same message again retries it.
-
-    Attributes:
-        message: The message that failed.
-        errors: The exception each failing subscriber raised, by subscriber name, in delivery order.
-    """
-
-    def __init__(self, message: Message, errors: Mapping[str, Exception]) -> None:
-        self.message = message
-        self.errors: Mapping[str, Exception] = MappingProxyType(dict(errors))
-        details = "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in self.errors.items())
-        super().__init__(
-            f"Delivery of {message.type} {message.id} failed for {len(self.errors)} subscriber(s): {details}"
-        )
-
-    @property
-    def failed(self) -> tuple[str, ...]:
-        """The names of the subscribers that failed, in delivery order."""
-        return tuple(self.errors)
 
 
 class InProcessBus:
@@ -116,29 +87,6 @@ class InProcessBus:
     def close(self) -> None:
         """Refuse further publishes and subscriptions; idempotent."""
         self._closed = True
-
-
-def deliver_to_each(subscriptions: Iterable[Subscription[Delivery]], message: Message) -> None:
-    """Call each subscription on ``message`` in order, every one even when an earlier one raised.
-
-    Raises:
-        DeliveryFailed: Some subscribers raised; the message names each, in delivery order.
-    """
-    errors: dict[str, Exception] = {}
-    for subscription in subscriptions:
-        try:
-            subscription.handler(message)
-        except Exception as exc:  # one failing subscriber must not starve the others
-            logger.warning(
-                "Subscriber %s failed on %s %s; it will be retried",
-                subscription.name,
-                message.type,
-                message.id,
-                exc_info=True,
-            )
-            errors[subscription.name] = exc
-    if errors:
-        raise DeliveryFailed(message, errors)
 
 
 def make_inprocess_bus(settings: HiveSettings, options: Mapping[str, Any]) -> InProcessBus:

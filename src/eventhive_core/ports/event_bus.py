@@ -7,14 +7,26 @@ hands out snapshots by event type (or by role, for buses that run one consumer p
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
 
 from eventhive_core.ports.messages import Message
 
-__all__ = ["Delivery", "EventBus", "Subscription", "SubscriptionTable"]
+__all__ = [
+    "BusClosed",
+    "Delivery",
+    "DeliveryFailed",
+    "EventBus",
+    "Subscription",
+    "SubscriptionTable",
+    "deliver_to_each",
+]
+
+logger = logging.getLogger(__name__)
 
 #: A delivery callback: handles one message or raises to have it redelivered later.
 Delivery = Callable[[Message], None]
@@ -141,6 +153,65 @@ class SubscriptionTable:
         for subscription in self.all():
             grouped[subscription.role] = (*grouped.get(subscription.role, ()), subscription)
         return grouped
+
+
+class BusClosed(RuntimeError):
+    """The bus was closed; nothing more can be published or subscribed."""
+
+
+class DeliveryFailed(Exception):
+    """One or more subscribers raised while handling a message.
+
+    Every other subscriber was still called. Delivering the same message again retries it, and
+    the subscribers that had succeeded drop it as a duplicate.
+
+    Attributes:
+        message: The message that failed.
+        errors: The exception each failing subscriber raised, by subscriber name, in delivery order.
+    """
+
+    def __init__(self, message: Message, errors: Mapping[str, Exception]) -> None:
+        self.message = message
+        self.errors: Mapping[str, Exception] = MappingProxyType(dict(errors))
+        super().__init__(
+            f"Delivery of {message.type} {message.id} failed for {len(self.errors)} subscriber(s): {self.details}"
+        )
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        """The names of the subscribers that failed, in delivery order."""
+        return tuple(self.errors)
+
+    @property
+    def details(self) -> str:
+        """Each failing subscriber with its error: ``name: Type: text; ...``."""
+        return "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in self.errors.items())
+
+
+def deliver_to_each(subscriptions: Iterable[Subscription[Delivery]], message: Message) -> None:
+    """Call each subscription on ``message`` in order, every one even when an earlier one raised.
+
+    What every bus does once it holds a message: a failing subscriber must not starve the others,
+    and the message is then delivered again to all of them (those that succeeded drop it by its id).
+
+    Raises:
+        DeliveryFailed: Some subscribers raised; the error names each, in delivery order.
+    """
+    errors: dict[str, Exception] = {}
+    for subscription in subscriptions:
+        try:
+            subscription.handler(message)
+        except Exception as exc:  # one failing subscriber must not starve the others
+            logger.warning(
+                "Subscriber %s failed on %s %s; it will be retried",
+                subscription.name,
+                message.type,
+                message.id,
+                exc_info=True,
+            )
+            errors[subscription.name] = exc
+    if errors:
+        raise DeliveryFailed(message, errors)
 
 
 class EventBus(Protocol):

@@ -7,9 +7,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from eventhive_core.adapters.fake_payments import FakeCharge, FakePaymentGateway, FakeRefund
-from eventhive_core.adapters.inprocess_bus import BusClosed, DeliveryFailed, deliver_to_each
 from eventhive_core.domain.money import Money
-from eventhive_core.ports.event_bus import Delivery, Subscription, SubscriptionTable
+from eventhive_core.ports.event_bus import (
+    BusClosed,
+    Delivery,
+    DeliveryFailed,
+    Subscription,
+    SubscriptionTable,
+    deliver_to_each,
+)
 from eventhive_core.ports.messages import Message
 from eventhive_core.ports.payments import ChargeResult
 from eventhive_core.ports.scheduler import ExpireCallback

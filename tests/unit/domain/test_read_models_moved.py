@@ -14,7 +14,9 @@ from eventhive_core.domain import read_models
 def test_a_name_imported_from_ports_views_is_the_read_model_and_warns(name: str) -> None:
     views = importlib.import_module("eventhive_core.ports.views")
 
-    with pytest.warns(DeprecationWarning, match=f"ports.views.{name} is deprecated; use eventhive_core.domain.read_models.{name}"):
+    with pytest.warns(
+        DeprecationWarning, match=f"ports.views.{name} is deprecated; use eventhive_core.domain.read_models.{name}"
+    ):
         moved = getattr(views, name)
 
     assert moved is getattr(read_models, name)

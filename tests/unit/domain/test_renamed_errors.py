@@ -29,7 +29,10 @@ def test_an_old_error_name_is_the_renamed_class_and_warns(module: str, old: str,
 
 
 def test_from_import_of_an_old_error_name_works_and_warns() -> None:
-    with pytest.warns(DeprecationWarning, match="eventhive_core.OrderCancelled is deprecated; use eventhive_core.CannotPayCancelledOrder"):
+    with pytest.warns(
+        DeprecationWarning,
+        match="eventhive_core.OrderCancelled is deprecated; use eventhive_core.CannotPayCancelledOrder",
+    ):
         from eventhive_core import OrderCancelled
 
     assert OrderCancelled is eventhive_core.CannotPayCancelledOrder

@@ -7,10 +7,10 @@ See :mod:`eventhive_core.adapters.nats.bus` for how it delivers, and
 from eventhive_core.adapters.nats.bus import (
     BusClosed,
     DeadLetter,
+    DeliveryFailed,
     NatsBus,
     PublishFailed,
     ReplayReport,
-    SubscribersFailed,
 )
 
-__all__ = ["BusClosed", "DeadLetter", "NatsBus", "PublishFailed", "ReplayReport", "SubscribersFailed"]
+__all__ = ["BusClosed", "DeadLetter", "DeliveryFailed", "NatsBus", "PublishFailed", "ReplayReport"]

@@ -19,7 +19,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -41,7 +41,7 @@ from eventhive_core.adapters.nats.subjects import (
     type_of_subject,
 )
 from eventhive_core.domain.errors import ConfigurationError
-from eventhive_core.ports.event_bus import Delivery, SubscriptionTable
+from eventhive_core.ports.event_bus import BusClosed, Delivery, DeliveryFailed, SubscriptionTable, deliver_to_each
 from eventhive_core.ports.messages import Message
 
 if TYPE_CHECKING:
@@ -55,10 +55,10 @@ __all__ = [
     "EVENT_ID_HEADER",
     "BusClosed",
     "DeadLetter",
+    "DeliveryFailed",
     "NatsBus",
     "PublishFailed",
     "ReplayReport",
-    "SubscribersFailed",
 ]
 
 log = logging.getLogger(__name__)
@@ -82,29 +82,8 @@ MAX_RETRY_DELAY = timedelta(minutes=5)
 FETCH_WAIT = 5.0
 
 
-class BusClosed(RuntimeError):
-    """The bus was closed; nothing more can be published."""
-
-
 class PublishFailed(RuntimeError):
     """JetStream did not acknowledge a publish in time, or refused it; the relay retries the event."""
-
-
-class SubscribersFailed(Exception):
-    """Some subscribers of a role raised on a message; the others still ran.
-
-    Attributes:
-        errors: Each failing subscriber's exception, by name, in delivery order.
-    """
-
-    def __init__(self, message: Message, errors: Mapping[str, Exception]) -> None:
-        self.errors = dict(errors)
-        super().__init__(f"{message.type} {message.id}: {self.details}")
-
-    @property
-    def details(self) -> str:
-        """Each failing subscriber with its error: ``name: Type: text; ...``."""
-        return "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in self.errors.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,8 +384,8 @@ class NatsBus:
                         report.skipped += 1
                         continue
                     try:
-                        _deliver_each(targets, self._message_of(msg, event_type))
-                    except SubscribersFailed as exc:
+                        deliver_to_each(targets, self._message_of(msg, event_type))
+                    except DeliveryFailed as exc:
                         report.failed_sequence, report.error = sequence, str(exc)
                         return report
                     report.delivered += 1
@@ -618,7 +597,7 @@ class NatsBus:
         message = self._message_of(msg, event_type)
         deliveries = msg.metadata.num_delivered
         try:
-            await asyncio.get_running_loop().run_in_executor(consumer.executor, _deliver_each, targets, message)
+            await asyncio.get_running_loop().run_in_executor(consumer.executor, deliver_to_each, targets, message)
         except Exception as exc:
             if deliveries < self.max_deliver:
                 delay = retry_delay(self.first_retry_delay, deliveries)
@@ -636,7 +615,7 @@ class NatsBus:
     async def _dead_letter(self, role: str, msg: Msg, message: Message, exc: Exception) -> None:
         metadata = msg.metadata
         sequence = metadata.sequence.stream
-        error = exc.details if isinstance(exc, SubscribersFailed) else f"{type(exc).__name__}: {exc}"
+        error = exc.details if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
         headers = {
             # One dead letter per failed stored message, even if this process dies before term().
             MSG_ID_HEADER: f"{message.id}.{DEAD}.{role}.{sequence}",
@@ -766,18 +745,6 @@ class NatsBus:
         info = await pull.consumer_info()
         await pull.unsubscribe()
         await js.delete_consumer(self.stream, info.name)
-
-
-def _deliver_each(subscriptions: Iterable[Subscription[Delivery]], message: Message) -> None:
-    # Every subscriber runs even when an earlier one failed; each drops what it already processed.
-    errors: dict[str, Exception] = {}
-    for subscription in subscriptions:
-        try:
-            subscription.handler(message)
-        except Exception as exc:
-            errors[subscription.name] = exc
-    if errors:
-        raise SubscribersFailed(message, errors)
 
 
 def _stream_differences(found: api.StreamConfig, wanted: api.StreamConfig) -> list[str]:
