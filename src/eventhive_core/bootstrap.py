@@ -22,9 +22,9 @@ from eventhive_core.ports.event_bus import EventBus
 from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.ports.scheduler import ExpiryScheduler
 from eventhive_core.ports.storage import Storage
-from eventhive_core.service_layer.reactions import schedule_expiry_subscriber
+from eventhive_core.service_layer.expiry import schedule_expiry_subscriber
+from eventhive_core.service_layer.messagebus import subscribe_all
 from eventhive_core.service_layer.services import Services
-from eventhive_core.service_layer.subscriptions import subscribe_all
 from eventhive_core.settings import HiveSettings
 from eventhive_core.version import __version__
 

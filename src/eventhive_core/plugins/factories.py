@@ -18,7 +18,7 @@ from eventhive_core.ports.event_bus import EventBus
 from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.ports.scheduler import ExpiryScheduler
 from eventhive_core.ports.storage import Storage
-from eventhive_core.service_layer.subscriptions import SubscriberHandler
+from eventhive_core.service_layer.messagebus import SubscriberHandler
 from eventhive_core.settings import HiveSettings
 
 AdapterT = TypeVar("AdapterT")

@@ -1,4 +1,8 @@
-"""Expiries as schedulers fire them: one order, or every due hold at once when the firing runs late.
+"""Expiry in the service layer: scheduling each new order's expiry, and carrying out what schedulers fire.
+
+``expiration.schedule_expiry`` reacts to ``order:created`` (once the order is committed and
+relayed) by telling the scheduler when the hold, plus the policy's grace, runs out. Scheduling
+is best effort: correctness comes from lazy expiry and the sweeper.
 
 A scheduler (a Celery ETA task, a timer) fires one expiry per order at the hold's end plus the
 grace. While it keeps up, each firing cancels its own order. When firings run late, the process
@@ -17,9 +21,16 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Final
 
 from eventhive_core.clock import Clock
 from eventhive_core.domain.errors import ConcurrencyConflict, TransientStorageError
+from eventhive_core.domain.events import OrderCreated
+from eventhive_core.domain.expiration import ExpirationPolicy
+from eventhive_core.ports.event_bus import Subscription
+from eventhive_core.ports.scheduler import ExpiryScheduler
+from eventhive_core.ports.storage import UnitOfWork
+from eventhive_core.service_layer.messagebus import SubscriberHandler, on_event
 from eventhive_core.service_layer.orders import ExpireResult
 
 log = logging.getLogger(__name__)
@@ -107,4 +118,29 @@ class ScheduledExpiries:
         return result
 
 
-__all__ = ["CATCH_UP_AFTER", "CatchUp", "ScheduledExpiries"]
+__all__ = [
+    "CATCH_UP_AFTER",
+    "SCHEDULE_EXPIRY",
+    "CatchUp",
+    "ScheduledExpiries",
+    "schedule_expiry",
+    "schedule_expiry_subscriber",
+]
+
+
+#: The subscriber's name; it keys processed-message records in existing databases, so it never changes.
+SCHEDULE_EXPIRY: Final = "expiration.schedule_expiry"
+
+
+def schedule_expiry(event: OrderCreated, scheduler: ExpiryScheduler, policy: ExpirationPolicy) -> None:
+    """Ask ``scheduler`` to expire the new order when its hold ends, plus the policy's grace."""
+    scheduler.schedule(event.id, policy.fire_at(event.expires_at))
+
+
+def schedule_expiry_subscriber(scheduler: ExpiryScheduler, policy: ExpirationPolicy) -> Subscription[SubscriberHandler]:
+    """Return ``expiration.schedule_expiry``: role ``expiration``, on ``order:created``."""
+
+    def react(event: OrderCreated, uow: UnitOfWork) -> None:
+        schedule_expiry(event, scheduler, policy)
+
+    return on_event(SCHEDULE_EXPIRY, "expiration", OrderCreated, react)

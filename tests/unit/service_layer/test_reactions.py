@@ -9,8 +9,8 @@ from eventhive_core.contracts.codec import to_envelope
 from eventhive_core.contracts.envelope import Envelope
 from eventhive_core.domain.events import OrderCancelled, OrderCreated
 from eventhive_core.domain.expiration import ExpirationPolicy
-from eventhive_core.service_layer.reactions import SCHEDULE_EXPIRY, schedule_expiry_subscriber
-from eventhive_core.service_layer.subscriptions import on_event
+from eventhive_core.service_layer.expiry import SCHEDULE_EXPIRY, schedule_expiry_subscriber
+from eventhive_core.service_layer.messagebus import on_event
 from eventhive_core.testing.fakes import ManualScheduler
 
 NOON = datetime(2026, 1, 1, 12, tzinfo=UTC)
