@@ -41,7 +41,7 @@ KILLER = textwrap.dedent(
 
     def _add_and_note(self, order):
         _add(self, order)
-        self._s.placed_an_order = True
+        self._session.placed_an_order = True
 
 
     def _commit_then_die(self):

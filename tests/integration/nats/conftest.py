@@ -9,6 +9,7 @@ the end of the test.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import json
 import os
@@ -45,8 +46,13 @@ def _require_service(reason: str) -> None:
 
 
 def run(coroutine: Any) -> Any:
-    """Run one nats-py coroutine to completion (the tests' own view of the server)."""
-    return asyncio.run(coroutine)
+    """Run one nats-py coroutine to completion (the tests' own view of the server).
+
+    In a thread of its own: in a full run another test's session (Playwright's sync API) keeps an
+    event loop running in the main thread, where ``asyncio.run`` refuses to start a second one.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _probe(url: str) -> None:
