@@ -6,10 +6,8 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import grimp
 import pytest
-
-# import-linter's graph library comes with the dev tools, not the test extra the core-only run installs.
-grimp = pytest.importorskip("grimp", reason="grimp (with import-linter) is a dev tool: pip install -e '.[dev]'")
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools" / "import_contracts.py"
 
