@@ -1,4 +1,9 @@
-"""The storage port contract, run against every storage EventHive ships."""
+"""The storage port contract, run against every storage EventHive ships, and on PostgreSQL on both paths.
+
+The SQL storage runs PostgreSQL units either on the fast path (``pg_fast_path.py``, the default)
+or on the portable path (SQLAlchemy for every statement, as on SQLite). Each path has its own
+class here, and each fixture checks that the storage really takes the path its class names.
+"""
 
 from __future__ import annotations
 
@@ -22,13 +27,28 @@ class TestSqliteFileStorage(StorageContract):
     def storage(self, sqlite_url: str) -> Iterator[Storage]:
         from eventhive_core.adapters.sqlalchemy import SqlAlchemyStorage
 
-        yield from close_after(SqlAlchemyStorage(sqlite_url))
+        built = SqlAlchemyStorage(sqlite_url)
+        assert built.path == "portable"
+        yield from close_after(built)
 
 
 @pytest.mark.postgres
-class TestPostgresStorage(StorageContract):
+class TestPostgresStorageOnTheFastPath(StorageContract):
     @pytest.fixture
     def storage(self, clean_postgres_url: str) -> Iterator[Storage]:
         from eventhive_core.adapters.sqlalchemy import SqlAlchemyStorage
 
-        yield from close_after(SqlAlchemyStorage(clean_postgres_url))
+        built = SqlAlchemyStorage(clean_postgres_url)  # the default on PostgreSQL
+        assert built.path == "postgresql-fast"
+        yield from close_after(built)
+
+
+@pytest.mark.postgres
+class TestPostgresStorageOnThePortablePath(StorageContract):
+    @pytest.fixture
+    def storage(self, clean_postgres_url: str) -> Iterator[Storage]:
+        from eventhive_core.adapters.sqlalchemy import SqlAlchemyStorage
+
+        built = SqlAlchemyStorage(clean_postgres_url, fast_path=False)
+        assert built.path == "portable"
+        yield from close_after(built)

@@ -166,3 +166,51 @@ def test_a_failing_insert_fails_the_unit_at_the_latest_on_commit_and_nothing_is_
         uow.commit()
     with storage.unit_of_work() as uow:
         assert uow.outbox.pending() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("fast_path", "through_sqlalchemy"), [(True, 0), (False, 5)], ids=["fast", "portable"])
+def test_on_the_fast_path_a_reservation_sends_nothing_through_sqlalchemy(
+    clean_postgres_url: str, fast_path: bool, through_sqlalchemy: int
+) -> None:
+    from eventhive_core.domain.ids import OrderId, TicketId
+    from eventhive_core.domain.money import Money
+    from eventhive_core.domain.order import Order, OrderStatus
+    from eventhive_core.domain.ticket import Ticket
+
+    storage = SqlAlchemyStorage(clean_postgres_url, fast_path=fast_path)
+    now = datetime.now(UTC)
+    seller = User(UserId(new_id()), "seller@example.com", "hash", now)
+    ticket = Ticket(TicketId(new_id()), "Gig", Money(1000), seller.id, now, capacity=5)
+    with storage.unit_of_work() as uow:
+        uow.users.add(seller)
+        uow.tickets.add(ticket)
+        uow.commit()
+    sent: list[str] = []
+    sa.event.listen(storage.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    try:
+        # The statements of hive.handle(PlaceOrder(...)): buyer, ticket, reservation, order, event.
+        with storage.unit_of_work() as uow:
+            assert uow.users.get(seller.id) == seller
+            assert uow.tickets.get(ticket.id) == ticket
+            assert uow.tickets.reserve(ticket.id, 2, now)
+            expires_at = now + timedelta(seconds=60)
+            order = Order(
+                OrderId(new_id()), ticket.id, seller.id, OrderStatus.CREATED, expires_at, now, Money(2000), quantity=2
+            )
+            uow.orders.add(order)
+            uow.outbox.add(Message(id=new_id(), type="order:created", body="{}"), now)
+            uow.commit()
+        assert len(sent) == through_sqlalchemy, sent
+        with storage.unit_of_work() as uow:
+            assert uow.orders.get(order.id) == order
+            assert uow.tickets.units(ticket.id, now).held == 2
+    finally:
+        storage.close()
+
+
+def test_the_fast_path_is_refused_on_sqlite(sqlite_url: str) -> None:
+    from eventhive_core.domain.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="needs PostgreSQL"):
+        SqlAlchemyStorage(sqlite_url, fast_path=True)

@@ -2,10 +2,11 @@
 
 Outbox rows are written on the unit of work's connection, so they commit or vanish with the
 change that produced them. The relay claims rows with one ``UPDATE ... WHERE id IN (SELECT ...
-LIMIT n) RETURNING``: on PostgreSQL the inner SELECT, a CTE, adds ``FOR UPDATE SKIP LOCKED`` so
-several relays share the work without waiting on each other; on SQLite the write unit's ``BEGIN
-IMMEDIATE`` already serialises them. A claim is a lease: a relay that dies mid-publish leaves a
-row that becomes claimable again when its lease runs out, and is published again with the same id.
+LIMIT n) RETURNING``: the inner SELECT, a CTE, adds ``FOR UPDATE SKIP LOCKED`` so several relays
+share the work on PostgreSQL without waiting on each other; SQLite has no row locks, and the
+write unit's ``BEGIN IMMEDIATE`` already serialises relays there. A claim is a lease: a relay that
+dies mid-publish leaves a row that becomes claimable again when its lease runs out, and is
+published again with the same id.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from eventhive_core.adapters.sqlalchemy.repositories import insert_ignoring_conflicts
-from eventhive_core.adapters.sqlalchemy.session import SqlSession
+from eventhive_core.adapters.sqlalchemy.session import SqlSession, insert_ignoring_conflicts
 from eventhive_core.adapters.sqlalchemy.tables import idempotency_keys, outbox, processed_messages
 from eventhive_core.ports.messages import Message, OutboxRecord
 from eventhive_core.ports.storage import IdempotencyRecord
@@ -47,23 +46,35 @@ class SqlOutbox:
 
     def add(self, message: Message, occurred_at: datetime) -> None:
         """Store an event in this unit of work's transaction."""
-        values = {"id": message.id, "type": message.type, "body": message.body, "occurred_at": occurred_at}
-        self._session.insert(outbox, {**values, "attempts": 0, "dead": False})
+        self._session.insert(
+            outbox,
+            {
+                "id": message.id,
+                "type": message.type,
+                "body": message.body,
+                "occurred_at": occurred_at,
+                "claimed_until": None,
+                "sent_at": None,
+                "attempts": 0,
+                "last_error": None,
+                "dead": False,
+            },
+        )
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRecord]:
         """Claim up to ``limit`` oldest unsent, unclaimed (or lease-expired), not-dead rows until ``lease_until``."""
         claimable = sa.and_(_UNSENT, sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now))
         candidates = sa.select(outbox.c.id).where(claimable).order_by(outbox.c.occurred_at, outbox.c.id).limit(limit)
-        statement = sa.update(outbox)
-        if self._session.is_postgres:
-            # A CTE runs once: as an IN (...) subquery PostgreSQL may rescan it per row and,
-            # skipping nothing it locked itself, hand out more than ``limit`` rows.
-            chosen = candidates.with_for_update(skip_locked=True).cte("claimable")
-            statement = statement.where(outbox.c.id == chosen.c.id)
-        else:
-            statement = statement.where(outbox.c.id.in_(candidates.scalar_subquery()))
+        # A CTE runs once: as an IN (...) subquery PostgreSQL may rescan it per row and, skipping
+        # nothing it locked itself, hand out more than ``limit`` rows. SQLite drops the row lock.
+        chosen = candidates.with_for_update(skip_locked=True).cte("claimable")
         # The WHERE repeats the test: a row another relay claimed while we waited drops out.
-        statement = statement.where(claimable).values(claimed_until=lease_until).returning(*outbox.c)
+        statement = (
+            sa.update(outbox)
+            .where(outbox.c.id == chosen.c.id, claimable)
+            .values(claimed_until=lease_until)
+            .returning(*outbox.c)
+        )
         records = [_record(row) for row in self._session.execute(statement)]
         return sorted(records, key=lambda r: (r.occurred_at, r.message.id))
 
@@ -121,8 +132,7 @@ class SqlIdempotencyStore:
 
         One upsert claims a new key or takes over an expired one; a live key is left alone.
         """
-        dialect = postgresql if self._session.is_postgres else sqlite
-        statement = dialect.insert(idempotency_keys).values(
+        statement = self._session.conflict_aware_insert(idempotency_keys).values(
             scope=scope, key=key, fingerprint=fingerprint, status_code=None, body=None, expires_at=expires_at
         )
         statement = statement.on_conflict_do_update(

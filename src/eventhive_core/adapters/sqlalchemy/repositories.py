@@ -6,18 +6,21 @@ counters, and every order transition is a guarded UPDATE that moves the counters
 transaction only when it hit a row. PostgreSQL's READ COMMITTED
 re-checks the WHERE clause after waiting for a row lock, so concurrent buyers queue on the
 ticket row and never overshoot; on SQLite a write unit holds the database's write lock.
+
+The repositories do not ask which database they run on: the session they are given takes the
+portable path or the PostgreSQL fast path (``pg_fast_path.py``), chosen once per storage. Row
+locks (``FOR UPDATE``, ``SKIP LOCKED``) are written for PostgreSQL and left out by SQLAlchemy on
+SQLite, whose write unit already holds the only write lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, overload
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from eventhive_core.adapters.sqlalchemy.session import SqlSession
+from eventhive_core.adapters.sqlalchemy.session import SqlSession, insert_ignoring_conflicts
 from eventhive_core.adapters.sqlalchemy.tables import HOLDING, orders, payments, revoked_tokens, tickets, users
 from eventhive_core.domain.errors import ConcurrencyConflict, EmailInUse, NotFound
 from eventhive_core.domain.ids import OrderId, PaymentId, TicketId, UserId
@@ -29,28 +32,7 @@ from eventhive_core.domain.ticket import Ticket
 from eventhive_core.domain.user import User, normalize_email
 
 
-def insert_ignoring_conflicts(
-    session: SqlSession,
-    table: sa.Table,
-    values: Mapping[str, Any],
-    *keys: str,
-    where: sa.ColumnElement[bool] | None = None,
-) -> bool:
-    """Insert a row unless one with the same ``keys`` exists; return whether it inserted.
-
-    ``INSERT ... ON CONFLICT DO NOTHING`` keeps the transaction usable (a caught unique
-    violation would abort it on PostgreSQL) and waits for a concurrent inserter to finish.
-    ``where`` names a partial unique index by its predicate.
-    """
-    dialect = postgresql if session.is_postgres else sqlite
-    statement = (
-        dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys), index_where=where)
-    )
-    # RETURNING, not rowcount: drivers need not report a row count for INSERT.
-    return session.execute(statement.returning(table.c[keys[0]])).first() is not None
-
-
-def _user(row: sa.Row[Any]) -> User:
+def _user(row: Any) -> User:
     return User(
         id=UserId(row.id),
         email=row.email,
@@ -60,8 +42,8 @@ def _user(row: sa.Row[Any]) -> User:
     )
 
 
-def ticket_from_row(row: sa.Row[Any]) -> Ticket:
-    """Build a Ticket from a row of ``tickets``."""
+def ticket_from_row(row: Any) -> Ticket:
+    """Build a Ticket from a row of ``tickets`` (any row giving its columns as attributes)."""
     return Ticket(
         id=TicketId(row.id),
         title=row.title,
@@ -73,8 +55,8 @@ def ticket_from_row(row: sa.Row[Any]) -> Ticket:
     )
 
 
-def order_from_row(row: sa.Row[Any]) -> Order:
-    """Build an Order from a row of ``orders``."""
+def order_from_row(row: Any) -> Order:
+    """Build an Order from a row of ``orders`` (any row giving its columns as attributes)."""
     return Order(
         id=OrderId(row.id),
         ticket_id=TicketId(row.ticket_id),
@@ -115,7 +97,8 @@ def live_held(ticket_id: sa.ColumnElement[str], now: datetime) -> sa.ScalarSelec
     )
 
 
-# Hot statements, built once: constructing a statement costs more than running a cached one.
+# Hot statements, built once: constructing a statement costs more than running a cached one,
+# and the fast path compiles each of these once (see SqlSession.first and rowcount).
 _TICKET_BY_ID = sa.select(tickets).where(tickets.c.id == sa.bindparam("id"))
 _USER_BY_ID = sa.select(users).where(users.c.id == sa.bindparam("id"))
 _QUANTITY = sa.bindparam("quantity", type_=sa.Integer)
@@ -140,24 +123,6 @@ _RELEASE_HELD = (
     .values(units_held=tickets.c.units_held - sa.bindparam("released", type_=sa.Integer))
 )
 
-# The same three as plain SQL for PostgreSQL, run on the driver (see SqlSession.fetch_raw).
-_PG_TICKET_BY_ID = (
-    "SELECT id, title, price_minor, currency, owner_id, capacity, version, created_at FROM tickets WHERE id = %(id)s"
-)
-_PG_USER_BY_ID = "SELECT id, email, password_hash, created_at, banned_at FROM users WHERE id = %(id)s"
-_PG_RESERVE = (
-    "UPDATE tickets SET units_held = units_held + %(quantity)s "
-    "WHERE id = %(ticket_id)s AND units_held + units_sold + %(quantity)s <= capacity"
-)
-
-
-@overload
-def _utc(value: datetime) -> datetime: ...
-@overload
-def _utc(value: None) -> None: ...
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
-
 
 class SqlUserRepository:
     """Users; the email is stored lower-cased under a unique constraint."""
@@ -179,10 +144,7 @@ class SqlUserRepository:
 
     def get(self, user_id: str) -> User | None:
         """Return the user with this id, or None."""
-        if self._session.is_postgres:
-            raw = self._session.fetch_raw(_PG_USER_BY_ID, {"id": user_id})
-            return None if raw is None else User(UserId(raw[0]), raw[1], raw[2], _utc(raw[3]), _utc(raw[4]))
-        row = self._session.execute(_USER_BY_ID, {"id": user_id}).first()
+        row = self._session.first(_USER_BY_ID, {"id": user_id})
         return _user(row) if row else None
 
     def get_by_email(self, email: str) -> User | None:
@@ -239,21 +201,7 @@ class SqlTicketRepository:
         return ticket
 
     def _load(self, ticket_id: str) -> Ticket | None:
-        if self._session.is_postgres:
-            raw = self._session.fetch_raw(_PG_TICKET_BY_ID, {"id": ticket_id})
-            if raw is None:
-                return None
-            tid, title, price_minor, currency, owner_id, capacity, version, created_at = raw
-            return Ticket(
-                TicketId(tid),
-                title,
-                Money(int(price_minor), currency),
-                UserId(owner_id),
-                _utc(created_at),
-                capacity,
-                version,
-            )
-        row = self._session.execute(_TICKET_BY_ID, {"id": ticket_id}).first()
+        row = self._session.first(_TICKET_BY_ID, {"id": ticket_id})
         return ticket_from_row(row) if row else None
 
     def save(self, before: Ticket, after: Ticket) -> None:
@@ -305,11 +253,7 @@ class SqlTicketRepository:
         """
         if quantity < 1:
             return False
-        params = {"ticket_id": ticket_id, "quantity": quantity}
-        if self._session.is_postgres:
-            self._session.fetch_raw(_PG_RESERVE, params)
-            return self._session.rowcount == 1
-        return self._session.execute(_RESERVE, params).rowcount == 1
+        return self._session.rowcount(_RESERVE, {"ticket_id": ticket_id, "quantity": quantity}) == 1
 
 
 def _counter_moves(before: OrderStatus | None, after: OrderStatus) -> tuple[int, int]:
@@ -341,8 +285,8 @@ class SqlOrderRepository:
 
         Raises:
             ConcurrencyConflict: The buyer already has an order with this ``idempotency_key``.
-                On PostgreSQL the insert rides along with the commit (see ``SqlSession``), so
-                ``commit()`` raises it, translated from the unique index's violation.
+                On the fast path the insert rides along with the commit (see ``SqlSession.insert_new``),
+                so ``commit()`` raises it, translated from the unique index's violation.
         """
         values = {
             "id": order.id,
@@ -358,10 +302,9 @@ class SqlOrderRepository:
             "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
             "idempotency_key": order.idempotency_key,
         }
-        if order.idempotency_key is None or self._session.is_postgres:
+        if order.idempotency_key is None:
             self._session.insert(orders, values)
-        elif not insert_ignoring_conflicts(self._session, orders, values, "buyer_id", "idempotency_key", where=_KEYED):
-            # SQLite runs the insert at once: a duplicate is known here, without a caught error.
+        elif not self._session.insert_new(orders, values, "buyer_id", "idempotency_key", where=_KEYED):
             raise ConcurrencyConflict()
         self._move_counters(order, *_counter_moves(None, order.status))
 
@@ -382,7 +325,7 @@ class SqlOrderRepository:
             ConcurrencyConflict: The stored order is no longer at ``before``'s status and version.
         """
         held, sold = _counter_moves(before.status, after.status)
-        if (held or sold) and self._session.is_postgres:
+        if held or sold:
             # Lock the ticket row before the order row, in the same order as reserve() does,
             # so a cancel racing an in-line reclaim of the same orders cannot deadlock.
             self._session.execute(sa.select(tickets.c.id).where(tickets.c.id == before.ticket_id).with_for_update())
@@ -431,7 +374,7 @@ class SqlOrderRepository:
         another sweep. On PostgreSQL the orders are chosen in a CTE with ``FOR UPDATE SKIP
         LOCKED``: an order another unit is changing is left to it, and a concurrent sweep
         takes the next ones; the UPDATE repeats the status test, so no order is cancelled twice.
-        On SQLite the write unit's ``BEGIN IMMEDIATE`` already serialises sweeps.
+        On SQLite (which has no row locks) the write unit's ``BEGIN IMMEDIATE`` already serialises sweeps.
         """
         if limit < 1:
             return []
@@ -440,24 +383,19 @@ class SqlOrderRepository:
         ticket_ids = sorted({row.ticket_id for row in self._session.execute(first)})
         if not ticket_ids:
             return []
-        if self._session.is_postgres:
-            lock = sa.select(tickets.c.id).where(tickets.c.id.in_(ticket_ids)).order_by(tickets.c.id).with_for_update()
-            self._session.execute(lock).all()
+        lock = sa.select(tickets.c.id).where(tickets.c.id.in_(ticket_ids)).order_by(tickets.c.id).with_for_update()
+        self._session.execute(lock).all()
         candidates = (
             sa.select(orders.c.id)
             .where(holding_due, orders.c.ticket_id.in_(ticket_ids))
             .order_by(orders.c.expires_at, orders.c.id)
             .limit(limit)
         )
-        statement = sa.update(orders)
-        if self._session.is_postgres:
-            # A CTE runs once; as an IN (...) subquery it may be rescanned and claim more than ``limit``.
-            chosen = candidates.with_for_update(skip_locked=True).cte("due_orders")
-            statement = statement.where(orders.c.id == chosen.c.id)
-        else:
-            statement = statement.where(orders.c.id.in_(candidates.scalar_subquery()))
+        # A CTE runs once; as an IN (...) subquery PostgreSQL may rescan it and claim more than ``limit``.
+        chosen = candidates.with_for_update(skip_locked=True).cte("due_orders")
         statement = (
-            statement.where(orders.c.status.in_(HOLDING))
+            sa.update(orders)
+            .where(orders.c.id == chosen.c.id, orders.c.status.in_(HOLDING))
             .values(
                 status=OrderStatus.CANCELLED.value,
                 cancel_reason=CancelReason.EXPIRED.value,
@@ -576,7 +514,6 @@ __all__ = [
     "SqlRevokedTokens",
     "SqlTicketRepository",
     "SqlUserRepository",
-    "insert_ignoring_conflicts",
     "live_held",
     "order_from_row",
     "ticket_from_row",

@@ -1,138 +1,134 @@
-"""The connection a unit of work runs on, with INSERTs that ride along with the commit on PostgreSQL.
+"""The connection a unit of work runs on, and the portable path its repositories' statements take.
 
-A reservation holds the ticket's row lock from its conditional UPDATE until the commit, so every
-network round trip after the UPDATE stretches the time the hottest row stays locked. On
-PostgreSQL, inserts of new rows that nothing in the unit reads back (orders, outbox events) are
-therefore queued and sent with the COMMIT as one batch, in one round trip.
-Any other statement sends the queue first, so the unit always reads its own writes, and an
-insert's error still surfaces inside the unit (at the latest from ``commit()``).
+Repositories never ask which database they talk to. They hand their statements to the session:
+``execute`` for any statement, ``first`` and ``rowcount`` for the few prebuilt hot statements of
+a reservation, ``insert`` and ``insert_new`` for new rows. :class:`SqlSession` runs all of them
+through SQLAlchemy, on SQLite and (when asked) on PostgreSQL. Its subclass
+:class:`~eventhive_core.adapters.sqlalchemy.pg_fast_path.PgFastPathSession` runs the hot ones
+straight on psycopg and sends new rows with the commit. The storage chooses one of the two once,
+when it is built (``SqlAlchemyStorage(fast_path=...)``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy import exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.sql.base import Executable
 
-from eventhive_core.adapters.sqlalchemy.tables import UTCDateTime
+#: ``INSERT`` constructs that know ``ON CONFLICT``, by dialect name: SQLAlchemy has no portable one.
+_CONFLICT_AWARE_INSERTS: dict[str, Callable[[sa.Table], Any]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+
+
+class IncompleteRow(ValueError):
+    """Raised when a new row does not name every column of its table, or names one it lacks."""
 
 
 @cache
-def _insert_sql(table: sa.Table, columns: tuple[str, ...]) -> str:
-    names = ", ".join(f'"{name}"' for name in columns)
-    values = ", ".join(f"%({name})s" for name in columns)
-    # Names come from our own table metadata, never from input; values are bound parameters.
-    return f'INSERT INTO "{table.name}" ({names}) VALUES ({values})'  # noqa: S608
+def _column_keys(table: sa.Table) -> frozenset[str]:
+    return frozenset(table.c.keys())
+
+
+def complete_row(table: sa.Table, values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return ``values`` if they name exactly the columns of ``table``; else raise IncompleteRow.
+
+    New rows name every column, defaults included, so a column added to ``tables.py`` fails every
+    insert of its table on every path until the repository writes it, instead of being left to a
+    server default on one path and forgotten on another.
+    """
+    keys = _column_keys(table)
+    if values.keys() != keys:
+        missing, unknown = sorted(keys - values.keys()), sorted(values.keys() - keys)
+        raise IncompleteRow(f"A new {table.name} row must name every column: missing {missing}, unknown {unknown}")
+    return values
 
 
 class SqlSession:
-    """One connection inside one unit of work.
+    """One connection inside one unit of work, every statement through SQLAlchemy (the portable path).
 
     Attributes:
+        path: Which path this session takes: ``"portable"`` here, ``"postgresql-fast"`` for the fast path.
         conn: The SQLAlchemy connection (its transaction begins with the first statement).
-        is_postgres: Whether the database is PostgreSQL (queued inserts, row locks, SKIP LOCKED).
         tickets_read: Tickets read in this transaction, by id (see ``SqlTicketRepository.get``).
     """
 
+    path: ClassVar[str] = "portable"
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.is_postgres = conn.dialect.name == "postgresql"
         self.tickets_read: dict[str, Any] = {}
-        #: Rows changed by the last ``fetch_raw`` statement.
-        self.rowcount = -1
-        self._queued: list[tuple[str, dict[str, Any]]] = []
+        self._conflict_aware_insert = _CONFLICT_AWARE_INSERTS[conn.dialect.name]
 
     def execute(self, statement: Executable, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
-        """Run a statement after the queued inserts."""
-        if self._queued:
-            self._send(commit=False)
+        """Run any statement; return SQLAlchemy's result."""
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 
-    def insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
-        """Insert one row: queued until the next statement or the commit on PostgreSQL, at once elsewhere."""
-        if not self.is_postgres:
-            self.execute(sa.insert(table).values(**values))
-            return
-        bound = dict(values)
-        for name, value in values.items():
-            column_type = table.c[name].type
-            if isinstance(column_type, UTCDateTime):
-                bound[name] = column_type.process_bind_param(value, self.conn.dialect)
-        self._queued.append((_insert_sql(table, tuple(values)), bound))
+    def first(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Any | None:
+        """Run a prebuilt hot SELECT (a module constant, values bound by name); return its first row or None.
 
-    def fetch_raw(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """Run one hot statement straight on the psycopg connection; return its first row, if any.
-
-        For the few statements of a reservation that run while the ticket row is locked, or
-        just before, SQLAlchemy's per-statement work costs more CPU than the database does.
-        Only for PostgreSQL; the statement text must come from this package.
+        The row gives its columns as attributes, by name, whichever path ran it.
         """
-        if self._queued:
-            self._send(commit=False)
-        # Ensure SQLAlchemy knows a transaction is open, so its commit and rollback apply.
-        if not self.conn.in_transaction():
-            self.conn.begin()
-        driver = self.conn.connection.driver_connection
-        assert driver is not None
-        dbapi_error = self.conn.dialect.loaded_dbapi.Error
-        try:
-            with driver.cursor() as cursor:
-                cursor.execute(sql, params)
-                row = cursor.fetchone() if cursor.description is not None else None
-                self.rowcount = cursor.rowcount
-        except dbapi_error as error:
-            raise self._wrapped(sql, params, error) from error
-        return tuple(row) if row is not None else None
+        return self.execute(statement, params).first()
+
+    def rowcount(self, statement: sa.Update, params: Mapping[str, Any]) -> int:
+        """Run a prebuilt hot UPDATE (a module constant, values bound by name); return how many rows it changed."""
+        return self.execute(statement, params).rowcount
+
+    def insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
+        """Insert one new row naming every column of ``table`` (see :func:`complete_row`)."""
+        self.execute(sa.insert(table).values(**complete_row(table, values)))
+
+    def insert_new(self, table: sa.Table, values: Mapping[str, Any], *keys: str, where: Any = None) -> bool:
+        """Insert one new row unless one with the same unique ``keys`` exists; return whether it did.
+
+        On the portable path a duplicate is known at once and nothing is inserted. The fast path
+        sends the row with the commit: it returns True, and a duplicate surfaces from ``commit()``
+        as the unique index's violation (``errors.RACE_INDEXES`` names the indexes that mean a race).
+        """
+        return insert_ignoring_conflicts(self, table, complete_row(table, values), *keys, where=where)
+
+    def conflict_aware_insert(self, table: sa.Table) -> Any:
+        """Return the dialect's ``INSERT`` construct for ``table``, which has ``on_conflict_do_*``."""
+        return self._conflict_aware_insert(table)
 
     def commit(self) -> None:
-        """Send the queued inserts and commit, in one round trip when anything was queued."""
-        if self._queued:
-            self._send(commit=True)
+        """Commit the unit's transaction."""
         self.conn.commit()
         self.tickets_read.clear()
 
     def rollback(self) -> None:
-        """Forget the queued inserts and roll the transaction back."""
-        self._queued.clear()
+        """Roll the unit's transaction back."""
         self.tickets_read.clear()
         self.conn.rollback()
 
-    def _send(self, *, commit: bool) -> None:
-        # One simple-protocol round trip: "INSERT ...; INSERT ...; COMMIT", values bound on the
-        # client with psycopg's quoting. An error stops the batch before the COMMIT.
-        queued, self._queued = self._queued, []
-        statements: list[str] = []
-        params: dict[str, Any] = {}
-        for n, (sql, values) in enumerate(queued):
-            statements.append(sql.replace("%(", f"%(q{n}_"))
-            params.update({f"q{n}_{name}": value for name, value in values.items()})
-        if commit:
-            # The SQLAlchemy commit that follows finds no transaction left and sends nothing.
-            statements.append("COMMIT")
-        batch = ";\n".join(statements)
-        from psycopg import ClientCursor  # the only PostgreSQL driver we support
 
-        driver = self.conn.connection.driver_connection
-        assert driver is not None
-        try:
-            with ClientCursor(driver) as cursor:
-                cursor.execute(batch, params)
-        except self.conn.dialect.loaded_dbapi.Error as error:
-            raise self._wrapped(batch, params, error) from error
+def insert_ignoring_conflicts(
+    session: SqlSession,
+    table: sa.Table,
+    values: Mapping[str, Any],
+    *keys: str,
+    where: sa.ColumnElement[bool] | None = None,
+) -> bool:
+    """Insert a row unless one with the same ``keys`` exists; return whether it inserted.
 
-    def _wrapped(self, statement: str, params: Mapping[str, Any], error: Exception) -> exc.StatementError:
-        # Wrapped as SQLAlchemy would, so callers see one family of errors; a connection that
-        # broke on the way is dropped from the pool, as SQLAlchemy does for its own statements.
-        driver = self.conn.connection.driver_connection
-        if driver is not None and getattr(driver, "broken", False):
-            self.conn.invalidate(error)
-        wrapped = exc.DBAPIError.instance(statement, params, error, self.conn.dialect.loaded_dbapi.Error)
-        return wrapped
+    ``INSERT ... ON CONFLICT DO NOTHING`` keeps the transaction usable (a caught unique
+    violation would abort it on PostgreSQL) and waits for a concurrent inserter to finish.
+    ``where`` names a partial unique index by its predicate.
+    """
+    statement = (
+        session.conflict_aware_insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(keys), index_where=where)
+    )
+    # RETURNING, not rowcount: drivers need not report a row count for INSERT.
+    return session.execute(statement.returning(table.c[keys[0]])).first() is not None
 
 
-__all__ = ["SqlSession"]
+__all__ = ["IncompleteRow", "SqlSession", "complete_row", "insert_ignoring_conflicts"]

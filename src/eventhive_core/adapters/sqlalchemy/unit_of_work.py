@@ -35,6 +35,9 @@ from eventhive_core.ports.storage import (
 class SqlUnitOfWork:
     """One transaction over every repository; rolled back on exit unless ``commit()`` ran.
 
+    ``session_type`` is the path the repositories' statements take (see ``session.py``): the
+    storage chooses it once for all its units.
+
     Retryable driver errors raised inside the ``with`` block (a lost connection, a
     serialization failure, SQLite's busy timeout) leave it as TransientStorageError, and a
     duplicate insert that lost a race (see ``errors.RACE_INDEXES``) as ConcurrencyConflict.
@@ -50,8 +53,9 @@ class SqlUnitOfWork:
     processed: ProcessedMessages
     idempotency: IdempotencyStore
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, session_type: type[SqlSession] = SqlSession) -> None:
         self._engine = engine
+        self._session_type = session_type
         self._conn: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -62,7 +66,7 @@ class SqlUnitOfWork:
             # units begin with SQLite's write lock (see engine.py), held only until commit.
             conn = self._engine.connect().execution_options(**{WRITE: True})
         self._conn = conn
-        self._session = session = SqlSession(conn)
+        self._session = session = self._session_type(conn)
         self.users = SqlUserRepository(session)
         self.tickets = SqlTicketRepository(session)
         self.orders = SqlOrderRepository(session)

@@ -1,0 +1,108 @@
+"""The PostgreSQL fast path's SQL is generated from tables.py, and its rows are read by column name.
+
+Compiled with SQLAlchemy's psycopg dialect, without a server: what is checked here is the text the
+fast path would send. tests/contract runs the storage contract on the fast path against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+from eventhive_core.adapters.sqlalchemy import repositories
+from eventhive_core.adapters.sqlalchemy.pg_fast_path import compile_insert, compile_statement, decode_row
+from eventhive_core.adapters.sqlalchemy.session import IncompleteRow, complete_row
+from eventhive_core.adapters.sqlalchemy.tables import orders, outbox, tickets, users
+
+DIALECT = PGDialect_psycopg()
+
+
+def _with_an_extra_column(table: sa.Table, column: sa.Column[object]) -> sa.Table:
+    copy = table.to_metadata(sa.MetaData())
+    copy.append_column(column)
+    return copy
+
+
+def _an_order_row() -> dict[str, object]:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return {
+        "id": "o1",
+        "ticket_id": "t1",
+        "buyer_id": "u1",
+        "status": "created",
+        "quantity": 1,
+        "amount_minor": 1000,
+        "currency": "USD",
+        "expires_at": now + timedelta(seconds=60),
+        "created_at": now,
+        "version": 0,
+        "cancel_reason": None,
+        "idempotency_key": None,
+    }
+
+
+@pytest.mark.parametrize("table", [orders, outbox], ids=lambda t: t.name)
+def test_the_fast_paths_insert_names_every_column_of_the_tables_it_batches(table: sa.Table) -> None:
+    compiled = compile_insert(table, DIALECT)
+    assert {name for name, _ in compiled.binds} == set(table.c.keys())
+    for column in table.c:
+        assert f"%({column.key})s" in compiled.sql
+
+
+def test_a_column_added_to_the_orders_table_is_in_the_fast_paths_insert_at_once() -> None:
+    widened = _with_an_extra_column(orders, sa.Column("seat", sa.String(10), nullable=True))
+    compiled = compile_insert(widened, DIALECT)
+    assert "seat" in {name for name, _ in compiled.binds}
+    assert "%(seat)s" in compiled.sql
+
+
+def test_a_new_row_that_does_not_name_a_column_added_to_its_table_is_refused_on_every_path() -> None:
+    widened = _with_an_extra_column(orders, sa.Column("seat", sa.String(10), nullable=True))
+    assert complete_row(orders, _an_order_row())
+    with pytest.raises(IncompleteRow, match=r"missing \['seat'\]"):
+        complete_row(widened, _an_order_row())
+    with pytest.raises(IncompleteRow, match=r"unknown \['seat'\]"):
+        complete_row(orders, {**_an_order_row(), "seat": "A1"})
+
+
+@pytest.mark.parametrize(
+    ("statement", "table"),
+    [(repositories._TICKET_BY_ID, tickets), (repositories._USER_BY_ID, users)],
+    ids=["ticket by id", "user by id"],
+)
+def test_the_fast_paths_selects_read_every_column_of_their_table(statement: sa.Select[object], table: sa.Table) -> None:
+    compiled = compile_statement(statement, DIALECT)
+    assert set(compiled.columns) == set(table.c.keys())
+    assert [name for name, _ in compiled.binds] == ["id"]
+
+
+def test_the_fast_paths_reservation_is_the_portable_paths_conditional_update_compiled_for_psycopg() -> None:
+    compiled = compile_statement(repositories._RESERVE, DIALECT)
+    assert compiled.sql.startswith("UPDATE tickets SET units_held=")
+    assert "tickets.units_held + tickets.units_sold + %(quantity)s" in compiled.sql
+    assert {name for name, _ in compiled.binds} == {"quantity", "ticket_id"}
+    assert compiled.columns == ()
+
+
+def test_a_statement_carrying_a_value_of_its_own_is_refused_by_the_fast_path() -> None:
+    with pytest.raises(ValueError, match="bind every value by name"):
+        compile_statement(sa.select(orders).where(orders.c.status == "created"), DIALECT)
+
+
+def test_rows_are_read_by_column_name_whatever_order_the_database_returns_them_in() -> None:
+    compiled = compile_statement(repositories._USER_BY_ID, DIALECT)
+    paris = datetime(2026, 6, 1, 14, 30, tzinfo=timezone(timedelta(hours=2)))
+    names = ("email", "banned_at", "id", "password_hash", "created_at")
+    row = decode_row(compiled, names, ("ann@example.com", None, "u1", "hash", paris))
+    assert (row.id, row.email, row.password_hash, row.banned_at) == ("u1", "ann@example.com", "hash", None)
+    assert row.created_at == paris
+    assert row.created_at.tzinfo == UTC  # through UTCDateTime's own result processing
+
+
+def test_a_row_with_other_columns_than_the_statement_names_is_refused() -> None:
+    compiled = compile_statement(repositories._USER_BY_ID, DIALECT)
+    with pytest.raises(ValueError, match="Expected columns"):
+        decode_row(compiled, ("id", "email"), ("u1", "ann@example.com"))
