@@ -37,6 +37,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from _machine import cpu_model, load_average
 from _postgres import psycopg_dsn  # benchmarks/ is on sys.path when a script runs
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -269,14 +270,6 @@ def _phase(kind: str, args: argparse.Namespace, url: str, prefix: str) -> dict[s
     return {"per_s": (after - before) / elapsed, "done": after - before, "backlog_drained": drained}
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "unknown")
-    except OSError:
-        return "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each phase")
@@ -292,7 +285,7 @@ def main() -> None:
 
     from eventhive_core.adapters.sqlalchemy import upgrade
 
-    load_start = os.getloadavg()
+    load_start = load_average()
     run = secrets.token_hex(4)
     name = f"eventhive_bench_{run}"
     admin = psycopg_dsn(args.url)
@@ -327,9 +320,9 @@ def main() -> None:
         "core_rounds_per_s": [round(r["per_s"], 1) for r in phases["core"]],
         "baseline_rounds_per_s": [round(r["per_s"], 1) for r in phases["baseline"]],
         "core_backlog_drained": any(r["backlog_drained"] for r in phases["core"]),
-        "loadavg_start": [round(x, 2) for x in load_start],
-        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        "cpu": _cpu_model(),
+        "loadavg_start": load_start,
+        "loadavg_end": load_average(),
+        "cpu": cpu_model(),
         "nproc": os.cpu_count(),
     }
     print(json.dumps(report))

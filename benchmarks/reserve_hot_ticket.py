@@ -26,6 +26,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from _machine import cpu_model, load_average
 from _postgres import psycopg_dsn  # benchmarks/ is on sys.path when a script runs
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -116,14 +117,6 @@ def _units(url: str, ticket_id: str) -> dict[str, int]:
     return {"capacity": capacity, "held": held, "sold": sold, "counted": int(counted)}
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "unknown")
-    except OSError:
-        return "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=8)
@@ -131,6 +124,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="phases per side, alternating")
     parser.add_argument("--url", default=os.environ.get("EVENTHIVE_BENCH_PG_URL", DEFAULT_URL))
     args = parser.parse_args()
+    load_start = load_average()
 
     import psycopg
     from sqlalchemy.engine import make_url
@@ -195,7 +189,9 @@ def main() -> None:
         "counters_match_orders": consistent,
         "core_errors": sum(int(r["errors"]) for r in phases["core"]),
         "baseline_errors": sum(int(r["errors"]) for r in phases["baseline"]),
-        "cpu": _cpu_model(),
+        "loadavg_start": load_start,
+        "loadavg_end": load_average(),
+        "cpu": cpu_model(),
         "nproc": os.cpu_count(),
     }
     print(json.dumps(report))
