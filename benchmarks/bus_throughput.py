@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from _machine import cpu_model, load_average
-from _postgres import psycopg_dsn  # benchmarks/ is on sys.path when a script runs
+from _postgres import psycopg_dsn, scratch_database  # benchmarks/ is on sys.path when a script runs
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_NATS = "nats://127.0.0.1:4222"
@@ -280,22 +280,10 @@ def main() -> None:
     parser.add_argument("--nats", default=os.environ.get("EVENTHIVE_BENCH_NATS_URL", DEFAULT_NATS))
     args = parser.parse_args()
 
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    from eventhive_core.adapters.sqlalchemy import upgrade
-
     load_start = load_average()
     run = secrets.token_hex(4)
-    name = f"eventhive_bench_{run}"
-    admin = psycopg_dsn(args.url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(args.url).set(database=name).render_as_string(hide_password=False)
     phases: dict[str, list[dict[str, Any]]] = {"baseline": [], "core": []}
-    try:
-        print(f"database {name}: migrating", file=sys.stderr)
-        upgrade(url)
+    with scratch_database(args.url) as url:
         for round_no in range(args.rounds):
             for kind in ("baseline", "core"):
                 prefix = f"bench_{run}_{round_no}_{kind}"
@@ -303,9 +291,6 @@ def main() -> None:
                 phases[kind].append(result)
                 note = " (backlog drained: raise --backlog)" if result["backlog_drained"] else ""
                 print(f"round {round_no + 1} {kind}: {result['per_s']:.0f} events/s{note}", file=sys.stderr)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     core = statistics.median(r["per_s"] for r in phases["core"])
     baseline = statistics.median(r["per_s"] for r in phases["baseline"])
     report = {

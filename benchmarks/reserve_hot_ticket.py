@@ -18,7 +18,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import secrets
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _machine import cpu_model, load_average
-from _postgres import psycopg_dsn  # benchmarks/ is on sys.path when a script runs
+from _postgres import psycopg_dsn, scratch_database  # benchmarks/ is on sys.path when a script runs
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 JWT_SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
@@ -126,20 +125,9 @@ def main() -> None:
     args = parser.parse_args()
     load_start = load_average()
 
-    import psycopg
-    from sqlalchemy.engine import make_url
-
     from eventhive_core import CreateTicket, HiveSettings, SignUp, bootstrap
-    from eventhive_core.adapters.sqlalchemy import upgrade
 
-    name = f"eventhive_bench_{secrets.token_hex(4)}"
-    admin = psycopg_dsn(args.url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(args.url).set(database=name).render_as_string(hide_password=False)
-    try:
-        print(f"database {name}: migrating", file=sys.stderr)
-        upgrade(url)
+    with scratch_database(args.url) as url:
         settings = HiveSettings(storage="sqlalchemy", database_url=url, scheduler="none", jwt_secret=JWT_SECRET)
         with bootstrap(settings) as hive:
             seller = hive.handle(SignUp(email="seller@example.com", password="password")).user.id
@@ -167,9 +155,6 @@ def main() -> None:
             units = _units(url, ticket_id)
             oversold += max(0, units["counted"] - units["capacity"], units["held"] + units["sold"] - units["capacity"])
             consistent = consistent and units["held"] + units["sold"] == units["counted"]
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     core = statistics.median(r["per_s"] for r in phases["core"])
     baseline = statistics.median(r["per_s"] for r in phases["baseline"])
     report = {

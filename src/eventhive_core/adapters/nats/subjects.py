@@ -109,7 +109,7 @@ def retry_subject(prefix: str, role: str, event_type: str) -> str:
         >>> retry_subject("eventhive", "orders", "order:created")
         'eventhive.retry.orders.order.created'
     """
-    return f"{prefix}.{RETRY}.{role}.{event_type.replace(':', '.')}"
+    return event_subject(f"{prefix}.{RETRY}.{role}", event_type)
 
 
 def consumer_name(prefix: str, role: str) -> str:
