@@ -18,7 +18,7 @@ one database to even out a noisy machine; each side reports the median of its ph
 uses its own database and its own subject prefix per phase (each phase's stream is deleted
 after it), and drops the database at the end.
 
-Usage: ``python benchmarks/bus_throughput.py [--seconds 4] [--rounds 3] [--backlog 20000]
+Usage: ``python benchmarks/bus_throughput.py [--seconds 4] [--rounds 3] [--backlog 60000]
 [--url URL] [--nats URL]`` (``EVENTHIVE_BENCH_PG_URL`` and ``EVENTHIVE_BENCH_NATS_URL`` also set
 the servers). The last line is one JSON object.
 """
@@ -92,10 +92,10 @@ def _fill_outbox(url: str, count: int) -> None:
     for _ in range(count):
         event_id = new_id()
         rows.append((event_id, EVENT_TYPE, _envelope_body(event_id), now))
-    with psycopg.connect(psycopg_dsn(url)) as conn, conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO outbox (id, type, body, occurred_at, attempts, dead) VALUES (%s, %s, %s, %s, 0, false)", rows
-        )
+    copy_rows = "COPY outbox (id, type, body, occurred_at, attempts, dead) FROM STDIN"
+    with psycopg.connect(psycopg_dsn(url)) as conn, conn.cursor() as cur, cur.copy(copy_rows) as copy:
+        for row in rows:
+            copy.write_row((*row, 0, False))
 
 
 # --- core ----------------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each phase")
     parser.add_argument("--rounds", type=int, default=3, help="phases per side, alternating")
-    parser.add_argument("--backlog", type=int, default=20_000, help="outbox rows written before each core phase")
+    parser.add_argument("--backlog", type=int, default=60_000, help="outbox rows written before each core phase")
     parser.add_argument("--batch", type=int, default=20, help="messages per pull (EVENTHIVE_NATS_BATCH_SIZE)")
     parser.add_argument("--url", default=os.environ.get("EVENTHIVE_BENCH_PG_URL", DEFAULT_URL))
     parser.add_argument("--nats", default=os.environ.get("EVENTHIVE_BENCH_NATS_URL", DEFAULT_NATS))

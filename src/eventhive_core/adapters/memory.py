@@ -11,7 +11,7 @@ This module is also the built-in plugin ``builtin.memory_storage``: it registers
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -242,9 +242,10 @@ class _Outbox:
             row.claimed_until = lease_until
         return [row.record() for row in claimed]
 
-    def mark_sent(self, message_id: str, now: datetime) -> None:
-        row = self._tables.outbox[message_id]
-        row.sent_at, row.claimed_until = now, None
+    def mark_sent(self, message_ids: Collection[str], now: datetime) -> None:
+        for message_id in message_ids:
+            row = self._tables.outbox[message_id]
+            row.sent_at, row.claimed_until = now, None
 
     def mark_failed(self, message_id: str, error: str, retry_at: datetime, max_attempts: int) -> None:
         row = self._tables.outbox[message_id]

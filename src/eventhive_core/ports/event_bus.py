@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
@@ -24,6 +24,7 @@ __all__ = [
     "Subscription",
     "SubscriptionTable",
     "deliver_to_each",
+    "publish_all",
 ]
 
 logger = logging.getLogger(__name__)
@@ -238,3 +239,34 @@ class EventBus(Protocol):
     def close(self) -> None:
         """Stop consuming and release connections."""
         ...
+
+
+def publish_all(bus: EventBus, messages: Sequence[Message]) -> list[Exception | None]:
+    """Publish ``messages`` in order; return each one's failure, or None where it was handed over.
+
+    A bus that can have several publishes in flight at once (NATS) says so with a
+    ``publish_all(messages)`` method of its own, returning one failure or None per message,
+    which this calls; any other bus gets :meth:`EventBus.publish` once per message. Either way
+    one failure never stops the rest, and an error of the whole batch fails each message.
+
+    Raises:
+        ValueError: The bus's ``publish_all`` answered for another number of messages.
+    """
+    own = getattr(bus, "publish_all", None)
+    if callable(own):
+        try:
+            answered: list[Exception | None] = list(own(messages))
+        except Exception as exc:
+            return [exc] * len(messages)
+        if len(answered) != len(messages):
+            raise ValueError(f"{bus!r}.publish_all answered for {len(answered)} of {len(messages)} messages")
+        return answered
+    failures: list[Exception | None] = []
+    for message in messages:
+        try:
+            bus.publish(message)
+        except Exception as exc:
+            failures.append(exc)
+        else:
+            failures.append(None)
+    return failures

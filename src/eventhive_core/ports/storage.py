@@ -8,6 +8,7 @@ inside a :class:`UnitOfWork` (one transaction); nothing is visible to others bef
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -169,8 +170,8 @@ class Outbox(Protocol):
         """
         ...
 
-    def mark_sent(self, message_id: str, now: datetime) -> None:
-        """Record that the event was published."""
+    def mark_sent(self, message_ids: Collection[str], now: datetime) -> None:
+        """Record that these events were published (the relay marks a whole batch in one call)."""
         ...
 
     def mark_failed(self, message_id: str, error: str, retry_at: datetime, max_attempts: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from eventhive_core.ports.event_bus import EventBus
+from eventhive_core.ports.event_bus import EventBus, publish_all
 from eventhive_core.service_layer.services import Services
 
 log = logging.getLogger(__name__)
@@ -41,18 +41,16 @@ def relay_once(services: Services, bus: EventBus, limit: int | None = None) -> i
         return 0
     sent: list[str] = []
     failed: list[tuple[str, int, str]] = []
-    for record in claimed:
-        try:
-            bus.publish(record.message)
-        except Exception as exc:
+    for record, exc in zip(claimed, publish_all(bus, [record.message for record in claimed]), strict=True):
+        if exc is not None:
             log.warning("Publishing %s (%s) failed: %s", record.message.type, record.message.id, exc)
             failed.append((record.message.id, record.attempts + 1, f"{type(exc).__name__}: {exc}"))
         else:
             sent.append(record.message.id)
     with services.storage.unit_of_work() as uow:
         done = services.clock.now()
-        for message_id in sent:
-            uow.outbox.mark_sent(message_id, done)
+        if sent:
+            uow.outbox.mark_sent(sent, done)
         for message_id, attempts, error in failed:
             uow.outbox.mark_failed(
                 message_id, error[:2000], done + backoff(attempts), services.settings.outbox_max_attempts

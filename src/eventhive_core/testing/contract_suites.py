@@ -744,12 +744,27 @@ class OutboxContract(_Fixtures):
         now = clock.now()
         with storage.unit_of_work() as uow:
             uow.outbox.claim(now, now + timedelta(seconds=30), 10)
-            uow.outbox.mark_sent(first.id, now)
+            uow.outbox.mark_sent([first.id], now)
             uow.commit()
         with storage.unit_of_work() as uow:
             assert uow.outbox.pending() == 1
             later = uow.outbox.claim(now + timedelta(hours=1), now + timedelta(hours=2), 10)
         assert [r.message for r in later] == [second]
+
+    def test_a_batch_marked_sent_in_one_call_is_sent_to_the_last_event_and_no_further(
+        self, storage: Storage, clock: FrozenClock
+    ) -> None:
+        *batch, left = self.add_messages(storage, clock, 4)
+        now = clock.now()
+        with storage.unit_of_work() as uow:
+            uow.outbox.claim(now, now + timedelta(seconds=30), 10)
+            uow.outbox.mark_sent([message.id for message in batch], now)
+            uow.outbox.mark_sent([], now)  # an empty batch is no statement and no error
+            uow.commit()
+        with storage.unit_of_work() as uow:
+            assert uow.outbox.pending() == 1
+            later = uow.outbox.claim(now + timedelta(hours=1), now + timedelta(hours=2), 10)
+        assert [r.message for r in later] == [left]
 
     def test_a_failed_event_waits_for_its_retry_time_then_dies_after_max_attempts(
         self, storage: Storage, clock: FrozenClock

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -14,12 +15,15 @@ from eventhive_core.testing.hives import make_test_hive
 class Recorder:
     """A plugin with one subscriber that fails while ``failures`` remain (or while ``broken``), else applies.
 
+    Each delivery first takes ``delay`` seconds.
+
     ``calls`` counts deliveries that reached it; ``applied`` the event ids it handled without raising.
     """
 
-    def __init__(self, name: str, event_type: str, role: str, *, failures: int = 0) -> None:
+    def __init__(self, name: str, event_type: str, role: str, *, failures: int = 0, delay: float = 0.0) -> None:
         self.name, self.event_type, self.role = name, event_type, role
         self.failures = failures
+        self.delay = delay
         self.broken = False
         self.calls: Counter[str] = Counter()
         self.applied: Counter[str] = Counter()
@@ -30,6 +34,7 @@ class Recorder:
         register(self.name, self.event_type, self.role, self.handle)
 
     def handle(self, envelope: Any, uow: Any) -> None:
+        time.sleep(self.delay)  # a slow subscriber's own work
         with self._lock:
             self.calls[str(envelope.id)] += 1
             if self.broken:

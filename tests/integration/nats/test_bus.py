@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import nats
 import pytest
 
 from eventhive_core import CreateTicket, Hive, SignUp
 from eventhive_core.adapters.nats import NatsBus, PublishFailed
+from eventhive_core.adapters.nats.subjects import consumer_name
 from eventhive_core.domain.errors import ConfigurationError
 from eventhive_core.ports.messages import Message
 
@@ -147,6 +150,53 @@ def test_replay_drives_a_range_of_stored_events_into_a_fresh_consumer_and_a_seco
         again = bus.replay("replica", subject="ticket.*", start_sequence=sequences[0])
         assert again.delivered == 5
         assert recorder.applied == {event_id: 1 for event_id in ids}
+
+
+def test_a_relay_batch_reaches_the_stream_in_outbox_order_and_is_marked_sent_at_once(
+    publisher: Hive, nats_url: str, nats_prefix: str
+) -> None:
+    tickets = list_tickets(publisher, 30)
+    with publisher.uow() as uow:
+        assert uow.outbox.pending() == 30
+
+    assert publisher.relay_once(limit=100) == 30
+
+    bodies = [json.loads(body) for _, _, body in stored(nats_url, nats_prefix, "ticket.created")]
+    assert [body["data"]["id"] for body in bodies] == tickets
+    with publisher.uow() as uow:
+        assert uow.outbox.pending() == 0
+
+
+def test_a_slow_batch_is_acknowledged_in_parts_and_never_redelivered_to_another_process_of_the_role(
+    publisher: Hive, other_sqlite_url: str, nats_url: str, nats_prefix: str
+) -> None:
+    slow = Recorder("tests.slow", "ticket:created", "audit", delay=0.4)
+    # 8 x 0.4 s outlasts the 2 s ack wait: unacknowledged until the end, the batch would go to
+    # the second process once its ack wait ran out.
+    settings: dict[str, Any] = {"nats_roles": ("audit",), "nats_ack_wait": 2, "nats_batch_size": 8}
+    list_tickets(publisher, 8)
+    publisher.relay_outbox()
+    with (
+        nats_hive(other_sqlite_url, nats_url, nats_prefix, slow, **settings) as first,
+        nats_hive(other_sqlite_url, nats_url, nats_prefix, slow, **settings) as second,
+    ):
+        first.start(background=False)
+        wait_until(lambda: len(slow.calls) > 0, what="the first process to take the batch")
+        second.start(background=False)  # its pull waits for whatever the first lets go
+        wait_until(lambda: len(slow.applied) == 8, what="eight slow deliveries")
+        info = run(_consumer_info(nats_url, nats_prefix, "audit"))
+    # Deliveries, redeliveries included (num_redelivered only counts those still pending).
+    assert (info.delivered.stream_seq, info.delivered.consumer_seq) == (8, 8)
+    assert info.num_ack_pending == 0
+    assert set(slow.calls.values()) == {1}
+
+
+async def _consumer_info(nats_url: str, prefix: str, role: str) -> Any:
+    nc = await nats.connect(nats_url)
+    try:
+        return await nc.jetstream().consumer_info(prefix.upper(), consumer_name(prefix, role))
+    finally:
+        await nc.close()
 
 
 def test_publishing_while_nats_is_unreachable_raises_so_the_relay_retries_and_does_not_wait_for_each_event() -> None:

@@ -11,6 +11,7 @@ published again with the same id.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,11 @@ def _record(row: sa.Row[Any]) -> OutboxRecord:
 
 
 _UNSENT = sa.and_(outbox.c.sent_at.is_(None), sa.not_(outbox.c.dead))
+_MARK_SENT = (
+    sa.update(outbox)
+    .where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(sent_at=sa.bindparam("now", type_=outbox.c.sent_at.type), claimed_until=None)
+)
 
 
 class SqlOutbox:
@@ -78,11 +84,10 @@ class SqlOutbox:
         records = [_record(row) for row in self._session.execute(statement)]
         return sorted(records, key=lambda r: (r.occurred_at, r.message.id))
 
-    def mark_sent(self, message_id: str, now: datetime) -> None:
-        """Record that the event was published."""
-        self._session.execute(
-            sa.update(outbox).where(outbox.c.id == message_id).values(sent_at=now, claimed_until=None)
-        )
+    def mark_sent(self, message_ids: Collection[str], now: datetime) -> None:
+        """Record that these events were published, in one statement."""
+        if message_ids:
+            self._session.execute(_MARK_SENT, {"ids": list(message_ids), "now": now})
 
     def mark_failed(self, message_id: str, error: str, retry_at: datetime, max_attempts: int) -> None:
         """Record a failed publish; retry at ``retry_at``, or mark dead once ``max_attempts`` is reached."""

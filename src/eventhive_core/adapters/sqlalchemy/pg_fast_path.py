@@ -23,7 +23,7 @@ than the database does; this module runs them on the driver instead, and owns ev
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,6 +32,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import ClauseElement
 
 from eventhive_core.adapters.sqlalchemy.session import SqlSession, complete_row
@@ -79,7 +80,7 @@ def compile_statement(statement: ClauseElement, dialect: Dialect) -> CompiledSta
         binds.append((name, bind.type.bind_processor(dialect)))
     columns: list[str] = []
     results: dict[str, Processor] = {}
-    for column in statement.selected_columns if isinstance(statement, sa.Select) else ():
+    for column in _returned_columns(statement):
         if column.key is None:
             raise ValueError(f"Fast-path SELECTs name every column; label {column!r}")
         columns.append(column.key)
@@ -87,6 +88,14 @@ def compile_statement(statement: ClauseElement, dialect: Dialect) -> CompiledSta
         if processor is not None:
             results[column.key] = processor
     return CompiledStatement(str(compiled), tuple(binds), tuple(columns), results)
+
+
+def _returned_columns(statement: ClauseElement) -> Iterable[Any]:
+    if isinstance(statement, sa.Select):
+        return statement.selected_columns
+    if isinstance(statement, UpdateBase):
+        return statement.exported_columns  # its RETURNING columns
+    return ()
 
 
 def compile_insert(table: sa.Table, dialect: Dialect) -> CompiledStatement:
@@ -123,6 +132,14 @@ def _insert_for(table: sa.Table, dialect: Dialect) -> CompiledStatement:
     if found is None:
         found = _inserts[key] = compile_insert(table, dialect)
     return found
+
+
+def _bound(compiled: CompiledStatement, params: Mapping[str, Any]) -> dict[str, Any]:
+    # A value its type refuses (a naive datetime) fails as it would through SQLAlchemy.
+    try:
+        return compiled.bound(params)
+    except (TypeError, ValueError) as error:
+        raise exc.StatementError(str(error), compiled.sql, dict(params), error) from error
 
 
 _row_types: dict[tuple[str, ...], Any] = {}
@@ -166,8 +183,8 @@ class PgFastPathSession(SqlSession):
             self._send(commit=False)
         return super().execute(statement, params)
 
-    def first(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Any | None:
-        """Run a prebuilt hot SELECT on psycopg; return its first row, decoded by column name, or None."""
+    def first(self, statement: sa.Select[Any] | sa.Insert, params: Mapping[str, Any]) -> Any | None:
+        """Run a prebuilt hot SELECT or INSERT ... RETURNING on psycopg; return its first row (by name) or None."""
         compiled = _compiled_for(statement, self.conn.dialect)
         _, names, values = self._run(compiled, params)
         return None if values is None else decode_row(compiled, names, values)
@@ -180,7 +197,7 @@ class PgFastPathSession(SqlSession):
     def insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
         """Queue one new row, naming every column, until the next statement or the commit."""
         compiled = _insert_for(table, self.conn.dialect)
-        self._queued.append((compiled, compiled.bound(complete_row(table, values))))
+        self._queued.append((compiled, _bound(compiled, complete_row(table, values))))
 
     def insert_new(self, table: sa.Table, values: Mapping[str, Any], *keys: str, where: Any = None) -> bool:
         """Queue one new row; a duplicate of its unique ``keys`` surfaces from ``commit()`` (see SqlSession)."""
@@ -209,7 +226,7 @@ class PgFastPathSession(SqlSession):
             self.conn.begin()
         driver = self.conn.connection.driver_connection
         assert driver is not None
-        bound = compiled.bound(params)
+        bound = _bound(compiled, params)
         try:
             with driver.cursor() as cursor:
                 cursor.execute(compiled.sql, bound)

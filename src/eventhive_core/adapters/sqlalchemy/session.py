@@ -70,8 +70,8 @@ class SqlSession:
         """Run any statement; return SQLAlchemy's result."""
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 
-    def first(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> Any | None:
-        """Run a prebuilt hot SELECT (a module constant, values bound by name); return its first row or None.
+    def first(self, statement: sa.Select[Any] | sa.Insert, params: Mapping[str, Any]) -> Any | None:
+        """Run a prebuilt hot SELECT or INSERT ... RETURNING (values bound by name); return its first row or None.
 
         The row gives its columns as attributes, by name, whichever path ran it.
         """
@@ -116,19 +116,34 @@ def insert_ignoring_conflicts(
     *keys: str,
     where: sa.ColumnElement[bool] | None = None,
 ) -> bool:
-    """Insert a row unless one with the same ``keys`` exists; return whether it inserted.
+    """Insert a row naming every column unless one with the same ``keys`` exists; return whether it inserted.
 
     ``INSERT ... ON CONFLICT DO NOTHING`` keeps the transaction usable (a caught unique
     violation would abort it on PostgreSQL) and waits for a concurrent inserter to finish.
-    ``where`` names a partial unique index by its predicate.
+    ``where`` names a partial unique index by its predicate (a module constant). The statement
+    is built once per table and keys, every value bound by its column's name, so a hot caller
+    (each delivered event records its id here) pays neither building nor compiling it again, and
+    the fast path runs it on the driver.
+
+    Raises:
+        IncompleteRow: ``values`` do not name exactly the table's columns.
     """
+    statement = _insert_unless_present(session.conn.dialect.name, table, keys, where)
+    return session.first(statement, complete_row(table, values)) is not None
+
+
+@cache
+def _insert_unless_present(
+    dialect_name: str, table: sa.Table, keys: tuple[str, ...], where: sa.ColumnElement[bool] | None
+) -> sa.Insert:
+    every_column = {column: sa.bindparam(column.key, type_=column.type) for column in table.c}
     statement = (
-        session.conflict_aware_insert(table)
-        .values(**values)
+        _CONFLICT_AWARE_INSERTS[dialect_name](table)
+        .values(every_column)
         .on_conflict_do_nothing(index_elements=list(keys), index_where=where)
     )
     # RETURNING, not rowcount: drivers need not report a row count for INSERT.
-    return session.execute(statement.returning(table.c[keys[0]])).first() is not None
+    return statement.returning(table.c[keys[0]])  # type: ignore[no-any-return]
 
 
 __all__ = ["IncompleteRow", "SqlSession", "complete_row", "insert_ignoring_conflicts"]
