@@ -16,7 +16,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from eventhive_core.domain.errors import ConfigurationError, NotAuthorized
+from eventhive_core.domain.errors import ConfigurationError, NotAuthorized, SigningKeyMissing
 from eventhive_core.domain.ids import new_id
 from eventhive_core.ports.auth import IssuedToken, TokenClaims
 
@@ -202,13 +202,12 @@ class JwtTokenService:
         """Sign a token for the user, valid from ``now`` for the configured lifetime.
 
         Raises:
-            ConfigurationError: This service has only a public key.
+            SigningKeyMissing: This service has only the public key (a ``ConfigurationError``
+                naming ``EVENTHIVE_JWT_PRIVATE_KEY``).
             ValueError: ``now`` is naive, or ``user_id`` is empty.
         """
         if self._signing_key is None:
-            raise ConfigurationError(
-                "This token service has no private key, so it can verify tokens but not issue them"
-            )
+            raise SigningKeyMissing()
         if not user_id:
             raise ValueError("user_id must not be empty")
         issued_at = math.floor(_aware(now).timestamp())

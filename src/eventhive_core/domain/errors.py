@@ -244,6 +244,19 @@ class ConfigurationError(EventHiveError):
     status_code = 500
 
 
+class SigningKeyMissing(ConfigurationError):
+    """This Hive verifies tokens with the public key alone, so it cannot issue one (500).
+
+    A service that only checks tokens holds ``EVENTHIVE_JWT_PUBLIC_KEY``; signing up and signing
+    in belong to the service that holds ``EVENTHIVE_JWT_PRIVATE_KEY``.
+    """
+
+    message = (
+        "This Hive has no private key, so it can verify tokens but not issue them: "
+        "set EVENTHIVE_JWT_PRIVATE_KEY, or sign users up and in on the service that holds it"
+    )
+
+
 class PaymentProviderUnavailable(EventHiveError):
     """The payment provider could not be reached; nothing was charged and the buyer may retry (502)."""
 

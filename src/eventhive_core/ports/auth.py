@@ -47,10 +47,23 @@ class IssuedToken:
 
 
 class TokenService(Protocol):
-    """Issues and verifies signed tokens."""
+    """Issues and verifies signed tokens.
+
+    A service that holds only a public key verifies but cannot issue: its ``can_issue`` is False
+    and ``issue`` raises :class:`~eventhive_core.domain.errors.SigningKeyMissing`.
+    """
+
+    @property
+    def can_issue(self) -> bool:
+        """Tell whether this service can sign tokens (it holds the signing key)."""
+        ...
 
     def issue(self, user_id: str, email: str, now: datetime) -> IssuedToken:
-        """Sign a token for the user, valid from ``now`` for the configured lifetime."""
+        """Sign a token for the user, valid from ``now`` for the configured lifetime.
+
+        Raises:
+            SigningKeyMissing: This service holds only the public key.
+        """
         ...
 
     def verify(self, token: str, now: datetime) -> TokenClaims:

@@ -1,11 +1,23 @@
-"""Sign up, sign in, sign out, ban, and authenticating a token."""
+"""Sign up, sign in, sign out, ban, and authenticating a token.
+
+The Hive that holds the signing key owns the users: it signs them up and in and checks every
+token against its storage. A Hive with the public key alone (a service of a split platform)
+cannot issue tokens; it trusts a verified token for who the user is, as the original's services
+did.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from eventhive_core.domain.commands import BanUser, SignIn, SignOut, SignUp
-from eventhive_core.domain.errors import InvalidCredentials, NotAuthorized, NotFound, ValidationFailed
+from eventhive_core.domain.errors import (
+    InvalidCredentials,
+    NotAuthorized,
+    NotFound,
+    SigningKeyMissing,
+    ValidationFailed,
+)
 from eventhive_core.domain.events import UserBanned
 from eventhive_core.domain.ids import UserId, is_valid_id, new_id
 from eventhive_core.domain.read_models import UserView
@@ -37,8 +49,24 @@ def _view(user: User) -> UserView:
     return UserView(user.id, user.email, user.created_at, user.is_banned)
 
 
+def _can_issue(services: Services) -> bool:
+    # A token service written before `can_issue` joined the port always held its signing key.
+    return bool(getattr(services.tokens, "can_issue", True))
+
+
+def _require_signing_key(services: Services) -> None:
+    # Refuse before anything is written: an account whose sign-up answered an error must not exist.
+    if not _can_issue(services):
+        raise SigningKeyMissing()
+
+
 def sign_up(cmd: SignUp, services: Services) -> SignedIn:
-    """Create an account (emails are unique, compared lower-cased) and sign it in."""
+    """Create an account (emails are unique, compared lower-cased) and sign it in.
+
+    Raises:
+        SigningKeyMissing: This Hive verifies tokens with the public key alone.
+    """
+    _require_signing_key(services)
     problems = email_errors(cmd.email) + password_errors(cmd.password, signing_up=True)
     if problems:
         raise ValidationFailed(problems)
@@ -52,7 +80,12 @@ def sign_up(cmd: SignUp, services: Services) -> SignedIn:
 
 
 def sign_in(cmd: SignIn, services: Services) -> SignedIn:
-    """Check credentials in constant time and issue a token; banned users cannot sign in."""
+    """Check credentials in constant time and issue a token; banned users cannot sign in.
+
+    Raises:
+        SigningKeyMissing: This Hive verifies tokens with the public key alone.
+    """
+    _require_signing_key(services)
     problems = email_errors(cmd.email) + password_errors(cmd.password, signing_up=False)
     if problems:
         raise ValidationFailed(problems)
@@ -98,7 +131,13 @@ def authenticate(token: str, services: Services) -> Identity:
     """Return who ``token`` belongs to, or raise NotAuthorized.
 
     Refused: bad signature, wrong algorithm, expired, revoked by sign-out, unknown or banned user.
-    The ban is read from storage, so it holds in every process at once.
+    The ban and the revocation are read from storage, so they hold in every process sharing it at
+    once. A Hive with the public key alone trusts a verified token whose user it does not store
+    (the users live with the service that signs).
+
+    Raises:
+        NotAuthorized: The token is refused, for any of the reasons above.
+        TransientStorageError: The storage cannot answer right now.
     """
     claims = services.tokens.verify(token, services.clock.now())
     if not is_valid_id(claims.user_id):
@@ -107,6 +146,10 @@ def authenticate(token: str, services: Services) -> Identity:
         if uow.revoked_tokens.is_revoked(claims.jti):
             raise NotAuthorized()
         user = uow.users.get(claims.user_id)
-    if user is None or user.is_banned:
+    if user is None:
+        if _can_issue(services):
+            raise NotAuthorized()
+        return Identity(claims.user_id, claims.email, claims)
+    if user.is_banned:
         raise NotAuthorized()
     return Identity(user.id, user.email, claims)
