@@ -62,6 +62,7 @@ EVENT_TYPES = (
     "payment:created",
     "payment:refunded",
     "user:banned",
+    "user:signed_out",
 )
 
 

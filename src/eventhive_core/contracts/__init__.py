@@ -34,6 +34,7 @@ from eventhive_core.contracts.payloads import (
     TicketCreatedV1,
     TicketUpdatedV1,
     UserBannedV1,
+    UserSignedOutV1,
 )
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "UnknownEventType",
     "Upcaster",
     "UserBannedV1",
+    "UserSignedOutV1",
     "breaking_changes",
     "json_schemas",
     "parse_message",

@@ -253,6 +253,20 @@ class UserBannedV1(Payload):
     """When the ban took effect (ISO 8601, UTC)."""
 
 
+class UserSignedOutV1(Payload):
+    """A user signed out, revoking one token (`user:signed_out`, version 1)."""
+
+    event_type: ClassVar[str] = "user:signed_out"
+    schema_version: ClassVar[int] = 1
+
+    user_id: EntityId
+    """The user who signed out."""
+    token_id: Text
+    """The revoked token's id (its `jti` claim)."""
+    expires_at: UtcDatetime
+    """When the token would have expired (ISO 8601, UTC); it need not be refused after that."""
+
+
 #: Every payload model by `(event type, schema version)`. Consumers accept every version listed here.
 PAYLOADS: dict[tuple[str, int], type[Payload]] = {
     (model.event_type, model.schema_version): model
@@ -266,5 +280,6 @@ PAYLOADS: dict[tuple[str, int], type[Payload]] = {
         PaymentCreatedV1,
         PaymentRefundedV1,
         UserBannedV1,
+        UserSignedOutV1,
     )
 }

@@ -118,6 +118,16 @@ class UserBanned(DomainEvent):
     banned_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class UserSignedOut(DomainEvent):
+    """A user signed out: the token they signed out with is revoked until it would have expired."""
+
+    type: ClassVar[str] = "user:signed_out"
+    user_id: str
+    token_id: str
+    expires_at: datetime
+
+
 #: Every event class by its subject.
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.type: cls
@@ -130,5 +140,6 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         PaymentCreated,
         PaymentRefunded,
         UserBanned,
+        UserSignedOut,
     )
 }

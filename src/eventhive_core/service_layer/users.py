@@ -3,7 +3,8 @@
 The Hive that holds the signing key owns the users: it signs them up and in and checks every
 token against its storage. A Hive with the public key alone (a service of a split platform)
 cannot issue tokens; it trusts a verified token for who the user is, as the original's services
-did.
+did. Signing out publishes ``user:signed_out`` and banning ``user:banned``, so other services
+can learn of both.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from eventhive_core.domain.errors import (
     SigningKeyMissing,
     ValidationFailed,
 )
-from eventhive_core.domain.events import UserBanned
+from eventhive_core.domain.events import UserBanned, UserSignedOut
 from eventhive_core.domain.ids import UserId, is_valid_id, new_id
 from eventhive_core.domain.read_models import UserView
 from eventhive_core.domain.user import User, normalize_email
@@ -101,13 +102,20 @@ def sign_in(cmd: SignIn, services: Services) -> SignedIn:
 
 
 def sign_out(cmd: SignOut, services: Services) -> None:
-    """Revoke the token until it would have expired; a bad token is simply ignored."""
+    """Revoke the token until it would have expired; a bad token is simply ignored.
+
+    Publishes ``user:signed_out`` (the first time only), so every service's denylist refuses the
+    token too.
+    """
     try:
         claims = services.tokens.verify(cmd.token, services.clock.now())
     except NotAuthorized:
         return
     with services.storage.unit_of_work() as uow:
+        if uow.revoked_tokens.is_revoked(claims.jti):
+            return
         uow.revoked_tokens.revoke(claims.jti, claims.expires_at)
+        record(uow, services, UserSignedOut(user_id=claims.user_id, token_id=claims.jti, expires_at=claims.expires_at))
         uow.commit()
 
 

@@ -19,6 +19,7 @@ from eventhive_core.domain.events import (
     TicketCreated,
     TicketUpdated,
     UserBanned,
+    UserSignedOut,
 )
 from eventhive_core.domain.order import CancelReason, OrderStatus
 
@@ -60,6 +61,7 @@ SAMPLES: list[DomainEvent] = [
         reason="late_payment",
     ),
     UserBanned(user_id=BOB, banned_at=NOON),
+    UserSignedOut(user_id=BOB, token_id="0192c1a4-7e3b-7cc2-9d1e-3f6a2b9e8c06", expires_at=NOON + timedelta(days=1)),
 ]
 
 

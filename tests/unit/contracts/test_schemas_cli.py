@@ -18,6 +18,7 @@ EXPECTED = [
     "ticket.created.v1.json",
     "ticket.updated.v1.json",
     "user.banned.v1.json",
+    "user.signed_out.v1.json",
 ]
 
 
@@ -35,7 +36,8 @@ def test_schemas_writes_one_file_per_event_type_and_version_and_names_each(runne
     assert sorted(path.name for path in out.iterdir()) == EXPECTED
     for name in EXPECTED:
         assert f"created   {out / name}" in result.output
-    assert result.output.splitlines()[-1] == f"9 JSON Schemas in {out}: 9 created, 0 updated, 0 unchanged."
+    count = len(EXPECTED)
+    assert result.output.splitlines()[-1] == f"{count} JSON Schemas in {out}: {count} created, 0 updated, 0 unchanged."
 
 
 def test_each_file_is_pretty_json_with_sorted_keys_and_a_trailing_newline(runner, tmp_path):
@@ -55,8 +57,8 @@ def test_running_it_again_reports_every_file_unchanged(runner, tmp_path):
     result = runner.invoke(schemas, ["--out", str(tmp_path)])
 
     assert result.exit_code == 0
-    assert result.output.count("unchanged ") == 9
-    assert "0 created, 0 updated, 9 unchanged." in result.output
+    assert result.output.count("unchanged ") == len(EXPECTED)
+    assert f"0 created, 0 updated, {len(EXPECTED)} unchanged." in result.output
 
 
 def test_an_additive_difference_is_overwritten_and_reported_as_updated(runner, tmp_path):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from eventhive_core import (
@@ -14,7 +16,8 @@ from eventhive_core import (
     SignUp,
     ValidationFailed,
 )
-from eventhive_core.testing.fakes import FrozenClock
+from eventhive_core.testing.fakes import FrozenClock, RecordingBus
+from eventhive_core.testing.hives import make_test_hive
 
 
 def test_signing_up_returns_the_user_and_a_token_that_authenticates(hive: Hive) -> None:
@@ -101,3 +104,29 @@ def test_banning_publishes_user_banned_once(hive: Hive) -> None:
 def test_banning_an_unknown_email_is_not_found(hive: Hive) -> None:
     with pytest.raises(NotFound):
         hive.handle(BanUser(email="nobody@example.com"))
+
+
+def test_signing_out_publishes_user_signed_out_with_the_token_id_and_its_expiry(clock: FrozenClock) -> None:
+    bus = RecordingBus()
+    with make_test_hive(clock, event_bus=bus) as hive:
+        signed = hive.handle(SignUp(email="ann@example.com", password="password"))
+        hive.handle(SignOut(token=signed.token.token))
+        hive.relay_outbox()
+
+    [message] = bus.of_type("user:signed_out")
+    assert json.loads(message.body)["data"] == {
+        "user_id": signed.user.id,
+        "token_id": signed.token.claims.jti,
+        "expires_at": signed.token.claims.expires_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def test_signing_out_twice_with_one_token_publishes_once(clock: FrozenClock) -> None:
+    bus = RecordingBus()
+    with make_test_hive(clock, event_bus=bus) as hive:
+        token = hive.handle(SignUp(email="ann@example.com", password="password")).token.token
+        hive.handle(SignOut(token=token))
+        hive.handle(SignOut(token=token))
+        hive.relay_outbox()
+
+    assert bus.types().count("user:signed_out") == 1
