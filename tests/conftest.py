@@ -1,4 +1,4 @@
-"""Shared fixtures: service probes and a private PostgreSQL database per test session.
+"""Shared fixtures: service probes, a private PostgreSQL database per test session, a Redis key prefix per test.
 
 PostgreSQL is probed once per session at ``EVENTHIVE_TEST_PG_URL`` (default: the local server).
 When it is missing, tests that need it skip with the reason, except under ``CI=true``, where they
@@ -129,6 +129,47 @@ def sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "eventhive.sqlite3"
     shutil.copyfile(_sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+# --- Redis -------------------------------------------------------------------------------------
+
+REDIS_URL_ENV = "EVENTHIVE_TEST_REDIS_URL"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """URL of a reachable Redis server (probed once per session); skips, or fails under CI=true, without one."""
+    url = os.environ.get(REDIS_URL_ENV, DEFAULT_REDIS_URL)
+    hint = f"Redis not reachable at {url}; start it or set {REDIS_URL_ENV}"
+    try:
+        import redis
+    except ImportError:
+        require_service(f'{hint} (the redis client is not installed: pip install "eventhive-tickets[server]")')
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        require_service(f"{hint} ({type(exc).__name__}: {exc})")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def redis_key_prefix(redis_server_url: str) -> Iterator[str]:
+    """A key prefix of this test's own on the Redis server; its keys are deleted at the end."""
+    import redis
+
+    prefix = f"eventhive-test-{secrets.token_hex(4)}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_server_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 # --- Stripe ------------------------------------------------------------------------------------

@@ -199,7 +199,11 @@ class Hive:
         try:
             self.plugins.hook.eventhive_shutdown(hive=self)
         finally:
-            self.services.storage.close()
+            try:
+                self.services.storage.close()
+            finally:
+                if self.services.denylist is not None:
+                    self.services.denylist.close()
 
     def __enter__(self) -> Hive:
         return self

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
 )
@@ -108,13 +109,25 @@ class HiveSettings(BaseModel):
     """HS256 signing secret. When unset in the core, an ephemeral one is generated (tokens die with the process)."""
 
     jwt_private_key: SecretStr | None = None
-    """EdDSA private key (PEM), for signing."""
+    """EdDSA private key (PEM), for signing; only the service that signs users in holds it."""
 
     jwt_public_key: str | None = None
-    """EdDSA public key (PEM), for verifying."""
+    """EdDSA public key (PEM), for verifying; alone, this Hive verifies tokens but cannot issue them."""
 
     token_ttl: timedelta = timedelta(seconds=86400)
     """Token lifetime (seconds)."""
+
+    denylist: Literal["memory", "redis"] = "memory"
+    """Where revoked token ids and banned user ids are kept: ``memory`` (per process) or ``redis``."""
+
+    denylist_prefix: str = Field(default="eventhive:denylist:", min_length=1)
+    """Prefix of the ``redis`` denylist's keys, so installations can share a server."""
+
+    denylist_role: str = Field(default="auth", pattern=r"^[a-z0-9_-]+$")
+    """Role of the subscribers that feed this Hive's denylist; one role per service that keeps its own list."""
+
+    redis_url: str | None = Field(default=None, pattern=r"^rediss?://")
+    """Redis server (``redis://host:6379/0``) of the ``redis`` denylist (and, in Flask, of the rate limits)."""
 
     idempotency_ttl: timedelta = timedelta(seconds=86400)
     """How long a refusal (or a payment's response) under an Idempotency-Key is replayed (seconds)."""
@@ -215,6 +228,14 @@ class HiveSettings(BaseModel):
     def _ttl_bounds(cls, value: timedelta) -> timedelta:
         if not timedelta(seconds=1) <= value <= timedelta(hours=24):
             raise ValueError("must be between 1 second and 24 hours")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _denylist_needs_redis(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Reported against EVENTHIVE_REDIS_URL, the setting to add (denylist is validated first).
+        if value is None and info.data.get("denylist") == "redis":
+            raise ValueError("EVENTHIVE_DENYLIST=redis needs it; write e.g. redis://127.0.0.1:6379/0")
         return value
 
     @classmethod

@@ -103,6 +103,15 @@ class ConfigDefaults:
     EVENTHIVE_TOKEN_TTL = 86400
     """Seconds a token (and the cookie holding it) stays valid."""
 
+    EVENTHIVE_DENYLIST = "memory"
+    """Where revoked token ids and banned user ids are kept: ``memory`` (per process) or ``redis``."""
+
+    EVENTHIVE_DENYLIST_PREFIX = "eventhive:denylist:"
+    """Prefix of the ``redis`` denylist's keys, so installations can share a server."""
+
+    EVENTHIVE_DENYLIST_ROLE = "auth"
+    """Role of the subscribers that feed this app's denylist; one role per service that keeps its own."""
+
     EVENTHIVE_IDEMPOTENCY_TTL = 86400
     """Seconds a refusal (or a payment's response) under an ``Idempotency-Key`` is replayed."""
 
@@ -182,7 +191,7 @@ class ConfigDefaults:
     """Orders placed (API and page together) per signed-in user."""
 
     EVENTHIVE_REDIS_URL: str | None = None
-    """Redis for the rate limits' counters, shared by every process; unset keeps them in each process."""
+    """Redis for the rate limits' counters and the ``redis`` denylist; unset keeps the counters in each process."""
 
     EVENTHIVE_RUN_BACKGROUND = False
     """Run the outbox relay, expiry scheduler and sweeper threads in this process (``serve`` sets it)."""
@@ -198,6 +207,9 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
 
 #: The keys that are core settings (validated into HiveSettings); the rest are Flask's own.
 CORE_KEYS: frozenset[str] = frozenset(PREFIX + name.upper() for name in HiveSettings.model_fields)
+
+#: Core settings the extension reads as well (one Redis serves the denylist and the rate limits).
+SHARED_KEYS: frozenset[str] = frozenset({"EVENTHIVE_REDIS_URL"})
 
 
 def _names(value: object) -> object:
@@ -302,7 +314,11 @@ def hive_settings(config: Mapping[str, object], **overrides: object) -> HiveSett
 
 def flask_settings(config: Mapping[str, object]) -> FlaskSettings:
     """Validate the Flask-only keys of ``config`` into FlaskSettings."""
-    values = {key[len(PREFIX) :].lower(): config[key] for key in DEFAULTS if key not in CORE_KEYS and key in config}
+    values = {
+        key[len(PREFIX) :].lower(): config[key]
+        for key in DEFAULTS
+        if (key not in CORE_KEYS or key in SHARED_KEYS) and key in config
+    }
     return FlaskSettings.model_validate(values)
 
 
@@ -310,6 +326,7 @@ __all__ = [
     "CORE_KEYS",
     "DEFAULTS",
     "PREFIX",
+    "SHARED_KEYS",
     "ConfigDefaults",
     "FlaskSettings",
     "flask_settings",

@@ -22,6 +22,7 @@ from eventhive_flask.state import EXTENSION_KEY, EventHiveState, state_of
 
 if TYPE_CHECKING:
     from eventhive_core.ports.auth import PasswordHasher, TokenService
+    from eventhive_core.ports.denylist import Denylist
     from eventhive_core.ports.event_bus import EventBus
     from eventhive_core.ports.payments import PaymentGateway
     from eventhive_core.ports.scheduler import ExpiryScheduler
@@ -40,6 +41,7 @@ class HiveOverrides(TypedDict, total=False):
     payment_gateway: PaymentGateway
     password_hasher: PasswordHasher
     token_service: TokenService
+    denylist: Denylist
 
 
 class EventHive:

@@ -1,4 +1,4 @@
-"""Auth ports: password hashing and tokens."""
+"""Auth ports: password hashing and tokens (the denylist has a port of its own, ``ports.denylist``)."""
 
 from __future__ import annotations
 

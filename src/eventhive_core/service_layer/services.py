@@ -17,6 +17,7 @@ from eventhive_core.domain.order import Order
 from eventhive_core.domain.payment import Payment
 from eventhive_core.domain.ticket import Ticket
 from eventhive_core.ports.auth import PasswordHasher, TokenService
+from eventhive_core.ports.denylist import Denylist
 from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.ports.storage import Storage
 from eventhive_core.settings import HiveSettings
@@ -44,6 +45,8 @@ class Services:
         late_payment: The late-payment policy.
         dummy_password_hash: A hash of no one's password (computed once, lazily), checked when an
             email is unknown so sign-in takes as long either way.
+        denylist: Token ids and user ids refused on top of the storage's own checks, fed by
+            ``user:signed_out`` and ``user:banned``; None checks the storage alone.
     """
 
     storage: Storage
@@ -57,6 +60,7 @@ class Services:
     ttl_for: TtlPolicy
     late_payment: LatePaymentPolicy
     dummy_password_hash: Callable[[], str]
+    denylist: Denylist | None = None
 
     @property
     def payments(self) -> PaymentGateway:

@@ -3,8 +3,8 @@
 The Hive that holds the signing key owns the users: it signs them up and in and checks every
 token against its storage. A Hive with the public key alone (a service of a split platform)
 cannot issue tokens; it trusts a verified token for who the user is, as the original's services
-did. Signing out publishes ``user:signed_out`` and banning ``user:banned``, so other services
-can learn of both.
+did, and refuses revoked tokens and banned users through its denylist, which ``user:signed_out``
+and ``user:banned`` feed (``service_layer.denylist_feed``).
 """
 
 from __future__ import annotations
@@ -138,17 +138,20 @@ def ban_user(cmd: BanUser, services: Services) -> UserView:
 def authenticate(token: str, services: Services) -> Identity:
     """Return who ``token`` belongs to, or raise NotAuthorized.
 
-    Refused: bad signature, wrong algorithm, expired, revoked by sign-out, unknown or banned user.
-    The ban and the revocation are read from storage, so they hold in every process sharing it at
-    once. A Hive with the public key alone trusts a verified token whose user it does not store
-    (the users live with the service that signs).
+    Refused: bad signature, wrong algorithm, expired, revoked by sign-out, unknown or banned user,
+    and a token or user on the denylist. The ban and the revocation are read from storage, so
+    they hold in every process sharing it at once; the denylist carries them to services with
+    storage of their own. A Hive with the public key alone trusts a verified token whose user it
+    does not store (the users live with the service that signs).
 
     Raises:
         NotAuthorized: The token is refused, for any of the reasons above.
-        TransientStorageError: The storage cannot answer right now.
+        TransientStorageError: The storage or the denylist cannot answer right now.
     """
     claims = services.tokens.verify(token, services.clock.now())
     if not is_valid_id(claims.user_id):
+        raise NotAuthorized()
+    if services.denylist is not None and services.denylist.is_denied(claims.jti, claims.user_id):
         raise NotAuthorized()
     with services.storage.unit_of_work() as uow:
         if uow.revoked_tokens.is_revoked(claims.jti):

@@ -30,7 +30,7 @@ def make_test_hive(clock: Clock | None = None, *, plugins: tuple[object, ...] = 
     settings.setdefault("scheduler", "none")
     settings.setdefault("jwt_secret", TEST_JWT_SECRET)
     adapters: dict[str, Any] = {}
-    for name in ("storage", "event_bus", "payment_gateway", "token_service"):
+    for name in ("storage", "event_bus", "payment_gateway", "token_service", "denylist"):
         if name in settings and not isinstance(settings[name], str):
             adapters[name] = settings.pop(name)
     return bootstrap(
