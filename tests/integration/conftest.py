@@ -146,14 +146,35 @@ def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def ticket_units(url: str, ticket_id: str) -> dict[str, int]:
-    """Read a ticket's counters and recount its holds and sales from its orders (ignoring expiry)."""
-    from eventhive_core.adapters.sqlalchemy.tables import orders, tickets
+    """Read a ticket's counters (summed over its stripes) and recount its holds and sales from its orders.
+
+    Holds are recounted ignoring expiry. ``stripes_consistent`` tells whether every stripe's own
+    counters equal what its orders hold and sold, and its share stays within bounds.
+    """
+    from eventhive_core.adapters.sqlalchemy.tables import orders, ticket_stripes, tickets
 
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    stripe = ticket_stripes.c
     try:
         with engine.connect() as conn:
-            columns = (tickets.c.capacity, tickets.c.units_held, tickets.c.units_sold)
-            row = conn.execute(sa.select(*columns).where(tickets.c.id == ticket_id)).one()
+            columns = (
+                tickets.c.capacity,
+                sa.select(sa.func.sum(stripe.held)).where(stripe.ticket_id == tickets.c.id).scalar_subquery(),
+                sa.select(sa.func.sum(stripe.sold)).where(stripe.ticket_id == tickets.c.id).scalar_subquery(),
+                sa.select(sa.func.sum(stripe.capacity)).where(stripe.ticket_id == tickets.c.id).scalar_subquery(),
+            )
+            capacity, held, sold, shared = conn.execute(sa.select(*columns).where(tickets.c.id == ticket_id)).one()
+            per_stripe = conn.execute(
+                sa.select(stripe.stripe, stripe.capacity, stripe.held, stripe.sold).where(stripe.ticket_id == ticket_id)
+            ).all()
+            by_stripe: dict[tuple[int, str], int] = {
+                (row.stripe, row.status): int(row.units)
+                for row in conn.execute(
+                    sa.select(orders.c.stripe, orders.c.status, sa.func.sum(orders.c.quantity).label("units"))
+                    .where(orders.c.ticket_id == ticket_id)
+                    .group_by(orders.c.stripe, orders.c.status)
+                )
+            }
             counted = dict(
                 conn.execute(
                     sa.select(orders.c.status, sa.func.sum(orders.c.quantity))
@@ -163,10 +184,18 @@ def ticket_units(url: str, ticket_id: str) -> dict[str, int]:
             )
     finally:
         engine.dispose()
+    stripes_consistent = shared == capacity and all(
+        row.held == by_stripe.get((row.stripe, "created"), 0) + by_stripe.get((row.stripe, "awaiting:payment"), 0)
+        and row.sold == by_stripe.get((row.stripe, "complete"), 0)
+        and 0 <= row.held + row.sold <= row.capacity
+        for row in per_stripe
+    )
     return {
-        "capacity": row.capacity,
-        "units_held": row.units_held,
-        "units_sold": row.units_sold,
+        "capacity": capacity,
+        "units_held": int(held),
+        "units_sold": int(sold),
         "orders_holding": int(counted.get("created", 0) + counted.get("awaiting:payment", 0)),
         "orders_complete": int(counted.get("complete", 0)),
+        "stripes": len(per_stripe),
+        "stripes_consistent": stripes_consistent,
     }

@@ -418,13 +418,14 @@ def recorded(hive: Any, order_id: str) -> Any:
 
 
 def units_held(url: str, ticket_id: str) -> int:
-    """The ticket's stored ``units_held`` counter (what lazy expiry does not change)."""
-    from eventhive_core.adapters.sqlalchemy.tables import tickets
+    """The ticket's stored ``held`` counters, summed over its stripes (what lazy expiry does not change)."""
+    from eventhive_core.adapters.sqlalchemy.tables import ticket_stripes
 
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    held = sa.select(sa.func.sum(ticket_stripes.c.held)).where(ticket_stripes.c.ticket_id == ticket_id)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(sa.select(tickets.c.units_held).where(tickets.c.id == ticket_id)).scalar_one())
+            return int(conn.execute(held).scalar_one())
     finally:
         engine.dispose()
 

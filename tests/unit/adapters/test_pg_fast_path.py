@@ -41,6 +41,7 @@ def _an_order_row() -> dict[str, object]:
         "version": 0,
         "cancel_reason": None,
         "idempotency_key": None,
+        "stripe": 0,
     }
 
 
@@ -79,12 +80,17 @@ def test_the_fast_paths_selects_read_every_column_of_their_table(statement: sa.S
     assert [name for name, _ in compiled.binds] == ["id"]
 
 
-def test_the_fast_paths_reservation_is_the_portable_paths_conditional_update_compiled_for_psycopg() -> None:
-    compiled = compile_statement(repositories._RESERVE, DIALECT)
-    assert compiled.sql.startswith("UPDATE tickets SET units_held=")
-    assert "tickets.units_held + tickets.units_sold + %(quantity)s" in compiled.sql
-    assert {name for name, _ in compiled.binds} == {"quantity", "ticket_id"}
-    assert compiled.columns == ()
+def test_the_fast_paths_reservation_takes_one_stripe_and_says_what_it_picked_without_locking_the_pick() -> None:
+    compiled = compile_statement(repositories._RESERVE_IN_A_STRIPE, DIALECT)
+    sql = " ".join(compiled.sql.replace("::INTEGER", "").replace("::VARCHAR", "").split())
+    room = "ticket_stripes.held + ticket_stripes.sold + %(quantity)s <= ticket_stripes.capacity"
+    assert sql.startswith("WITH pick AS (SELECT ticket_stripes.stripe AS stripe FROM ticket_stripes WHERE")
+    assert "UPDATE ticket_stripes SET held=(ticket_stripes.held + %(quantity)s) WHERE" in sql
+    assert f"(SELECT pick.stripe FROM pick) AND {room} RETURNING ticket_stripes.stripe)" in sql
+    # The pick takes no lock: a locking pick would keep the lock of a stripe it then finds full.
+    assert "FOR UPDATE" not in sql
+    assert compiled.columns == ("picked", "taken")
+    assert {name for name, _ in compiled.binds} == {"quantity", "ticket", "start"}
 
 
 def test_a_statement_carrying_a_value_of_its_own_is_refused_by_the_fast_path() -> None:

@@ -171,10 +171,10 @@ class PgFastPathSession(SqlSession):
 
     path: ClassVar[str] = "postgresql-fast"
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, stripes: int = 1) -> None:
         if conn.dialect.name != "postgresql":
             raise ValueError(f"The PostgreSQL fast path cannot run on {conn.dialect.name}")
-        super().__init__(conn)
+        super().__init__(conn, stripes)
         self._queued: list[tuple[CompiledStatement, dict[str, Any]]] = []
 
     def execute(self, statement: Executable, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
@@ -183,8 +183,8 @@ class PgFastPathSession(SqlSession):
             self._send(commit=False)
         return super().execute(statement, params)
 
-    def first(self, statement: sa.Select[Any] | sa.Insert, params: Mapping[str, Any]) -> Any | None:
-        """Run a prebuilt hot SELECT or INSERT ... RETURNING on psycopg; return its first row (by name) or None."""
+    def first(self, statement: sa.Select[Any] | sa.Insert | sa.Update, params: Mapping[str, Any]) -> Any | None:
+        """Run a prebuilt hot SELECT, or statement with RETURNING, on psycopg; return its first row or None."""
         compiled = _compiled_for(statement, self.conn.dialect)
         _, names, values = self._run(compiled, params)
         return None if values is None else decode_row(compiled, names, values)

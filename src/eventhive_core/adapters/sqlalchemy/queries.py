@@ -2,8 +2,9 @@
 
 Free units are ``capacity - sold - live holds``, where live holds are counted from orders whose
 ``expires_at`` is after ``now``: a hold that ran out frees its units in every listing at once,
-before any sweeper runs. The counter ``units_held`` bounds the live holds from above, so the
-(indexed) count runs only for tickets whose counter says something is held.
+before any sweeper runs. The stripes' ``held`` counters bound the live holds from above, so the
+(indexed) count runs only for tickets whose counters say something is held. A ticket's counters
+are summed over its stripes (a handful of rows on their primary key).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from eventhive_core.adapters.sqlalchemy.errors import translated_errors
-from eventhive_core.adapters.sqlalchemy.repositories import live_held
-from eventhive_core.adapters.sqlalchemy.tables import UTCDateTime, orders, tickets, users
+from eventhive_core.adapters.sqlalchemy.repositories import live_held, stripe_sum
+from eventhive_core.adapters.sqlalchemy.tables import UTCDateTime, orders, ticket_stripes, tickets, users
 from eventhive_core.domain.money import Money
 from eventhive_core.domain.order import OrderStatus
 from eventhive_core.domain.read_models import (
@@ -33,12 +34,20 @@ from eventhive_core.domain.read_models import (
 T = TypeVar("T")
 
 
+_HELD_COUNTED = stripe_sum(ticket_stripes.c.held, tickets.c.id)
+_SOLD = stripe_sum(ticket_stripes.c.sold, tickets.c.id)
+#: Not sold out: some stripe has sold less than its share (the shares add up to the capacity).
+_NOT_SOLD_OUT = sa.exists().where(
+    ticket_stripes.c.ticket_id == tickets.c.id, ticket_stripes.c.sold < ticket_stripes.c.capacity
+)
+
+
 def _held(now: datetime) -> sa.ColumnElement[int]:
-    return sa.case((tickets.c.units_held == 0, 0), else_=live_held(tickets.c.id, now))
+    return sa.case((_HELD_COUNTED == 0, 0), else_=live_held(tickets.c.id, now))
 
 
 def _ticket_columns(now: datetime) -> list[sa.ColumnElement[Any]]:
-    return [*tickets.c, _held(now).label("held")]
+    return [*tickets.c, _SOLD.label("sold"), _held(now).label("held")]
 
 
 def _ticket_view(row: sa.Row[Any]) -> TicketView:
@@ -49,9 +58,9 @@ def _ticket_view(row: sa.Row[Any]) -> TicketView:
         price=Money(int(row.price_minor), row.currency),
         owner_id=row.owner_id,
         capacity=row.capacity,
-        available=max(row.capacity - row.units_sold - held, 0),
+        available=max(row.capacity - int(row.sold) - held, 0),
         held=held,
-        sold=row.units_sold,
+        sold=int(row.sold),
         version=row.version,
         created_at=row.created_at,
     )
@@ -95,11 +104,10 @@ class SqlReadQueries:
     def available_tickets(self, now: datetime, limit: int, cursor: str | None = None) -> Page[TicketView]:
         """Tickets with at least one free unit, oldest first, keyset-paginated."""
         query = sa.select(*_ticket_columns(now)).where(
-            # Repeats the partial index's predicate so both databases can use it.
-            tickets.c.units_sold < tickets.c.capacity,
+            _NOT_SOLD_OUT,
             sa.or_(
-                tickets.c.units_held + tickets.c.units_sold < tickets.c.capacity,
-                tickets.c.capacity - tickets.c.units_sold - live_held(tickets.c.id, now) > 0,
+                tickets.c.capacity > _HELD_COUNTED + _SOLD,
+                tickets.c.capacity - _SOLD - live_held(tickets.c.id, now) > 0,
             ),
         )
         return self._page(tickets, query, limit, cursor, _ticket_view)

@@ -1,11 +1,17 @@
 """Repositories over one connection and transaction: conditional UPDATEs, version guards, no ORM.
 
-The reservation rule lives in the database (docs/concepts/reservations-and-expiry.md, "The
-reservation is one atomic step"): ``reserve`` is a single conditional UPDATE of the ticket's
-counters, and every order transition is a guarded UPDATE that moves the counters in the same
-transaction only when it hit a row. PostgreSQL's READ COMMITTED
-re-checks the WHERE clause after waiting for a row lock, so concurrent buyers queue on the
-ticket row and never overshoot; on SQLite a write unit holds the database's write lock.
+The reservation rule lives in the database (docs/storage/sqlalchemy.md, "Stripes"): a ticket's
+capacity is split into stripes, each with its own counters under a CHECK constraint; ``reserve``
+is a single conditional UPDATE of one stripe with room, picked from a random start among those no
+other buyer has locked, and every order transition is a guarded UPDATE that moves its stripe's
+counters in the same transaction only when it hit a row. Buyers of one ticket so lock different
+rows and commit in parallel. When no single stripe has room, the reservation locks every stripe of
+the ticket (in stripe order) and moves free capacity between them: at the margin the ticket's
+whole capacity is used, and the shares always add up to it. On SQLite a write unit holds the
+database's write lock, and tickets have one stripe.
+
+Lock order, which keeps every path free of deadlocks: a ticket's stripes before its orders, stripes
+in ascending order, and a ticket's row (edits) after its stripes.
 
 The repositories do not ask which database they run on: the session they are given takes the
 portable path or the PostgreSQL fast path (``pg_fast_path.py``), chosen once per storage. Row
@@ -15,13 +21,22 @@ SQLite, whose write unit already holds the only write lock.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from eventhive_core.adapters.sqlalchemy.session import SqlSession, insert_ignoring_conflicts
-from eventhive_core.adapters.sqlalchemy.tables import HOLDING, orders, payments, revoked_tokens, tickets, users
+from eventhive_core.adapters.sqlalchemy.tables import (
+    HOLDING,
+    orders,
+    payments,
+    revoked_tokens,
+    ticket_stripes,
+    tickets,
+    users,
+)
 from eventhive_core.domain.errors import ConcurrencyConflict, EmailInUse, NotFound
 from eventhive_core.domain.ids import OrderId, PaymentId, TicketId, UserId
 from eventhive_core.domain.money import Money
@@ -102,25 +117,83 @@ def live_held(ticket_id: sa.ColumnElement[str], now: datetime) -> sa.ScalarSelec
 _TICKET_BY_ID = sa.select(tickets).where(tickets.c.id == sa.bindparam("id"))
 _USER_BY_ID = sa.select(users).where(users.c.id == sa.bindparam("id"))
 _QUANTITY = sa.bindparam("quantity", type_=sa.Integer)
-_RESERVE = (
-    sa.update(tickets)
-    .where(
-        tickets.c.id == sa.bindparam("ticket_id"),
-        tickets.c.units_held + tickets.c.units_sold + _QUANTITY <= tickets.c.capacity,
-    )
-    .values(units_held=tickets.c.units_held + _QUANTITY)
+_STRIPE = ticket_stripes.c
+_OF_TICKET = _STRIPE.ticket_id == sa.bindparam("ticket")
+_HAS_ROOM = _STRIPE.held + _STRIPE.sold + _QUANTITY <= _STRIPE.capacity
+
+
+#: The first stripe with room in the statement's snapshot, from a random start (stripes >= start,
+#: then the rest), read without a lock.
+_PICK = (
+    sa.select(_STRIPE.stripe)
+    .where(_OF_TICKET, _HAS_ROOM)
+    .order_by(_STRIPE.stripe < sa.bindparam("start", type_=sa.Integer), _STRIPE.stripe)
+    .limit(sa.literal_column("1"))
 )
+#: Takes the units in the picked stripe. A rival holding the stripe makes it wait; READ COMMITTED
+#: then re-checks the room on the committed row. Where the room is gone, PostgreSQL updates
+#: nothing but keeps the row's lock, so the statement also says what it picked: nothing picked
+#: means no stripe has room (and nothing was locked); picked but not taken means a rival took the
+#: last units first, and the unit is retried whole, which drops that lock. A transaction holding
+#: such a stray lock while it waits at the margin for every stripe in order could deadlock.
+_PICKED = _PICK.cte("pick")
+_TAKEN = (
+    sa.update(ticket_stripes)
+    .where(_OF_TICKET, _STRIPE.stripe == sa.select(_PICKED.c.stripe).scalar_subquery(), _HAS_ROOM)
+    .values(held=_STRIPE.held + _QUANTITY)
+    .returning(_STRIPE.stripe)
+    .cte("taken")
+)
+_RESERVE_IN_A_STRIPE = sa.select(
+    sa.select(_PICKED.c.stripe).scalar_subquery().label("picked"),
+    sa.select(_TAKEN.c.stripe).scalar_subquery().label("taken"),
+)
+#: The same where the database cannot write in a CTE (SQLite): tickets there have one stripe, and
+#: the database's single writer lock leaves no rival and no stray lock.
+_RESERVE_IN_THE_STRIPE = (
+    sa.update(ticket_stripes)
+    .where(_OF_TICKET, _STRIPE.stripe == _PICK.scalar_subquery(), _HAS_ROOM)
+    .values(held=_STRIPE.held + _QUANTITY)
+    .returning(_STRIPE.stripe)
+)
+_LOCK_STRIPES = sa.select(ticket_stripes).where(_OF_TICKET).order_by(_STRIPE.stripe).with_for_update()
+#: Locks the stripe an order's units are counted in (before the order itself: see the lock order).
+_LOCK_ORDER_STRIPE = (
+    sa.select(_STRIPE.stripe)
+    .join(orders, sa.and_(orders.c.ticket_id == _STRIPE.ticket_id, orders.c.stripe == _STRIPE.stripe))
+    .where(orders.c.id == sa.bindparam("order_id"))
+    .with_for_update(of=ticket_stripes)
+)
+_MOVE_UNITS = (
+    sa.update(ticket_stripes)
+    .where(_OF_TICKET, _STRIPE.stripe == sa.bindparam("in_stripe", type_=sa.SmallInteger))
+    .values(
+        held=_STRIPE.held + sa.bindparam("held_by", type_=sa.Integer),
+        sold=_STRIPE.sold + sa.bindparam("sold_by", type_=sa.Integer),
+    )
+)
+
+
+def stripe_sum(column: sa.Column[int], ticket_id: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:
+    """The sum of a stripe counter over a ticket's stripes: a correlated subquery on their primary key."""
+    return sa.select(sa.func.coalesce(sa.func.sum(column), 0)).where(_STRIPE.ticket_id == ticket_id).scalar_subquery()
+
+
+def shares(capacity: int, count: int) -> list[int]:
+    """Split ``capacity`` into ``count`` shares differing by at most one, larger first.
+
+    Examples:
+        >>> shares(10, 4), shares(0, 1), shares(3, 3)
+        ([3, 3, 2, 2], [0], [1, 1, 1])
+    """
+    base, extra = divmod(capacity, count)
+    return [base + (1 if n < extra else 0) for n in range(count)]
+
 
 #: The predicate of the partial unique index ``uq_orders_buyer_idempotency_key``.
 _KEYED = orders.c.idempotency_key.is_not(None)
 _ORDER_BY_KEY = sa.select(orders).where(
     orders.c.buyer_id == sa.bindparam("buyer_id"), orders.c.idempotency_key == sa.bindparam("key"), _KEYED
-)
-
-_RELEASE_HELD = (
-    sa.update(tickets)
-    .where(tickets.c.id == sa.bindparam("ticket_id"))
-    .values(units_held=tickets.c.units_held - sa.bindparam("released", type_=sa.Integer))
 )
 
 
@@ -164,13 +237,13 @@ class SqlUserRepository:
 
 
 class SqlTicketRepository:
-    """Tickets and their unit counters."""
+    """Tickets and the unit counters of their stripes."""
 
     def __init__(self, session: SqlSession) -> None:
         self._session = session
 
     def add(self, ticket: Ticket) -> None:
-        """Insert a new ticket with no unit taken."""
+        """Insert a new ticket with no unit taken, its capacity split into stripes."""
         self._session.execute(
             sa.insert(tickets).values(
                 id=ticket.id,
@@ -179,19 +252,21 @@ class SqlTicketRepository:
                 currency=ticket.price.currency,
                 owner_id=ticket.owner_id,
                 capacity=ticket.capacity,
-                units_held=0,
-                units_sold=0,
                 version=ticket.version,
                 created_at=ticket.created_at,
             )
         )
+        count = max(1, min(self._session.stripes, ticket.capacity))
+        for stripe, share in enumerate(shares(ticket.capacity, count)):
+            values = {"ticket_id": ticket.id, "stripe": stripe, "capacity": share, "held": 0, "sold": 0}
+            self._session.insert(ticket_stripes, values)
 
     def get(self, ticket_id: str) -> Ticket | None:
         """Return the ticket with this id, or None.
 
         A ticket read once is served from the unit's memory until this unit saves it: units
         change only counters, which a Ticket does not carry, and a second read inside a
-        reservation would otherwise cost a round trip while the ticket's row is locked.
+        reservation would otherwise cost a round trip while a stripe is locked.
         """
         ticket = self._session.tickets_read.get(ticket_id)
         if ticket is None:
@@ -207,17 +282,16 @@ class SqlTicketRepository:
     def save(self, before: Ticket, after: Ticket) -> None:
         """Store ``after`` if the stored ticket is still at ``before.version``; else raise ConcurrencyConflict.
 
-        The new capacity must still cover the units taken; a concurrent reservation that makes
-        it too small turns into a conflict here rather than a CHECK violation.
+        A new capacity must still cover the units taken (a concurrent reservation that makes it
+        too small turns into a conflict here rather than a CHECK violation); it is shared out
+        again over the ticket's stripes, each keeping at least what it holds and sold.
         """
         self._session.tickets_read.pop(before.id, None)
+        if after.capacity != before.capacity:
+            self._share_out(before.id, after.capacity)
         result = self._session.execute(
             sa.update(tickets)
-            .where(
-                tickets.c.id == before.id,
-                tickets.c.version == before.version,
-                tickets.c.units_held + tickets.c.units_sold <= after.capacity,
-            )
+            .where(tickets.c.id == before.id, tickets.c.version == before.version)
             .values(
                 title=after.title,
                 price_minor=after.price.minor,
@@ -229,6 +303,26 @@ class SqlTicketRepository:
         if result.rowcount != 1:
             raise ConcurrencyConflict()
 
+    def _share_out(self, ticket_id: str, capacity: int) -> None:
+        rows = self._session.execute(_LOCK_STRIPES, {"ticket": ticket_id}).all()
+        taken = [row.held + row.sold for row in rows]
+        if sum(taken) > capacity:
+            raise ConcurrencyConflict()
+        # As many stripes as a new ticket of this capacity would get, never fewer than it has.
+        count = max(len(rows), min(self._session.stripes, capacity), 1)
+        taken += [0] * (count - len(taken))
+        capacities = [used + share for used, share in zip(taken, shares(capacity - sum(taken), count), strict=True)]
+        for row in rows:
+            if capacities[row.stripe] != row.capacity:
+                self._session.execute(
+                    sa.update(ticket_stripes)
+                    .where(_STRIPE.ticket_id == ticket_id, _STRIPE.stripe == row.stripe)
+                    .values(capacity=capacities[row.stripe])
+                )
+        for stripe in range(len(rows), count):
+            values = {"ticket_id": ticket_id, "stripe": stripe, "capacity": capacities[stripe], "held": 0, "sold": 0}
+            self._session.insert(ticket_stripes, values)
+
     def units(self, ticket_id: str, now: datetime) -> Units:
         """Return the ticket's capacity, units held by live orders and units sold, as of ``now``.
 
@@ -236,24 +330,81 @@ class SqlTicketRepository:
             NotFound: No ticket has this id.
         """
         row = self._session.execute(
-            sa.select(tickets.c.capacity, tickets.c.units_sold, live_held(tickets.c.id, now).label("held")).where(
-                tickets.c.id == ticket_id
-            )
+            sa.select(
+                tickets.c.capacity,
+                stripe_sum(_STRIPE.sold, tickets.c.id).label("sold"),
+                live_held(tickets.c.id, now).label("held"),
+            ).where(tickets.c.id == ticket_id)
         ).first()
         if row is None:
             raise NotFound()
-        return Units(capacity=row.capacity, held=int(row.held), sold=row.units_sold)
+        return Units(capacity=row.capacity, held=int(row.held), sold=int(row.sold))
 
     def reserve(self, ticket_id: str, quantity: int, now: datetime) -> bool:
         """Take ``quantity`` units atomically if they fit under the ticket's capacity.
 
-        One conditional UPDATE: there is no read-then-write window for a rival to slip into.
-        The counter still includes holds that ran out but were not yet expired, so False may
-        mean "expire the due holds and try once more" (the service layer does).
+        One conditional UPDATE of one stripe with room, picked from a random start; when no
+        single stripe has room, every stripe is locked and free capacity is moved into one (see
+        the module's docstring). There is no read-then-write window for a rival to slip into.
+        The counters still include holds that ran out but were not yet expired, so False may
+        mean "expire the due holds and try once more" (the service layer does). The stripe is
+        kept for the order added next.
+
+        Raises:
+            ConcurrencyConflict: A rival took the last units of the stripe picked; the unit of
+                work is retried whole (see ``_RESERVE_IN_A_STRIPE``).
         """
         if quantity < 1:
             return False
-        return self._session.rowcount(_RESERVE, {"ticket_id": ticket_id, "quantity": quantity}) == 1
+        params = {"ticket": ticket_id, "quantity": quantity, "start": secrets.randbelow(self._session.stripes)}
+        if self._session.writes_in_cte:
+            row = self._session.first(_RESERVE_IN_A_STRIPE, params)
+            assert row is not None  # a SELECT of two scalar subqueries has one row
+            if row.picked is not None and row.taken is None:
+                raise ConcurrencyConflict()
+            stripe = row.taken
+        else:
+            row = self._session.first(_RESERVE_IN_THE_STRIPE, params)
+            stripe = None if row is None else row.stripe
+        if stripe is None:
+            stripe = self._reserve_at_the_margin(ticket_id, quantity)
+        if stripe is None:
+            return False
+        self._session.reserved.setdefault(ticket_id, []).append(stripe)
+        return True
+
+    def _reserve_at_the_margin(self, ticket_id: str, quantity: int) -> int | None:
+        rows = self._session.execute(_LOCK_STRIPES, {"ticket": ticket_id}).all()
+        free = {row.stripe: row.capacity - row.held - row.sold for row in rows}
+        if sum(free.values()) < quantity:
+            return None
+        target: int = max(free, key=lambda stripe: (free[stripe], -stripe))
+        original = {row.stripe: row.capacity for row in rows}
+        capacities = dict(original)
+        missing = quantity - free[target]
+        for stripe in sorted(free):
+            if missing <= 0:
+                break
+            if stripe == target or free[stripe] <= 0:
+                continue
+            moved = min(free[stripe], missing)
+            capacities[stripe] -= moved
+            capacities[target] += moved
+            missing -= moved
+        changed = {stripe: cap for stripe, cap in capacities.items() if cap != original[stripe]}
+        self._session.execute(
+            sa.update(ticket_stripes)
+            .where(_STRIPE.ticket_id == ticket_id, _STRIPE.stripe.in_(sorted({*changed, target})))
+            .values(
+                capacity=sa.case(
+                    *((_STRIPE.stripe == stripe, cap) for stripe, cap in changed.items()), else_=_STRIPE.capacity
+                )
+                if changed
+                else _STRIPE.capacity,
+                held=sa.case((_STRIPE.stripe == target, _STRIPE.held + quantity), else_=_STRIPE.held),
+            )
+        )
+        return target
 
 
 def _counter_moves(before: OrderStatus | None, after: OrderStatus) -> tuple[int, int]:
@@ -288,6 +439,7 @@ class SqlOrderRepository:
                 On the fast path the insert rides along with the commit (see ``SqlSession.insert_new``),
                 so ``commit()`` raises it, translated from the unique index's violation.
         """
+        stripe = self._reserved_stripe(order.ticket_id)
         values = {
             "id": order.id,
             "ticket_id": order.ticket_id,
@@ -301,12 +453,19 @@ class SqlOrderRepository:
             "version": order.version,
             "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
             "idempotency_key": order.idempotency_key,
+            "stripe": stripe,
         }
         if order.idempotency_key is None:
             self._session.insert(orders, values)
         elif not self._session.insert_new(orders, values, "buyer_id", "idempotency_key", where=_KEYED):
             raise ConcurrencyConflict()
-        self._move_counters(order, *_counter_moves(None, order.status))
+        self._move_units(order, stripe, *_counter_moves(None, order.status))
+
+    def _reserved_stripe(self, ticket_id: str) -> int:
+        taken = self._session.reserved.get(ticket_id)
+        if not taken:
+            raise RuntimeError("An order's units must be reserved first, in the same unit (uow.tickets.reserve)")
+        return taken.pop(0)
 
     def get(self, order_id: str) -> Order | None:
         """Return the order with this id, or None."""
@@ -325,10 +484,14 @@ class SqlOrderRepository:
             ConcurrencyConflict: The stored order is no longer at ``before``'s status and version.
         """
         held, sold = _counter_moves(before.status, after.status)
+        stripe = None
         if held or sold:
-            # Lock the ticket row before the order row, in the same order as reserve() does,
-            # so a cancel racing an in-line reclaim of the same orders cannot deadlock.
-            self._session.execute(sa.select(tickets.c.id).where(tickets.c.id == before.ticket_id).with_for_update())
+            # The order's stripe is locked before the order row (see the lock order), so a cancel
+            # racing an in-line reclaim or a sweep of the same orders cannot deadlock.
+            row = self._session.first(_LOCK_ORDER_STRIPE, {"order_id": before.id})
+            if row is None:
+                raise ConcurrencyConflict()
+            stripe = row.stripe
         result = self._session.execute(
             sa.update(orders)
             .where(orders.c.id == before.id, orders.c.status == before.status.value, orders.c.version == before.version)
@@ -341,25 +504,28 @@ class SqlOrderRepository:
         )
         if result.rowcount != 1:
             raise ConcurrencyConflict()
-        self._move_counters(after, held, sold)
+        if stripe is not None:
+            self._move_units(after, stripe, held, sold)
 
-    def _move_counters(self, order: Order, held: int, sold: int) -> None:
-        if not (held or sold):
-            return
-        self._session.execute(
-            sa.update(tickets)
-            .where(tickets.c.id == order.ticket_id)
-            .values(
-                units_held=tickets.c.units_held + held * order.quantity,
-                units_sold=tickets.c.units_sold + sold * order.quantity,
-            )
-        )
+    def _move_units(self, order: Order, stripe: int, held: int, sold: int) -> None:
+        if held or sold:
+            params = {
+                "ticket": order.ticket_id,
+                "in_stripe": stripe,
+                "held_by": held * order.quantity,
+                "sold_by": sold * order.quantity,
+            }
+            self._session.rowcount(_MOVE_UNITS, params)
 
     def due(self, now: datetime, limit: int, ticket_id: str | None = None) -> list[Order]:
-        """Return up to ``limit`` orders still holding on paper whose hold ran out by ``now``, oldest first."""
+        """Return up to ``limit`` orders still holding on paper whose hold ran out by ``now``.
+
+        Oldest first; for one ticket, by stripe, then oldest first: expiring them one by one then
+        locks their stripes in ascending order, as every other path does (see the lock order).
+        """
         query = sa.select(orders).where(orders.c.status.in_(HOLDING), orders.c.expires_at <= now)
         if ticket_id is not None:
-            query = query.where(orders.c.ticket_id == ticket_id)
+            query = query.where(orders.c.ticket_id == ticket_id).order_by(orders.c.stripe)
         # One global order for every caller: two reclaimers lock the same orders in the same order.
         query = query.order_by(orders.c.expires_at, orders.c.id).limit(limit)
         return [order_from_row(row) for row in self._session.execute(query)]
@@ -367,13 +533,13 @@ class SqlOrderRepository:
     def expire_due(self, now: datetime, limit: int) -> list[Order]:
         """Cancel as expired up to ``limit`` holding orders due by ``now``, set-based; return them after the change.
 
-        Three steps whatever the batch size: find the due orders' tickets, lock those tickets,
-        then one guarded UPDATE ... RETURNING cancels the due orders of those tickets, followed
-        by one counter UPDATE per ticket. Tickets are locked before orders, in id order, as
-        ``save`` and ``reserve`` lock them, so a sweep cannot deadlock with a buyer, a payer or
-        another sweep. On PostgreSQL the orders are chosen in a CTE with ``FOR UPDATE SKIP
-        LOCKED``: an order another unit is changing is left to it, and a concurrent sweep
-        takes the next ones; the UPDATE repeats the status test, so no order is cancelled twice.
+        Three steps whatever the batch size: find the due orders' tickets, lock those tickets'
+        stripes, then one guarded UPDATE ... RETURNING cancels the due orders of those tickets,
+        followed by one counter UPDATE per stripe. Stripes are locked before orders, in
+        (ticket, stripe) order, as ``save`` and ``reserve`` lock them, so a sweep cannot
+        deadlock with a buyer, a payer or another sweep. On PostgreSQL the orders are chosen in
+        a CTE with ``FOR UPDATE SKIP LOCKED``: an order another unit is changing is left to it,
+        and a concurrent sweep takes the next ones; the UPDATE repeats the status test, so no order is cancelled twice.
         On SQLite (which has no row locks) the write unit's ``BEGIN IMMEDIATE`` already serialises sweeps.
         """
         if limit < 1:
@@ -383,7 +549,12 @@ class SqlOrderRepository:
         ticket_ids = sorted({row.ticket_id for row in self._session.execute(first)})
         if not ticket_ids:
             return []
-        lock = sa.select(tickets.c.id).where(tickets.c.id.in_(ticket_ids)).order_by(tickets.c.id).with_for_update()
+        lock = (
+            sa.select(_STRIPE.ticket_id, _STRIPE.stripe)
+            .where(_STRIPE.ticket_id.in_(ticket_ids))
+            .order_by(_STRIPE.ticket_id, _STRIPE.stripe)
+            .with_for_update()
+        )
         self._session.execute(lock).all()
         candidates = (
             sa.select(orders.c.id)
@@ -403,14 +574,15 @@ class SqlOrderRepository:
             )
             .returning(*orders.c)
         )
-        cancelled = sorted(
-            (order_from_row(row) for row in self._session.execute(statement)), key=lambda o: (o.expires_at, o.id)
-        )
-        released: dict[str, int] = {}
-        for order in cancelled:
-            released[order.ticket_id] = released.get(order.ticket_id, 0) + order.quantity
-        for ticket_id in sorted(released):
-            self._session.execute(_RELEASE_HELD, {"ticket_id": ticket_id, "released": released[ticket_id]})
+        rows = sorted(self._session.execute(statement), key=lambda row: (row.expires_at, row.id))
+        cancelled = [order_from_row(row) for row in rows]
+        stripes = [row.stripe for row in rows]
+        released: dict[tuple[str, int], int] = {}
+        for order, stripe in zip(cancelled, stripes, strict=True):
+            released[order.ticket_id, stripe] = released.get((order.ticket_id, stripe), 0) + order.quantity
+        for (ticket_id, stripe), units in sorted(released.items()):
+            params = {"ticket": ticket_id, "in_stripe": stripe, "held_by": -units, "sold_by": 0}
+            self._session.rowcount(_MOVE_UNITS, params)
         return cancelled
 
 

@@ -56,22 +56,30 @@ class SqlSession:
     Attributes:
         path: Which path this session takes: ``"portable"`` here, ``"postgresql-fast"`` for the fast path.
         conn: The SQLAlchemy connection (its transaction begins with the first statement).
+        stripes: How many stripes a new ticket's capacity is split into (at most one per unit).
+        writes_in_cte: Whether the database runs an UPDATE inside a WITH clause (PostgreSQL does,
+            SQLite does not); the reservation takes and reports its stripe in one statement there.
         tickets_read: Tickets read in this transaction, by id (see ``SqlTicketRepository.get``).
+        reserved: Stripes whose units this transaction reserved and no order has claimed yet, by
+            ticket id (``SqlTicketRepository.reserve`` adds, ``SqlOrderRepository.add`` takes).
     """
 
     path: ClassVar[str] = "portable"
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, stripes: int = 1) -> None:
         self.conn = conn
+        self.stripes = stripes
+        self.writes_in_cte = conn.dialect.name == "postgresql"
         self.tickets_read: dict[str, Any] = {}
+        self.reserved: dict[str, list[int]] = {}
         self._conflict_aware_insert = _CONFLICT_AWARE_INSERTS[conn.dialect.name]
 
     def execute(self, statement: Executable, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
         """Run any statement; return SQLAlchemy's result."""
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 
-    def first(self, statement: sa.Select[Any] | sa.Insert, params: Mapping[str, Any]) -> Any | None:
-        """Run a prebuilt hot SELECT or INSERT ... RETURNING (values bound by name); return its first row or None.
+    def first(self, statement: sa.Select[Any] | sa.Insert | sa.Update, params: Mapping[str, Any]) -> Any | None:
+        """Run a prebuilt hot SELECT, or statement with RETURNING (values bound by name); return its first row or None.
 
         The row gives its columns as attributes, by name, whichever path ran it.
         """
@@ -102,10 +110,12 @@ class SqlSession:
         """Commit the unit's transaction."""
         self.conn.commit()
         self.tickets_read.clear()
+        self.reserved.clear()
 
     def rollback(self) -> None:
         """Roll the unit's transaction back."""
         self.tickets_read.clear()
+        self.reserved.clear()
         self.conn.rollback()
 
 

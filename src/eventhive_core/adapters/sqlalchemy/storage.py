@@ -14,6 +14,13 @@ from eventhive_core.adapters.sqlalchemy.session import SqlSession
 from eventhive_core.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
 from eventhive_core.domain.errors import ConfigurationError
 
+#: Stripes per new ticket on PostgreSQL: enough for a few dozen concurrent buyers of one ticket
+#: to rarely wait on each other (benchmarks/reserve_hot_ticket.py), few enough that summing
+#: them for a listing stays cheap.
+DEFAULT_STRIPES = 16
+#: The most stripes a ticket may have.
+MAX_STRIPES = 256
+
 
 class SqlAlchemyStorage:
     """Storage on a SQL database: one engine, a unit of work per transaction, a read side.
@@ -27,19 +34,36 @@ class SqlAlchemyStorage:
         fast_path: Whether units of work take the PostgreSQL fast path (``pg_fast_path.py``)
             rather than the portable one. None, the default, takes it on PostgreSQL. The portable
             path behaves the same, only slower; tests run the storage contract on both.
+        stripes: How many stripes a new ticket's capacity is split into, so that its buyers
+            lock different rows (never more than one per unit). None, the default, is
+            :data:`DEFAULT_STRIPES` on PostgreSQL and 1 on SQLite, whose writers take turns anyway.
 
     Raises:
-        ConfigurationError: ``fast_path=True`` on a database other than PostgreSQL.
+        ConfigurationError: ``fast_path=True`` or ``stripes`` above 1 on a database other than
+            PostgreSQL, or ``stripes`` outside 1 to :data:`MAX_STRIPES`.
     """
 
     def __init__(
-        self, url: str | URL, *, engine_options: Mapping[str, Any] | None = None, fast_path: bool | None = None
+        self,
+        url: str | URL,
+        *,
+        engine_options: Mapping[str, Any] | None = None,
+        fast_path: bool | None = None,
+        stripes: int | None = None,
     ) -> None:
+        if stripes is not None and not 1 <= stripes <= MAX_STRIPES:
+            raise ConfigurationError(f"stripes must be from 1 to {MAX_STRIPES}, not {stripes}")
         self.engine: Engine = create_engine(url, **dict(engine_options or {}))
         on_postgres = self.engine.dialect.name == "postgresql"
         if fast_path and not on_postgres:
             self.engine.dispose()
             raise ConfigurationError(f"The fast path needs PostgreSQL, not {self.engine.dialect.name}")
+        if stripes is not None and stripes > 1 and not on_postgres:
+            self.engine.dispose()
+            raise ConfigurationError(
+                f"stripes={stripes} needs PostgreSQL: on {self.engine.dialect.name} writers take turns anyway"
+            )
+        self.stripes = stripes if stripes is not None else DEFAULT_STRIPES if on_postgres else 1
         # Chosen once for every unit of work: the repositories never ask which database they run on.
         self._session_type: type[SqlSession] = (
             PgFastPathSession if (on_postgres if fast_path is None else fast_path) else SqlSession
@@ -63,7 +87,7 @@ class SqlAlchemyStorage:
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """Return a new, not yet entered, unit of work."""
-        return SqlUnitOfWork(self.engine, self._session_type)
+        return SqlUnitOfWork(self.engine, self._session_type, self.stripes)
 
     @property
     def queries(self) -> SqlReadQueries:
@@ -75,7 +99,7 @@ class SqlAlchemyStorage:
         self.engine.dispose()
 
     def __repr__(self) -> str:
-        return f"SqlAlchemyStorage({self.engine.url!r}, path={self.path!r})"
+        return f"SqlAlchemyStorage({self.engine.url!r}, path={self.path!r}, stripes={self.stripes})"
 
 
-__all__ = ["SqlAlchemyStorage"]
+__all__ = ["DEFAULT_STRIPES", "MAX_STRIPES", "SqlAlchemyStorage"]

@@ -1,9 +1,12 @@
 """Table metadata of the SQL storage (SQLAlchemy Core; the domain never sees it).
 
-Ticket rows keep ``units_held`` and ``units_sold`` counters under a CHECK constraint, so the
-reservation is one conditional UPDATE (docs/concepts/reservations-and-expiry.md) and a bug becomes an error, never
-an oversell. User ids carry no foreign key: an identity plugin may authenticate users that live
-elsewhere. Every timestamp goes through :class:`UTCDateTime`, which refuses naive values.
+A ticket's units are counted in its **stripes** (``ticket_stripes``): its capacity is split into
+shares, one row each, with ``held`` and ``sold`` counters under a CHECK constraint, so a
+reservation is one conditional UPDATE of one stripe (docs/storage/sqlalchemy.md), buyers of one
+ticket lock different rows, and a bug becomes an error, never an oversell. The shares always add
+up to the ticket's capacity (on PostgreSQL a deferred constraint trigger checks it at commit).
+User ids carry no foreign key: an identity plugin may authenticate users that live elsewhere.
+Every timestamp goes through :class:`UTCDateTime`, which refuses naive values.
 """
 
 from __future__ import annotations
@@ -86,23 +89,25 @@ tickets = sa.Table(
     sa.Column("currency", sa.String(3), nullable=False),
     _id("owner_id", nullable=False),
     sa.Column("capacity", sa.Integer(), nullable=False),
-    sa.Column("units_held", sa.Integer(), nullable=False, server_default="0"),
-    sa.Column("units_sold", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("version", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.CheckConstraint(
-        "units_held >= 0 AND units_sold >= 0 AND units_held + units_sold <= capacity", name="units_within_capacity"
-    ),
     sa.CheckConstraint("capacity >= 0", name="capacity_not_negative"),
-    # The available listing: keyset order over tickets not sold out (partial where supported).
-    sa.Index(
-        "ix_tickets_available",
-        "created_at",
-        "id",
-        postgresql_where=sa.text("units_sold < capacity"),
-        sqlite_where=sa.text("units_sold < capacity"),
-    ),
+    # The listings' keyset order.
+    sa.Index("ix_tickets_created", "created_at", "id"),
     sa.Index("ix_tickets_owner", "owner_id", "created_at", "id"),
+)
+
+ticket_stripes = sa.Table(
+    "ticket_stripes",
+    metadata,
+    _id("ticket_id", sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("stripe", sa.SmallInteger(), nullable=False),
+    sa.Column("capacity", sa.Integer(), nullable=False),
+    sa.Column("held", sa.Integer(), nullable=False),
+    sa.Column("sold", sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint("ticket_id", "stripe"),
+    sa.CheckConstraint("held >= 0 AND sold >= 0 AND held + sold <= capacity", name="units_within_capacity"),
+    sa.CheckConstraint("stripe >= 0", name="stripe_not_negative"),
 )
 
 orders = sa.Table(
@@ -120,6 +125,8 @@ orders = sa.Table(
     sa.Column("version", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("cancel_reason", sa.String(20), nullable=True),
     sa.Column("idempotency_key", sa.String(255), nullable=True),
+    # The ticket stripe its units are counted in (see ticket_stripes); it never changes.
+    sa.Column("stripe", sa.SmallInteger(), nullable=False, server_default="0"),
     sa.CheckConstraint("quantity >= 1", name="quantity_positive"),
     sa.CheckConstraint("status IN ('created', 'awaiting:payment', 'complete', 'cancelled')", name="status_known"),
     # Live holds of one ticket (listing, units) and its due holds (in-line reclaim).
@@ -227,6 +234,7 @@ __all__ = [
     "payments",
     "processed_messages",
     "revoked_tokens",
+    "ticket_stripes",
     "tickets",
     "users",
 ]

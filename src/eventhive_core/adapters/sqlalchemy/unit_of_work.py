@@ -53,9 +53,10 @@ class SqlUnitOfWork:
     processed: ProcessedMessages
     idempotency: IdempotencyStore
 
-    def __init__(self, engine: Engine, session_type: type[SqlSession] = SqlSession) -> None:
+    def __init__(self, engine: Engine, session_type: type[SqlSession] = SqlSession, stripes: int = 1) -> None:
         self._engine = engine
         self._session_type = session_type
+        self._stripes = stripes
         self._conn: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -66,7 +67,7 @@ class SqlUnitOfWork:
             # units begin with SQLite's write lock (see engine.py), held only until commit.
             conn = self._engine.connect().execution_options(**{WRITE: True})
         self._conn = conn
-        self._session = session = self._session_type(conn)
+        self._session = session = self._session_type(conn, self._stripes)
         self.users = SqlUserRepository(session)
         self.tickets = SqlTicketRepository(session)
         self.orders = SqlOrderRepository(session)
