@@ -33,6 +33,7 @@ def test_sixteen_processes_never_take_more_than_the_capacity_in_five_rounds(aren
         assert taken == CAPACITY - PREFILLED, f"round {round_no}"
         units = ticket_units(arena.url, ticket.id)
         assert units["units_held"] == units["orders_holding"] == CAPACITY, f"round {round_no}: {units}"
+        assert units["stripes_consistent"], f"round {round_no}: {units}"
         view = hive.queries.ticket(ticket.id)
         assert view is not None
         assert (view.available, view.held) == (0, CAPACITY)

@@ -72,9 +72,11 @@ def test_reservations_racing_with_cancellations_never_lose_or_double_free_units(
             assert events["order:cancelled"][order.id] == 1
         units = ticket_units(arena.url, ticket.id)
         assert units["units_held"] == units["orders_holding"] == 4 + bought, units
+        assert units["stripes_consistent"], units
         assert fill_up(hive, arena.filler, ticket.id) == 8 - bought
         units = ticket_units(arena.url, ticket.id)
         assert units["units_held"] == units["orders_holding"] == CAPACITY, units
+        assert units["stripes_consistent"], units
 
 
 def test_reservations_racing_with_expiry_cancel_each_hold_exactly_once(arena: RaceArena) -> None:
@@ -114,4 +116,5 @@ def test_reservations_racing_with_expiry_cancel_each_hold_exactly_once(arena: Ra
                 assert events["order:cancelled"][order.id] == 1
             units = ticket_units(arena.url, ticket.id)
             assert units["units_held"] == units["orders_holding"] == bought <= CAPACITY, units
+            assert units["stripes_consistent"], units
             assert fill_up(arena.hive, arena.filler, ticket.id) == CAPACITY - bought

@@ -230,9 +230,11 @@ class PgFastPathSession(SqlSession):
         try:
             with driver.cursor() as cursor:
                 cursor.execute(compiled.sql, bound)
-                if cursor.description is None:
+                # Read once: psycopg builds the description's column objects on every access.
+                description = cursor.description
+                if description is None:
                     return cursor.rowcount, (), None
-                names = tuple(column.name for column in cursor.description)
+                names = tuple(column.name for column in description)
                 return cursor.rowcount, names, cursor.fetchone()
         except self.conn.dialect.loaded_dbapi.Error as error:
             raise self._wrapped(compiled.sql, bound, error) from error

@@ -91,16 +91,63 @@ def upgrade(
     """
     from alembic import command
 
+    return _migrate(url, engine, lambda config: command.upgrade(config, revision), progress)
+
+
+def downgrade(url: str | URL, revision: str, *, engine: Engine | None = None) -> str | None:
+    """Migrate the database back to ``revision`` and return the revision reached (None for empty).
+
+    Like :func:`upgrade`, one process at a time; data is kept where the older schema can hold it.
+    """
+    from alembic import command
+
+    return _migrate(url, engine, lambda config: command.downgrade(config, revision), None)
+
+
+def _migrate(
+    url: str | URL,
+    engine: Engine | None,
+    run: Callable[[Config], None],
+    progress: Callable[[str], None] | None,
+) -> str | None:
     config = alembic_config(url)
     with _engine(url, engine) as eng:
-        with eng.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
-            config.attributes["connection"] = conn
-            if progress is not None:
-                config.attributes["on_version_apply"] = _reporter(progress)
-            command.upgrade(config, revision)
+        _migrate_on(eng, config, run, progress)
         return current(url, engine=eng)
+
+
+def _migrate_on(
+    engine: Engine, config: Config, run: Callable[[Config], None], progress: Callable[[str], None] | None
+) -> None:
+    with engine.connect().execution_options(**{WRITE: True}) as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table by copying it and dropping the original, which the rows
+            # referring to it would refuse; foreign keys can only be switched off outside a
+            # transaction, and are checked as a whole before the commit instead (SQLite's own
+            # procedure for schema changes).
+            _outside_a_transaction(conn, "PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+                config.attributes["connection"] = conn
+                if progress is not None:
+                    config.attributes["on_version_apply"] = _reporter(progress)
+                run(config)
+                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").first()) is not None:
+                    raise RuntimeError(f"The migration left a {broken[0]} row referring to a missing {broken[2]} row")
+        finally:
+            if sqlite:
+                _outside_a_transaction(conn, "PRAGMA foreign_keys = ON")
+
+
+def _outside_a_transaction(conn: Connection, statement: str) -> None:
+    # On the driver itself: SQLAlchemy would begin a transaction first (see engine.py), in which
+    # SQLite ignores this pragma.
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.execute(statement)
 
 
 def _reporter(progress: Callable[[str], None]) -> Callable[..., None]:
@@ -116,4 +163,4 @@ def is_current(url: str | URL, *, engine: Engine | None = None) -> bool:
     return current(url, engine=engine) == head()
 
 
-__all__ = ["MIGRATIONS", "alembic_config", "current", "current_on", "head", "is_current", "upgrade"]
+__all__ = ["MIGRATIONS", "alembic_config", "current", "current_on", "downgrade", "head", "is_current", "upgrade"]
