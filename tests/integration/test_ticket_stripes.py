@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from eventhive_core import CreateTicket, Hive, PlaceOrder, SignUp, UpdateTicket
+from eventhive_core import CreateTicket, Hive, HiveSettings, PlaceOrder, SignUp, UpdateTicket
 from eventhive_core.adapters.sqlalchemy import SqlAlchemyStorage
 from eventhive_core.adapters.sqlalchemy.storage import DEFAULT_STRIPES
 from eventhive_core.adapters.sqlalchemy.tables import orders, ticket_stripes
@@ -18,6 +19,7 @@ from eventhive_core.domain.errors import ConcurrencyConflict, ConfigurationError
 from eventhive_core.domain.ids import TicketId, UserId, new_id
 from eventhive_core.domain.money import Money
 from eventhive_core.domain.ticket import Ticket
+from eventhive_core.plugins.builtin.sqlalchemy_storage import make_sqlalchemy_storage
 from eventhive_core.testing.hives import make_test_hive
 
 pytestmark = pytest.mark.postgres
@@ -208,3 +210,34 @@ def test_stripes_above_one_are_refused_on_sqlite_whose_writers_take_turns(sqlite
         assert storage.stripes == 1
     finally:
         storage.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "refusal"),
+    [
+        ({"stripes": "16"}, "stripes must be a whole number, not '16'"),
+        ({"stripes": True}, "stripes must be a whole number"),
+        ({"stripes": 0}, "stripes must be from 1 to 256, not 0"),
+        ({"fast_path": "yes"}, "fast_path must be true or false, not 'yes'"),
+    ],
+)
+def test_the_storage_options_stripes_and_fast_path_are_checked_and_named(
+    sqlite_url: str, options: dict[str, object], refusal: str
+) -> None:
+    settings = HiveSettings(storage="sqlalchemy", database_url=sqlite_url)
+    with pytest.raises(ConfigurationError, match=re.escape(refusal)):
+        make_sqlalchemy_storage(settings, options)
+
+
+def test_the_storage_options_set_the_stripes_of_new_tickets(clean_postgres_url: str) -> None:
+    settings = HiveSettings(storage="sqlalchemy", database_url=clean_postgres_url)
+    storage = make_sqlalchemy_storage(settings, {"stripes": 4, "fast_path": False})
+    try:
+        assert (storage.stripes, storage.path) == (4, "portable")  # type: ignore[attr-defined]
+        ticket = Ticket(TicketId(new_id()), "Gig", Money(1000), UserId(new_id()), datetime.now(UTC), capacity=100)
+        with storage.unit_of_work() as uow:
+            uow.tickets.add(ticket)
+            uow.commit()
+    finally:
+        storage.close()
+    assert [capacity for _, capacity, _, _ in stripes(clean_postgres_url, ticket.id)] == [25, 25, 25, 25]

@@ -143,6 +143,8 @@ def _bound(compiled: CompiledStatement, params: Mapping[str, Any]) -> dict[str, 
 
 
 _row_types: dict[tuple[str, ...], Any] = {}
+#: The column names the database returned for each statement's SQL (see PgFastPathSession._run).
+_returned_names: dict[str, tuple[str, ...]] = {}
 
 
 def _row_type(names: tuple[str, ...]) -> Any:
@@ -230,11 +232,14 @@ class PgFastPathSession(SqlSession):
         try:
             with driver.cursor() as cursor:
                 cursor.execute(compiled.sql, bound)
-                # Read once: psycopg builds the description's column objects on every access.
-                description = cursor.description
-                if description is None:
+                if not compiled.columns:
                     return cursor.rowcount, (), None
-                names = tuple(column.name for column in description)
+                # The names the database gives a statement's columns cannot change while its SQL
+                # does not: read once per statement, as psycopg builds column objects on every read.
+                names = _returned_names.get(compiled.sql)
+                if names is None:
+                    description = cursor.description or ()
+                    names = _returned_names[compiled.sql] = tuple(column.name for column in description)
                 return cursor.rowcount, names, cursor.fetchone()
         except self.conn.dialect.loaded_dbapi.Error as error:
             raise self._wrapped(compiled.sql, bound, error) from error

@@ -5,7 +5,8 @@ on start; a PostgreSQL database must already be at the newest revision (``eventh
 upgrade``), so that several processes never race to change a shared schema while serving.
 
 ``EVENTHIVE_STORAGE_OPTIONS`` may hold ``{"migrate": "auto" | "upgrade" | "check" | "off",
-"engine": {...create_engine keyword arguments...}}``.
+"engine": {...create_engine keyword arguments...}, "stripes": N, "fast_path": true | false}``
+(see ``SqlAlchemyStorage``).
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ def _missing_url() -> ConfigurationError:
     )
 
 
-def _open(url: str, engine_options: Mapping[str, Any] | None) -> SqlAlchemyStorage:
+def _open(url: str, options: Mapping[str, Any]) -> SqlAlchemyStorage:
     from eventhive_core.adapters.sqlalchemy import SqlAlchemyStorage
 
+    stripes, fast_path = options.get("stripes"), options.get("fast_path")
+    if stripes is not None and (isinstance(stripes, bool) or not isinstance(stripes, int)):
+        raise ConfigurationError(f"EVENTHIVE_STORAGE_OPTIONS stripes must be a whole number, not {stripes!r}")
+    if fast_path is not None and not isinstance(fast_path, bool):
+        raise ConfigurationError(f"EVENTHIVE_STORAGE_OPTIONS fast_path must be true or false, not {fast_path!r}")
     try:
-        return SqlAlchemyStorage(url, engine_options=engine_options)
+        return SqlAlchemyStorage(url, engine_options=options.get("engine"), stripes=stripes, fast_path=fast_path)
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
             f"The database driver for {url.split(':', 1)[0]} is not installed ({exc.name}): "
@@ -62,7 +68,7 @@ def make_sqlalchemy_storage(settings: HiveSettings, options: Mapping[str, Any]) 
         raise ConfigurationError(
             f"EVENTHIVE_STORAGE_OPTIONS migrate={mode!r} is not one of {', '.join(_MIGRATE_MODES)}"
         )
-    storage = _open(settings.database_url, options.get("engine"))
+    storage = _open(settings.database_url, options)
     try:
         if mode == "auto":
             mode = "upgrade" if storage.dialect == "sqlite" else "check"
