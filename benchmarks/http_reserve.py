@@ -7,12 +7,12 @@ each buyer ``POST /api/orders`` for one unit of its own large-capacity ticket as
 ``reserve_hot_ticket.py`` for that):
 
 - ``eventhive``: the real platform (``eventhive serve``): Bearer auth (JWT, revoked-token and
-  ban lookups), JSON parsing, validation, the atomic conditional UPDATE, the order row and its
+  ban lookups), JSON parsing, validation, the atomic reservation in a stripe, the order row and its
   outbox event in one transaction, the camelCase response; plus its relay, expiry scheduler and
   sweeper threads in each worker.
 - ``bare``: a minimal Flask app (defined below) doing the same SQL by hand with SQLAlchemy Core:
-  JWT check, revoked-token and user lookups, ticket lookup, the conditional UPDATE, INSERT order,
-  INSERT outbox, one transaction.
+  JWT check, revoked-token and user lookups, ticket lookup, the conditional UPDATE of one of the
+  ticket's stripes (picked at random), INSERT order, INSERT outbox, one transaction.
 
 Phases alternate (bare, eventhive, bare, eventhive) to even out a noisy machine and each side
 keeps its best phase. After the run it measures the resident memory of the whole
@@ -83,20 +83,23 @@ def bare_app() -> Any:
             ).first()
             if ticket is None:
                 return jsonify(errors=[{"message": "Not Found"}]), 404
-            taken = conn.execute(
+            # The same design as the core's: one stripe with room, picked at random.
+            stripe = conn.execute(
                 sa.text(
-                    "UPDATE tickets SET units_held = units_held + 1 "
-                    "WHERE id = :t AND units_held + units_sold + 1 <= capacity"
+                    "UPDATE ticket_stripes SET held = held + 1 WHERE ticket_id = :t AND stripe = ("
+                    "SELECT stripe FROM ticket_stripes WHERE ticket_id = :t AND held + sold + 1 <= capacity "
+                    "ORDER BY random() LIMIT 1) AND held + sold + 1 <= capacity RETURNING stripe"
                 ),
                 {"t": ticket_id},
-            ).rowcount
-            if taken != 1:
+            ).scalar()
+            if stripe is None:
                 return jsonify(errors=[{"message": "Ticket is already reserved"}]), 400
             order_id, expires_at = str(uuid.uuid4()), now + timedelta(seconds=60)
             conn.execute(
                 sa.text(
                     "INSERT INTO orders (id, ticket_id, buyer_id, status, quantity, amount_minor, currency, "
-                    "expires_at, created_at, version) VALUES (:id, :t, :b, 'created', 1, :amount, :cur, :exp, :now, 0)"
+                    "expires_at, created_at, version, stripe) "
+                    "VALUES (:id, :t, :b, 'created', 1, :amount, :cur, :exp, :now, 0, :stripe)"
                 ),
                 {
                     "id": order_id,
@@ -106,6 +109,7 @@ def bare_app() -> Any:
                     "cur": ticket.currency,
                     "exp": expires_at,
                     "now": now,
+                    "stripe": stripe,
                 },
             )
             event = {"id": str(uuid.uuid4()), "type": "order:created", "version": 1, "data": {"id": order_id}}

@@ -57,10 +57,11 @@ def seed(dsn: str, start: int, count: int, owner: str) -> None:
 
     progress = Progress(f"seeding tickets {start + 1:,}-{start + count:,}", count)
     orders: list[tuple[Any, ...]] = []
+    # One stripe per ticket holding its whole capacity (a valid split; the listing sums stripes either way).
+    stripes: list[tuple[Any, ...]] = []
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         with cur.copy(
-            "COPY tickets (id, title, price_minor, currency, owner_id, capacity, units_held, units_sold, version, "
-            "created_at) FROM STDIN"
+            "COPY tickets (id, title, price_minor, currency, owner_id, capacity, version, created_at) FROM STDIN"
         ) as copy:
             for n in range(start, start + count):
                 ticket_id = str(uuid.UUID(int=n + 1))
@@ -74,10 +75,14 @@ def seed(dsn: str, start: int, count: int, owner: str) -> None:
                     held = capacity
                     expires_at = NOW + timedelta(seconds=60) if kind == 1 else NOW - timedelta(seconds=60)
                     orders.append((str(uuid.uuid4()), ticket_id, owner, capacity, expires_at, created_at))
-                copy.write_row((ticket_id, f"Ticket {n}", 1000, "USD", owner, capacity, held, sold, 0, created_at))
+                copy.write_row((ticket_id, f"Ticket {n}", 1000, "USD", owner, capacity, 0, created_at))
+                stripes.append((ticket_id, 0, capacity, held, sold))
                 if (n - start) % 10_000 == 9_999:
                     progress.advance(10_000)
             progress.advance(count - progress.done)
+        with cur.copy("COPY ticket_stripes (ticket_id, stripe, capacity, held, sold) FROM STDIN") as copy:
+            for stripe in stripes:
+                copy.write_row(stripe)
         with cur.copy(
             "COPY orders (id, ticket_id, buyer_id, status, quantity, amount_minor, currency, expires_at, "
             "created_at, version) FROM STDIN"
@@ -89,6 +94,7 @@ def seed(dsn: str, start: int, count: int, owner: str) -> None:
         conn.commit()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE tickets")
+        conn.execute("VACUUM ANALYZE ticket_stripes")
         conn.execute("VACUUM ANALYZE orders")
 
 
