@@ -80,7 +80,7 @@ def test_the_fast_paths_selects_read_every_column_of_their_table(statement: sa.S
     assert [name for name, _ in compiled.binds] == ["id"]
 
 
-def test_the_fast_paths_reservation_takes_one_stripe_and_says_what_it_picked_without_locking_the_pick() -> None:
+def test_the_fast_path_reservation_takes_a_stripe_and_reads_the_ticket_without_locking_the_pick() -> None:
     compiled = compile_statement(repositories._RESERVE_IN_A_STRIPE, DIALECT)
     sql = " ".join(compiled.sql.replace("::INTEGER", "").replace("::VARCHAR", "").split())
     room = "ticket_stripes.held + ticket_stripes.sold + %(quantity)s <= ticket_stripes.capacity"
@@ -89,7 +89,8 @@ def test_the_fast_paths_reservation_takes_one_stripe_and_says_what_it_picked_wit
     assert f"(SELECT pick.stripe FROM pick) AND {room} RETURNING ticket_stripes.stripe)" in sql
     # The pick takes no lock: a locking pick would keep the lock of a stripe it then finds full.
     assert "FOR UPDATE" not in sql
-    assert compiled.columns == ("picked", "taken")
+    # With the ticket's row, read in the same snapshot, so the order is priced without another read.
+    assert compiled.columns == ("picked", "taken", *tickets.c.keys())
     assert {name for name, _ in compiled.binds} == {"quantity", "ticket", "start"}
 
 

@@ -144,10 +144,13 @@ _TAKEN = (
     .returning(_STRIPE.stripe)
     .cte("taken")
 )
+#: The ticket's row comes back with it, read in the same snapshot: the order is priced from it, and
+#: the unit's ``tickets.get`` serves it from memory instead of asking again (no row: no ticket).
 _RESERVE_IN_A_STRIPE = sa.select(
     sa.select(_PICKED.c.stripe).scalar_subquery().label("picked"),
     sa.select(_TAKEN.c.stripe).scalar_subquery().label("taken"),
-)
+    *tickets.c,
+).where(tickets.c.id == sa.bindparam("ticket"))
 #: The same where the database cannot write in a CTE (SQLite): tickets there have one stripe, and
 #: the database's single writer lock leaves no rival and no stray lock.
 _RESERVE_IN_THE_STRIPE = (
@@ -348,7 +351,8 @@ class SqlTicketRepository:
         the module's docstring). There is no read-then-write window for a rival to slip into.
         The counters still include holds that ran out but were not yet expired, so False may
         mean "expire the due holds and try once more" (the service layer does). The stripe is
-        kept for the order added next.
+        kept for the order added next, and the ticket as read by the reservation is what
+        ``get`` returns for the rest of the unit.
 
         Raises:
             ConcurrencyConflict: A rival took the last units of the stripe picked; the unit of
@@ -359,7 +363,9 @@ class SqlTicketRepository:
         params = {"ticket": ticket_id, "quantity": quantity, "start": secrets.randbelow(self._session.stripes)}
         if self._session.writes_in_cte:
             row = self._session.first(_RESERVE_IN_A_STRIPE, params)
-            assert row is not None  # a SELECT of two scalar subqueries has one row
+            if row is None:
+                return False  # no such ticket
+            self._session.tickets_read[ticket_id] = ticket_from_row(row)
             if row.picked is not None and row.taken is None:
                 raise ConcurrencyConflict()
             stripe = row.taken
