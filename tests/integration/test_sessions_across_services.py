@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from eventhive_core import BanUser, Hive, NotAuthorized, SignIn, SigningKeyMissing, SignOut, SignUp
+from eventhive_core import (
+    BanUser,
+    CreateTicket,
+    Hive,
+    NotAuthorized,
+    PlaceOrder,
+    SignIn,
+    SigningKeyMissing,
+    SignOut,
+    SignUp,
+)
 from eventhive_core.adapters.jwt_tokens import generate_ed25519_keypair
 from eventhive_core.testing.fakes import FrozenClock, RecordingBus
 from eventhive_core.testing.hives import make_test_hive
@@ -136,3 +146,24 @@ def test_a_redelivered_event_changes_nothing_more(platform: Platform) -> None:
         assert not uow.processed.add("orders.deny_signed_out_token", message.id, platform.orders.services.clock.now())
     with pytest.raises(NotAuthorized):
         platform.orders.authenticate(token)
+
+
+def test_orders_lists_and_sells_for_users_it_knows_only_from_their_tokens_and_auth_still_checks_its_own(
+    platform: Platform,
+) -> None:
+    seller, seller_token = sign_up(platform.auth, "seller@example.com")
+    buyer, buyer_token = sign_up(platform.auth, "buyer@example.com")
+    sells = platform.orders.authenticate(seller_token).user_id
+    buys = platform.orders.authenticate(buyer_token).user_id
+
+    ticket = platform.orders.handle(CreateTicket(owner_id=sells, title="Gig", price="10"))
+    order = platform.orders.handle(PlaceOrder(buyer_id=buys, ticket_id=ticket.id))
+
+    assert (ticket.owner_id, order.buyer_id) == (seller, buyer)
+    # Where the accounts live, a command for an account that does not exist is still refused.
+    stranger = "01890a5d-ac96-774b-bcce-b302099a8057"
+    with pytest.raises(NotAuthorized):
+        platform.auth.handle(CreateTicket(owner_id=stranger, title="Gig", price="10"))
+    gig = platform.auth.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
+    with pytest.raises(NotAuthorized):
+        platform.auth.handle(PlaceOrder(buyer_id=stranger, ticket_id=gig.id))

@@ -35,6 +35,7 @@ from eventhive_core.ports.storage import UnitOfWork
 from eventhive_core.service_layer.idempotency import fingerprint, is_kept, keep_refusal, replay_refusal
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services
+from eventhive_core.service_layer.users import require_known_user
 
 #: How many due holds one reclaim may cancel inside a reservation's transaction.
 RECLAIM_LIMIT = 100
@@ -199,8 +200,7 @@ def _reserve_and_record(uow: UnitOfWork, services: Services, cmd: PlaceOrder, ke
     the checks that refuse an order keep their precedence: an unknown ticket, then the seller's
     own ticket, then sold out. A refused order takes nothing: the caller's unit rolls back.
     """
-    if uow.users.get(cmd.buyer_id) is None:
-        raise NotAuthorized()
+    require_known_user(uow, services, cmd.buyer_id)
     now = services.clock.now()
     # Reclaim due holds before refusing: an expired hold must never turn a buyer away.
     reserved = uow.tickets.reserve(cmd.ticket_id, cmd.quantity, now) or (

@@ -14,6 +14,7 @@ from eventhive_core.ports.storage import UnitOfWork
 from eventhive_core.service_layer.orders import reclaim_due_holds
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services
+from eventhive_core.service_layer.users import require_known_user
 
 
 def _capacity_errors(capacity: object) -> list[FieldError]:
@@ -53,8 +54,7 @@ def create_ticket(cmd: CreateTicket, services: Services) -> TicketView:
         capacity=cmd.capacity,
     )
     with services.storage.unit_of_work() as uow:
-        if uow.users.get(cmd.owner_id) is None:
-            raise NotAuthorized()
+        require_known_user(uow, services, cmd.owner_id)
         uow.tickets.add(ticket)
         record(uow, services, _event(ticket, TicketCreated))
         view = _view(uow, ticket, services)

@@ -25,6 +25,7 @@ from eventhive_core.domain.read_models import UserView
 from eventhive_core.domain.user import User, normalize_email
 from eventhive_core.domain.validation import email_errors, password_errors
 from eventhive_core.ports.auth import IssuedToken, TokenClaims
+from eventhive_core.ports.storage import UnitOfWork
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services
 
@@ -53,6 +54,21 @@ def _view(user: User) -> UserView:
 def _can_issue(services: Services) -> bool:
     # A token service written before `can_issue` joined the port always held its signing key.
     return bool(getattr(services.tokens, "can_issue", True))
+
+
+def require_known_user(uow: UnitOfWork, services: Services, user_id: str) -> None:
+    """Refuse a command for a user this Hive does not know, where it keeps the users.
+
+    A Hive holding the signing key keeps the accounts, so an acting user must be one of them. A
+    Hive with the public key alone (a service of a split platform) keeps none: it acts for the
+    identity a verified token gave (``authenticate`` checked it, bans and sign-outs included),
+    as the original's services trusted the token.
+
+    Raises:
+        NotAuthorized: This Hive keeps the users and has no user with this id.
+    """
+    if _can_issue(services) and uow.users.get(user_id) is None:
+        raise NotAuthorized()
 
 
 def _require_signing_key(services: Services) -> None:
