@@ -12,6 +12,7 @@ No order is ever charged twice, not even for a charge given back later.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from datetime import timedelta
 from typing import ClassVar
@@ -42,6 +43,19 @@ from eventhive_core.testing.fakes import FrozenClock
 from eventhive_core.testing.hives import make_test_hive
 
 TTL = 60
+
+
+#: Where the core is installed alone (tox -e core-only) there is no PostgreSQL driver; the full
+#: run has one, and there a missing server fails under CI=true as everywhere else.
+ON_POSTGRES = pytest.param(
+    "postgres",
+    marks=[
+        pytest.mark.postgres,
+        pytest.mark.skipif(
+            importlib.util.find_spec("psycopg") is None, reason="no PostgreSQL driver in a core-only install"
+        ),
+    ],
+)
 
 
 class Marketplace(RuleBasedStateMachine):
@@ -232,7 +246,7 @@ TestEveryHoldEndsPaidOrCancelledAndNothingIsOversold = Marketplace.TestCase
 SQL_EXAMPLES = int(os.environ.get("EVENTHIVE_SQL_STATE_MACHINE_EXAMPLES", "12"))
 
 
-@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("database", ["sqlite", ON_POSTGRES])
 def test_every_hold_ends_paid_or_cancelled_and_nothing_is_oversold_on_sql_storage(
     database: str, request: pytest.FixtureRequest
 ) -> None:
