@@ -6,7 +6,8 @@ already ran out (no sweeper has run, so the counters still say "held" and only t
 frees them), the rest with free units. The listing is read through the SQL storage's read side
 (``queries.available_tickets(now, 50)``), warm, many times; the median is reported. Then the
 database grows to 1 million tickets and the same is measured again. Target: the 1M figure within
-2x of the 10k figure (the keyset page walks a partial index; its cost does not grow with the table).
+2x of the 10k figure (the keyset page walks the (created_at, id) index and sums each listed ticket's
+stripes on their primary key; its cost does not grow with the table).
 
 Usage: ``python benchmarks/list_tickets.py [--small 10000] [--large 1000000] [--url URL]``
 (``EVENTHIVE_BENCH_PG_URL`` also sets the server). It uses its own database and drops it. The last

@@ -30,32 +30,28 @@ from eventhive_core.testing.hives import make_test_hive
 PRIVATE_KEY, PUBLIC_KEY = generate_ed25519_keypair()
 
 
+def _service(clock: FrozenClock, tmp_path: Path, role: str, bus: RecordingBus, **key: str) -> Hive:
+    """One service on its own SQLite file and bus, holding ``key`` (the private or the public key)."""
+    return make_test_hive(
+        clock,
+        storage="sqlalchemy",
+        database_url=f"sqlite:///{tmp_path / f'{role}.sqlite3'}",
+        event_bus=bus,
+        jwt_algorithm="EdDSA",
+        denylist_role=role,
+        producer=role,
+        **key,
+    )
+
+
 class Platform:
     """The two services and the one-way link that carries auth's events to orders."""
 
     def __init__(self, tmp_path: Path, clock: FrozenClock) -> None:
         self.auth_bus = RecordingBus()
         self.orders_bus = RecordingBus()
-        self.auth = make_test_hive(
-            clock,
-            storage="sqlalchemy",
-            database_url=f"sqlite:///{tmp_path / 'auth.sqlite3'}",
-            event_bus=self.auth_bus,
-            jwt_algorithm="EdDSA",
-            jwt_private_key=PRIVATE_KEY,
-            denylist_role="auth",
-            producer="auth",
-        )
-        self.orders = make_test_hive(
-            clock,
-            storage="sqlalchemy",
-            database_url=f"sqlite:///{tmp_path / 'orders.sqlite3'}",
-            event_bus=self.orders_bus,
-            jwt_algorithm="EdDSA",
-            jwt_public_key=PUBLIC_KEY,
-            denylist_role="orders",
-            producer="orders",
-        )
+        self.auth = _service(clock, tmp_path, "auth", self.auth_bus, jwt_private_key=PRIVATE_KEY)
+        self.orders = _service(clock, tmp_path, "orders", self.orders_bus, jwt_public_key=PUBLIC_KEY)
         self._forwarded = 0
 
     def relay_to_orders(self) -> int:

@@ -20,7 +20,6 @@ from a replay (``eventhive events replay``) receives every event in stream order
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from eventhive_core.contracts.codec import to_domain_event
@@ -74,34 +73,25 @@ def apply_ticket_event(uow: UnitOfWork, event: TicketCreated | TicketUpdated, oc
         ReplicaBehind: The event is ahead of the replica (see the module's docstring).
     """
     current = uow.tickets.get(event.id)
-    if current is None:
-        if not isinstance(event, TicketCreated):
-            raise ReplicaBehind(f"ticket {event.id}", None, event.version)
-        uow.tickets.add(
-            Ticket(
-                id=TicketId(event.id),
-                title=event.title,
-                price=Money(event.price_minor, event.currency),
-                owner_id=UserId(event.owner_id),
-                created_at=occurred_at,
-                capacity=event.capacity,
-                version=event.version,
-            )
-        )
-        return True
-    if current.version >= event.version:
+    have = None if current is None else current.version
+    if have is not None and have >= event.version:
         return False  # a duplicate, or older than what the replica holds
-    if event.version != current.version + 1:
-        raise ReplicaBehind(f"ticket {event.id}", current.version, event.version)
-    after = replace(
-        current,
+    if (have is None and not isinstance(event, TicketCreated)) or (have is not None and event.version != have + 1):
+        raise ReplicaBehind(f"ticket {event.id}", have, event.version)
+    # Both events carry the ticket's whole state at their version.
+    replica = Ticket(
+        id=TicketId(event.id),
         title=event.title,
         price=Money(event.price_minor, event.currency),
         owner_id=UserId(event.owner_id),
+        created_at=occurred_at if current is None else current.created_at,
         capacity=event.capacity,
         version=event.version,
     )
-    uow.tickets.save(current, after)
+    if current is None:
+        uow.tickets.add(replica)
+    else:
+        uow.tickets.save(current, replica)
     return True
 
 

@@ -77,8 +77,8 @@ def main() -> None:
     when = sys.argv[5]
 
     class DiesOnAck(NatsBus):
-        async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> Any:
-            ack = await super()._publish(subject, payload, headers)
+        async def _publish(self, message: Any) -> Any:
+            ack = await super()._publish(message)
             os.kill(os.getpid(), signal.SIGKILL)
             return ack
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 from collections.abc import Callable
@@ -18,21 +17,10 @@ from eventhive_core.service_layer.replicas import ReplicaBehind, ticket_replica_
 from eventhive_core.testing.fakes import FrozenClock, RecordingBus
 from eventhive_core.testing.hives import make_test_hive
 
+from .conftest import ON_POSTGRES
+
 #: An edit: which ticket, and which of title, price, capacity it changes.
 Edit = tuple[int, str | None, int | str | None, int | None]
-
-
-#: Where the core is installed alone (tox -e core-only) there is no PostgreSQL driver; the full
-#: run has one, and there a missing server fails under CI=true as everywhere else.
-ON_POSTGRES = pytest.param(
-    "postgres",
-    marks=[
-        pytest.mark.postgres,
-        pytest.mark.skipif(
-            importlib.util.find_spec("psycopg") is None, reason="no PostgreSQL driver in a core-only install"
-        ),
-    ],
-)
 
 
 class TicketReplica:

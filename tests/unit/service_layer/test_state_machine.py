@@ -12,7 +12,6 @@ No order is ever charged twice, not even for a charge given back later.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from datetime import timedelta
 from typing import ClassVar
@@ -42,20 +41,9 @@ from eventhive_core.ports.payments import ChargeOutcome, ProviderEventKind
 from eventhive_core.testing.fakes import FrozenClock
 from eventhive_core.testing.hives import make_test_hive
 
+from .conftest import ON_POSTGRES
+
 TTL = 60
-
-
-#: Where the core is installed alone (tox -e core-only) there is no PostgreSQL driver; the full
-#: run has one, and there a missing server fails under CI=true as everywhere else.
-ON_POSTGRES = pytest.param(
-    "postgres",
-    marks=[
-        pytest.mark.postgres,
-        pytest.mark.skipif(
-            importlib.util.find_spec("psycopg") is None, reason="no PostgreSQL driver in a core-only install"
-        ),
-    ],
-)
 
 
 class Marketplace(RuleBasedStateMachine):

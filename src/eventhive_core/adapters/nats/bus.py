@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -139,7 +139,6 @@ class _Consumer:
     executor: concurrent.futures.ThreadPoolExecutor
     task: asyncio.Task[None] | None = None
     fetching: bool = False
-    handled: int = field(default=0)
 
 
 def retry_delay(first: timedelta, deliveries: int) -> float:
@@ -247,9 +246,8 @@ class NatsBus:
             PublishFailed: No acknowledgement in time, or the server refused the message.
             ConfigurationError: The stream exists with another configuration.
         """
-        subject = event_subject(self.prefix, message.type)
         ack = self._run(
-            self._publish(subject, message.body.encode(), {MSG_ID_HEADER: message.id}),
+            self._publish(message),
             self.publish_timeout + self.connect_timeout,
             what=f"publishing {message.type} {message.id}",
         )
@@ -526,19 +524,17 @@ class NatsBus:
                 "(nats stream edit), or choose another EVENTHIVE_NATS_PREFIX, or set the settings to match."
             )
 
-    async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> api.PubAck:
+    async def _publish(self, message: Message) -> api.PubAck:
+        # On the event's subject, its id as Nats-Msg-Id (the stream's de-duplication key).
         js = await self._jetstream()
-        return await js.publish(subject, payload, headers=headers, stream=self.stream, timeout=self.publish_timeout)
+        subject, headers = event_subject(self.prefix, message.type), {MSG_ID_HEADER: message.id}
+        return await js.publish(
+            subject, message.body.encode(), headers=headers, stream=self.stream, timeout=self.publish_timeout
+        )
 
     async def _publish_all(self, messages: Sequence[Message]) -> list[Exception | None]:
         await self._jetstream()  # connect (or fail) once for the batch
-        results = await asyncio.gather(
-            *(
-                self._publish(event_subject(self.prefix, m.type), m.body.encode(), {MSG_ID_HEADER: m.id})
-                for m in messages
-            ),
-            return_exceptions=True,
-        )
+        results = await asyncio.gather(*(self._publish(message) for message in messages), return_exceptions=True)
         failures: list[Exception | None] = []
         for message, result in zip(messages, results, strict=True):
             if isinstance(result, api.PubAck):
@@ -670,8 +666,6 @@ class NatsBus:
     async def _settle(self, consumer: _Consumer, msg: Msg, message: Message | None, error: Exception | None) -> None:
         if error is None:
             await msg.ack()
-            if message is not None:
-                consumer.handled += 1
             return
         assert message is not None
         deliveries = msg.metadata.num_delivered

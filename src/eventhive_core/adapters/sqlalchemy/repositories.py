@@ -2,8 +2,8 @@
 
 The reservation rule lives in the database (docs/storage/sqlalchemy.md, "Stripes"): a ticket's
 capacity is split into stripes, each with its own counters under a CHECK constraint; ``reserve``
-is a single conditional UPDATE of one stripe with room, picked from a random start among those no
-other buyer has locked, and every order transition is a guarded UPDATE that moves its stripe's
+is a single conditional UPDATE of one stripe with room, picked from a random start, and every
+order transition is a guarded UPDATE that moves its stripe's
 counters in the same transaction only when it hit a row. Buyers of one ticket so lock different
 rows and commit in parallel. When no single stripe has room, the reservation locks every stripe of
 the ticket (in stripe order) and moves free capacity between them: at the margin the ticket's
@@ -315,13 +315,9 @@ class SqlTicketRepository:
         count = max(len(rows), min(self._session.stripes, capacity), 1)
         taken += [0] * (count - len(taken))
         capacities = [used + share for used, share in zip(taken, shares(capacity - sum(taken), count), strict=True)]
-        for row in rows:
-            if capacities[row.stripe] != row.capacity:
-                self._session.execute(
-                    sa.update(ticket_stripes)
-                    .where(_STRIPE.ticket_id == ticket_id, _STRIPE.stripe == row.stripe)
-                    .values(capacity=capacities[row.stripe])
-                )
+        self._write_stripes(
+            ticket_id, {row.stripe: capacities[row.stripe] for row in rows if capacities[row.stripe] != row.capacity}
+        )
         for stripe in range(len(rows), count):
             values = {"ticket_id": ticket_id, "stripe": stripe, "capacity": capacities[stripe], "held": 0, "sold": 0}
             self._session.insert(ticket_stripes, values)
@@ -398,19 +394,27 @@ class SqlTicketRepository:
             capacities[target] += moved
             missing -= moved
         changed = {stripe: cap for stripe, cap in capacities.items() if cap != original[stripe]}
+        self._write_stripes(ticket_id, changed, held_in=target, quantity=quantity)
+        return target
+
+    def _write_stripes(
+        self, ticket_id: str, capacities: dict[int, int], *, held_in: int | None = None, quantity: int = 0
+    ) -> None:
+        # One UPDATE for the stripes whose share changes, and the one taking ``quantity`` held.
+        touched = sorted({*capacities, *([] if held_in is None else [held_in])})
+        if not touched:
+            return
+        values: dict[str, Any] = {}
+        if capacities:
+            changes = ((_STRIPE.stripe == stripe, share) for stripe, share in capacities.items())
+            values["capacity"] = sa.case(*changes, else_=_STRIPE.capacity)
+        if held_in is not None:
+            values["held"] = sa.case((_STRIPE.stripe == held_in, _STRIPE.held + quantity), else_=_STRIPE.held)
         self._session.execute(
             sa.update(ticket_stripes)
-            .where(_STRIPE.ticket_id == ticket_id, _STRIPE.stripe.in_(sorted({*changed, target})))
-            .values(
-                capacity=sa.case(
-                    *((_STRIPE.stripe == stripe, cap) for stripe, cap in changed.items()), else_=_STRIPE.capacity
-                )
-                if changed
-                else _STRIPE.capacity,
-                held=sa.case((_STRIPE.stripe == target, _STRIPE.held + quantity), else_=_STRIPE.held),
-            )
+            .where(_STRIPE.ticket_id == ticket_id, _STRIPE.stripe.in_(touched))
+            .values(**values)
         )
-        return target
 
 
 def _counter_moves(before: OrderStatus | None, after: OrderStatus) -> tuple[int, int]:
@@ -581,15 +585,13 @@ class SqlOrderRepository:
             .returning(*orders.c)
         )
         rows = sorted(self._session.execute(statement), key=lambda row: (row.expires_at, row.id))
-        cancelled = [order_from_row(row) for row in rows]
-        stripes = [row.stripe for row in rows]
         released: dict[tuple[str, int], int] = {}
-        for order, stripe in zip(cancelled, stripes, strict=True):
-            released[order.ticket_id, stripe] = released.get((order.ticket_id, stripe), 0) + order.quantity
+        for row in rows:
+            released[row.ticket_id, row.stripe] = released.get((row.ticket_id, row.stripe), 0) + row.quantity
         for (ticket_id, stripe), units in sorted(released.items()):
             params = {"ticket": ticket_id, "in_stripe": stripe, "held_by": -units, "sold_by": 0}
             self._session.rowcount(_MOVE_UNITS, params)
-        return cancelled
+        return [order_from_row(row) for row in rows]
 
 
 class SqlPaymentRepository:

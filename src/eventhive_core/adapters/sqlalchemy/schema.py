@@ -112,34 +112,34 @@ def _migrate(
 ) -> str | None:
     config = alembic_config(url)
     with _engine(url, engine) as eng:
-        _migrate_on(eng, config, run, progress)
+        with eng.connect().execution_options(**{WRITE: True}) as conn:
+            _run_migration(conn, config, run, progress)
         return current(url, engine=eng)
 
 
-def _migrate_on(
-    engine: Engine, config: Config, run: Callable[[Config], None], progress: Callable[[str], None] | None
+def _run_migration(
+    conn: Connection, config: Config, run: Callable[[Config], None], progress: Callable[[str], None] | None
 ) -> None:
-    with engine.connect().execution_options(**{WRITE: True}) as conn:
-        sqlite = conn.dialect.name == "sqlite"
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite changes a table by copying it and dropping the original, which the rows
+        # referring to it would refuse; foreign keys can only be switched off outside a
+        # transaction, and are checked as a whole before the commit instead (SQLite's own
+        # procedure for schema changes).
+        _outside_a_transaction(conn, "PRAGMA foreign_keys = OFF")
+    try:
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+            config.attributes["connection"] = conn
+            if progress is not None:
+                config.attributes["on_version_apply"] = _reporter(progress)
+            run(config)
+            if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").first()) is not None:
+                raise RuntimeError(f"The migration left a {broken[0]} row referring to a missing {broken[2]} row")
+    finally:
         if sqlite:
-            # SQLite changes a table by copying it and dropping the original, which the rows
-            # referring to it would refuse; foreign keys can only be switched off outside a
-            # transaction, and are checked as a whole before the commit instead (SQLite's own
-            # procedure for schema changes).
-            _outside_a_transaction(conn, "PRAGMA foreign_keys = OFF")
-        try:
-            with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
-                config.attributes["connection"] = conn
-                if progress is not None:
-                    config.attributes["on_version_apply"] = _reporter(progress)
-                run(config)
-                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").first()) is not None:
-                    raise RuntimeError(f"The migration left a {broken[0]} row referring to a missing {broken[2]} row")
-        finally:
-            if sqlite:
-                _outside_a_transaction(conn, "PRAGMA foreign_keys = ON")
+            _outside_a_transaction(conn, "PRAGMA foreign_keys = ON")
 
 
 def _outside_a_transaction(conn: Connection, statement: str) -> None:
