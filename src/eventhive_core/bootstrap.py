@@ -22,7 +22,7 @@ from eventhive_core.ports.denylist import Denylist
 from eventhive_core.ports.event_bus import EventBus
 from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.ports.scheduler import ExpiryScheduler
-from eventhive_core.ports.storage import Storage
+from eventhive_core.ports.storage import Storage, claim_role
 from eventhive_core.service_layer.denylist_feed import denylist_subscribers
 from eventhive_core.service_layer.expiry import schedule_expiry_subscriber
 from eventhive_core.service_layer.messagebus import subscribe_all
@@ -94,6 +94,12 @@ def bootstrap(
         dummy_password_hash=functools.cache(lambda: hasher.hash(secrets.token_urlsafe(16))),
         denylist=denylist,
     )
+    try:
+        # A split's service never starts on another's database, nor the whole platform on one of theirs.
+        claim_role(services.storage, settings.role, clock.now())
+    except ConfigurationError:
+        services.storage.close()
+        raise
     bus = event_bus or registries.event_buses.get(settings.event_bus)(settings, settings.event_bus_options)
     expiry = scheduler or registries.schedulers.get(settings.scheduler)(settings, settings.scheduler_options)
     hive = Hive(services=services, bus=bus, scheduler=expiry, plugins=pm)

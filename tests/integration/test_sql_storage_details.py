@@ -215,3 +215,41 @@ def test_the_fast_path_is_refused_on_sqlite(sqlite_url: str) -> None:
 
     with pytest.raises(ConfigurationError, match="needs PostgreSQL"):
         SqlAlchemyStorage(sqlite_url, fast_path=True)
+
+
+def test_a_database_becomes_the_first_services_and_refuses_every_other_and_the_whole_platform(
+    storage: SqlAlchemyStorage,
+) -> None:
+    from eventhive_core import RoleMismatch
+
+    now = datetime.now(UTC)
+    storage.claim_role(None, now)  # the whole platform leaves an unmarked database unmarked
+    storage.claim_role("orders", now)
+    storage.claim_role("orders", now)  # a restart of the same service
+    with pytest.raises(RoleMismatch, match="belongs to the orders service, so the payments service") as refused:
+        storage.claim_role("payments", now)
+    assert (refused.value.owner, refused.value.role) == ("orders", "payments")
+    with pytest.raises(RoleMismatch, match="so the whole platform will not start"):
+        storage.claim_role(None, now)
+
+
+def test_two_services_claiming_one_empty_database_at_once_leave_exactly_one_owner(storage: SqlAlchemyStorage) -> None:
+    from eventhive_core import RoleMismatch
+
+    outcomes: dict[str, str] = {}
+    start = threading.Barrier(2)
+
+    def claim(role: str) -> None:
+        start.wait()
+        try:
+            storage.claim_role(role, datetime.now(UTC))
+            outcomes[role] = "claimed"
+        except RoleMismatch:
+            outcomes[role] = "refused"
+
+    threads = [threading.Thread(target=claim, args=(role,)) for role in ("orders", "payments")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values()) == ["claimed", "refused"]

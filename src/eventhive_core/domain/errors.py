@@ -257,6 +257,25 @@ class SigningKeyMissing(ConfigurationError):
     )
 
 
+class RoleMismatch(ConfigurationError):
+    """A service of a split platform was started on a database that belongs to another (raised at start).
+
+    Attributes:
+        database: Where the database is (its URL, password hidden).
+        owner: The service the database belongs to (None: no service, the whole platform's).
+        role: The service that was starting (None: the whole platform).
+    """
+
+    def __init__(self, database: str, owner: str | None, role: str | None) -> None:
+        self.database, self.owner, self.role = database, owner, role
+        whose = f"the {owner} service" if owner else "the whole platform (eventhive serve)"
+        starting = f"the {role} service" if role else "the whole platform"
+        super().__init__(
+            f"The database {database} belongs to {whose}, so {starting} will not start on it: "
+            "each service of a split has a database of its own (EVENTHIVE_DATABASE_URL)"
+        )
+
+
 class PaymentProviderUnavailable(EventHiveError):
     """The payment provider could not be reached; nothing was charged and the buyer may retry (502)."""
 

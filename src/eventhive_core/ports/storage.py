@@ -54,20 +54,30 @@ class TicketRepository(Protocol):
         """Return the ticket with this id, or None."""
         ...
 
-    def save(self, before: Ticket, after: Ticket) -> None:
-        """Store ``after`` if the stored ticket is still at ``before.version``; else raise ConcurrencyConflict."""
+    def save(self, before: Ticket, after: Ticket, *, over_commit: bool = False) -> None:
+        """Store ``after`` if the stored ticket is still at ``before.version``; else raise ConcurrencyConflict.
+
+        Without ``over_commit``, a capacity below the units already taken may raise
+        ConcurrencyConflict (the service layer checks it first). With it (a replica applying
+        its source's edit), such a capacity is stored: the orders keep their units and
+        ``reserve`` refuses new ones until the units fit under it again.
+        """
         ...
 
     def units(self, ticket_id: str, now: datetime) -> Units:
         """Return the ticket's capacity, units held by live orders and units sold, as of ``now``."""
         ...
 
-    def reserve(self, ticket_id: str, quantity: int, now: datetime) -> bool:
+    def reserve(self, ticket_id: str, quantity: int, now: datetime, *, over_commit: bool = False) -> bool:
         """Take ``quantity`` units atomically if the reservation rule allows it at ``now``.
 
         Returns False, taking nothing, when they do not fit. A storage that keeps counters may
         return False while due (expired) holds still count; the caller then expires those and
         tries once more. Must be safe against every concurrent caller, in every process.
+
+        With ``over_commit`` (a replica recording an order its source already placed), the
+        units are taken even where they do not fit, as ``save`` with ``over_commit`` keeps them;
+        False then means only that there is no such ticket.
         """
         ...
 
@@ -347,4 +357,20 @@ __all__ = [
     "TicketRepository",
     "UnitOfWork",
     "UserRepository",
+    "claim_role",
 ]
+
+
+def claim_role(storage: Storage, role: str | None, now: datetime) -> None:
+    """Mark ``storage`` as the ``role`` service's, or check that it is, where the storage keeps such a mark.
+
+    A storage with a ``claim_role(role, now)`` method (the SQL storage) is asked; others keep
+    nothing across processes, so every process has its own and there is nothing to check.
+
+    Raises:
+        RoleMismatch: The storage belongs to another service of a split (to any, when ``role`` is
+            None: the whole platform).
+    """
+    claim = getattr(storage, "claim_role", None)
+    if claim is not None:
+        claim(role, now)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -666,6 +667,71 @@ class ReservationContract(_Fixtures):
             uow.commit()
         assert units(storage, ticket, clock.now()) == Units(capacity=2, held=0, sold=2)
         assert place(storage, ticket, buyer.id, clock.now()) is None
+
+    def test_a_replica_told_of_a_capacity_below_its_holds_keeps_them_and_refuses_new_ones_until_they_fit(
+        self, storage: Storage, clock: FrozenClock, seller: User, buyer: User
+    ) -> None:
+        ticket = a_ticket(clock, seller.id, capacity=4)
+        store(storage, ticket)
+        now = clock.now()
+        held = [place(storage, ticket, buyer.id, now) for _ in range(3)]
+        lowered = ticket.edited(capacity=1)
+        with storage.unit_of_work() as uow:
+            uow.tickets.save(ticket, lowered, over_commit=True)
+            uow.commit()
+        assert units(storage, ticket, now) == Units(capacity=1, held=3, sold=0)
+        for order in held[:2]:
+            assert place(storage, ticket, buyer.id, now) is None
+            assert order is not None
+            move(storage, order, OrderStatus.CANCELLED, CancelReason.BUYER)
+        assert units(storage, ticket, now) == Units(capacity=1, held=1, sold=0)
+        assert place(storage, ticket, buyer.id, now) is None
+        assert held[2] is not None
+        move(storage, held[2], OrderStatus.CANCELLED, CancelReason.BUYER)
+        assert place(storage, ticket, buyer.id, now) is not None
+        assert place(storage, ticket, buyer.id, now) is None
+        assert units(storage, ticket, now) == Units(capacity=1, held=1, sold=0)
+
+    def test_a_replica_records_an_order_its_source_placed_even_beyond_the_capacity_it_knows(
+        self, storage: Storage, clock: FrozenClock, seller: User, buyer: User
+    ) -> None:
+        ticket = a_ticket(clock, seller.id, capacity=2)
+        store(storage, ticket)
+        now = clock.now()
+        first = place(storage, ticket, buyer.id, now, quantity=2)
+        assert first is not None
+        with storage.unit_of_work() as uow:
+            assert uow.tickets.reserve(ticket.id, 3, now, over_commit=True)
+            extra = replace(first, id=OrderId(new_id()), quantity=3, amount=ticket.price * 3)
+            uow.orders.add(extra)
+            uow.commit()
+        assert units(storage, ticket, now) == Units(capacity=2, held=5, sold=0)
+        assert place(storage, ticket, buyer.id, now) is None
+        # The source raised the capacity meanwhile: once the replica hears of it, the units fit again.
+        with storage.unit_of_work() as uow:
+            uow.tickets.save(ticket, ticket.edited(capacity=6), over_commit=True)
+            uow.commit()
+        assert place(storage, ticket, buyer.id, now) is not None
+        assert place(storage, ticket, buyer.id, now) is None
+        move(storage, extra, OrderStatus.CANCELLED, CancelReason.BUYER)
+        assert place(storage, ticket, buyer.id, now, quantity=3) is not None
+        assert units(storage, ticket, now) == Units(capacity=6, held=6, sold=0)
+
+    def test_an_over_committed_ticket_sells_what_it_holds_and_frees_nothing_beyond_its_capacity(
+        self, storage: Storage, clock: FrozenClock, seller: User, buyer: User
+    ) -> None:
+        ticket = a_ticket(clock, seller.id, capacity=3)
+        store(storage, ticket)
+        now = clock.now()
+        orders = [place(storage, ticket, buyer.id, now) for _ in range(3)]
+        with storage.unit_of_work() as uow:
+            uow.tickets.save(ticket, ticket.edited(capacity=2), over_commit=True)
+            uow.commit()
+        paid = [o for o in orders if o is not None]
+        for order in paid:
+            move(storage, move(storage, order, OrderStatus.AWAITING_PAYMENT), OrderStatus.COMPLETE)
+        assert units(storage, ticket, now) == Units(capacity=2, held=0, sold=3)
+        assert place(storage, ticket, buyer.id, now) is None
 
 
 class OutboxContract(_Fixtures):

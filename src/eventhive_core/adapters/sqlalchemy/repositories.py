@@ -122,11 +122,13 @@ _OF_TICKET = _STRIPE.ticket_id == sa.bindparam("ticket")
 _HAS_ROOM = _STRIPE.held + _STRIPE.sold + _QUANTITY <= _STRIPE.capacity
 
 
+#: An over-committed replica's stripes share more than its capacity: its reservations go to the margin.
+_NOT_OVERCOMMITTED = ~sa.exists().where(tickets.c.id == sa.bindparam("ticket"), tickets.c.overcommitted)
 #: The first stripe with room in the statement's snapshot, from a random start (stripes >= start,
 #: then the rest), read without a lock.
 _PICK = (
     sa.select(_STRIPE.stripe)
-    .where(_OF_TICKET, _HAS_ROOM)
+    .where(_OF_TICKET, _HAS_ROOM, _NOT_OVERCOMMITTED)
     .order_by(_STRIPE.stripe < sa.bindparam("start", type_=sa.Integer), _STRIPE.stripe)
     .limit(sa.literal_column("1"))
 )
@@ -159,6 +161,7 @@ _RESERVE_IN_THE_STRIPE = (
     .values(held=_STRIPE.held + _QUANTITY)
     .returning(_STRIPE.stripe)
 )
+_OVERCOMMITTED = sa.select(tickets.c.capacity, tickets.c.overcommitted).where(tickets.c.id == sa.bindparam("id"))
 _LOCK_STRIPES = sa.select(ticket_stripes).where(_OF_TICKET).order_by(_STRIPE.stripe).with_for_update()
 #: Locks the stripe an order's units are counted in (before the order itself: see the lock order).
 _LOCK_ORDER_STRIPE = (
@@ -282,35 +285,43 @@ class SqlTicketRepository:
         row = self._session.first(_TICKET_BY_ID, {"id": ticket_id})
         return ticket_from_row(row) if row else None
 
-    def save(self, before: Ticket, after: Ticket) -> None:
+    def save(self, before: Ticket, after: Ticket, *, over_commit: bool = False) -> None:
         """Store ``after`` if the stored ticket is still at ``before.version``; else raise ConcurrencyConflict.
 
         A new capacity must still cover the units taken (a concurrent reservation that makes it
         too small turns into a conflict here rather than a CHECK violation); it is shared out
-        again over the ticket's stripes, each keeping at least what it holds and sold.
+        again over the ticket's stripes, each keeping at least what it holds and sold. With
+        ``over_commit`` (a replica applying its source's edit), a capacity below the units taken
+        is stored all the same: the stripes keep sharing what is taken, the ticket is marked
+        over-committed, and reservations are refused until the units fit again.
         """
         self._session.tickets_read.pop(before.id, None)
+        values: dict[str, Any] = {
+            "title": after.title,
+            "price_minor": after.price.minor,
+            "currency": after.price.currency,
+            "capacity": after.capacity,
+            "version": after.version,
+        }
         if after.capacity != before.capacity:
-            self._share_out(before.id, after.capacity)
+            values["overcommitted"] = self._share_out(before.id, after.capacity, over_commit=over_commit)
         result = self._session.execute(
-            sa.update(tickets)
-            .where(tickets.c.id == before.id, tickets.c.version == before.version)
-            .values(
-                title=after.title,
-                price_minor=after.price.minor,
-                currency=after.price.currency,
-                capacity=after.capacity,
-                version=after.version,
-            )
+            sa.update(tickets).where(tickets.c.id == before.id, tickets.c.version == before.version).values(**values)
         )
         if result.rowcount != 1:
             raise ConcurrencyConflict()
 
-    def _share_out(self, ticket_id: str, capacity: int) -> None:
+    def _share_out(self, ticket_id: str, capacity: int, *, over_commit: bool = False) -> bool:
+        """Share ``capacity`` out over the ticket's stripes; return whether the ticket is now over-committed."""
         rows = self._session.execute(_LOCK_STRIPES, {"ticket": ticket_id}).all()
         taken = [row.held + row.sold for row in rows]
         if sum(taken) > capacity:
-            raise ConcurrencyConflict()
+            if not over_commit:
+                raise ConcurrencyConflict()
+            # Every stripe keeps exactly what it holds and sold: none has room.
+            full = {row.stripe: taken[n] for n, row in enumerate(rows) if taken[n] != row.capacity}
+            self._write_stripes(ticket_id, full)
+            return True
         # As many stripes as a new ticket of this capacity would get, never fewer than it has.
         count = max(len(rows), min(self._session.stripes, capacity), 1)
         taken += [0] * (count - len(taken))
@@ -321,6 +332,7 @@ class SqlTicketRepository:
         for stripe in range(len(rows), count):
             values = {"ticket_id": ticket_id, "stripe": stripe, "capacity": capacities[stripe], "held": 0, "sold": 0}
             self._session.insert(ticket_stripes, values)
+        return False
 
     def units(self, ticket_id: str, now: datetime) -> Units:
         """Return the ticket's capacity, units held by live orders and units sold, as of ``now``.
@@ -339,7 +351,7 @@ class SqlTicketRepository:
             raise NotFound()
         return Units(capacity=row.capacity, held=int(row.held), sold=int(row.sold))
 
-    def reserve(self, ticket_id: str, quantity: int, now: datetime) -> bool:
+    def reserve(self, ticket_id: str, quantity: int, now: datetime, *, over_commit: bool = False) -> bool:
         """Take ``quantity`` units atomically if they fit under the ticket's capacity.
 
         One conditional UPDATE of one stripe with room, picked from a random start; when no
@@ -349,6 +361,9 @@ class SqlTicketRepository:
         mean "expire the due holds and try once more" (the service layer does). The stripe is
         kept for the order added next, and the ticket as read by the reservation is what
         ``get`` returns for the rest of the unit.
+
+        With ``over_commit`` (a replica recording units its source already took), the units are
+        taken even where they do not fit: the ticket is then over-committed (see ``save``).
 
         Raises:
             ConcurrencyConflict: A rival took the last units of the stripe picked; the unit of
@@ -369,19 +384,33 @@ class SqlTicketRepository:
             row = self._session.first(_RESERVE_IN_THE_STRIPE, params)
             stripe = None if row is None else row.stripe
         if stripe is None:
-            stripe = self._reserve_at_the_margin(ticket_id, quantity)
+            stripe = self._reserve_at_the_margin(ticket_id, quantity, over_commit=over_commit)
         if stripe is None:
             return False
         self._session.reserved.setdefault(ticket_id, []).append(stripe)
         return True
 
-    def _reserve_at_the_margin(self, ticket_id: str, quantity: int) -> int | None:
+    def _reserve_at_the_margin(self, ticket_id: str, quantity: int, *, over_commit: bool = False) -> int | None:
         rows = self._session.execute(_LOCK_STRIPES, {"ticket": ticket_id}).all()
-        free = {row.stripe: row.capacity - row.held - row.sold for row in rows}
-        if sum(free.values()) < quantity:
+        if not rows:
             return None
-        target: int = max(free, key=lambda stripe: (free[stripe], -stripe))
         original = {row.stripe: row.capacity for row in rows}
+        taken = {row.stripe: row.held + row.sold for row in rows}
+        # With the stripes locked no edit is under way: the ticket read now is the committed one.
+        ticket = self._session.first(_OVERCOMMITTED, {"id": ticket_id})
+        assert ticket is not None, "a ticket with stripes exists"
+        if ticket.overcommitted:
+            if sum(taken.values()) + quantity > ticket.capacity:
+                return self._over_commit(ticket_id, quantity, original, taken) if over_commit else None
+            # The units fit again: share the capacity out as usual and take the fast path from now on.
+            fair = shares(ticket.capacity - sum(taken.values()), len(rows))
+            original = {stripe: taken[stripe] + fair[n] for n, stripe in enumerate(sorted(taken))}
+            self._write_stripes(ticket_id, original)
+            self._session.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(overcommitted=False))
+        free = {stripe: original[stripe] - taken[stripe] for stripe in original}
+        if sum(free.values()) < quantity:
+            return self._over_commit(ticket_id, quantity, original, taken) if over_commit else None
+        target: int = max(free, key=lambda stripe: (free[stripe], -stripe))
         capacities = dict(original)
         missing = quantity - free[target]
         for stripe in sorted(free):
@@ -396,6 +425,15 @@ class SqlTicketRepository:
         changed = {stripe: cap for stripe, cap in capacities.items() if cap != original[stripe]}
         self._write_stripes(ticket_id, changed, held_in=target, quantity=quantity)
         return target
+
+    def _over_commit(self, ticket_id: str, quantity: int, shared: dict[int, int], taken: dict[int, int]) -> int:
+        """Take units that do not fit (a replica's record of its source's order) and mark the ticket."""
+        first = min(taken)
+        capacities = {stripe: taken[stripe] + (quantity if stripe == first else 0) for stripe in taken}
+        changed = {stripe: cap for stripe, cap in capacities.items() if cap != shared[stripe]}
+        self._write_stripes(ticket_id, changed, held_in=first, quantity=quantity)
+        self._session.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(overcommitted=True))
+        return first
 
     def _write_stripes(
         self, ticket_id: str, capacities: dict[int, int], *, held_in: int | None = None, quantity: int = 0

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
-from eventhive_core.adapters.sqlalchemy.engine import create_engine
+from eventhive_core.adapters.sqlalchemy.engine import WRITE, create_engine
 from eventhive_core.adapters.sqlalchemy.pg_fast_path import PgFastPathSession
 from eventhive_core.adapters.sqlalchemy.queries import SqlReadQueries
 from eventhive_core.adapters.sqlalchemy.session import SqlSession
+from eventhive_core.adapters.sqlalchemy.tables import service_role
 from eventhive_core.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
-from eventhive_core.domain.errors import ConfigurationError
+from eventhive_core.domain.errors import ConfigurationError, RoleMismatch
 
 #: Stripes per new ticket on PostgreSQL: enough for a few dozen concurrent buyers of one ticket
 #: to rarely wait on each other (benchmarks/reserve_hot_ticket.py), few enough that summing
@@ -93,6 +96,29 @@ class SqlAlchemyStorage:
     def queries(self) -> SqlReadQueries:
         """The read side."""
         return self._queries
+
+    def claim_role(self, role: str | None, now: datetime) -> None:
+        """Mark the database as the ``role`` service's, or check that it is (None: the whole platform's).
+
+        The first service to start on an empty database writes its role; from then on any other
+        role, or the whole platform, is refused. A database with no mark is any newcomer's.
+
+        Raises:
+            RoleMismatch: The database belongs to another service, or (for ``role`` None) to any service.
+        """
+        # A write transaction from the start: SQLite then waits for a rival claim instead of failing.
+        with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+            marked = conn.execute(sa.select(service_role.c.role)).scalar()
+            if marked is None and role is not None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(sa.insert(service_role).values(id=1, role=role, claimed_at=now))
+                    return
+                except sa.exc.IntegrityError:
+                    # Another service claimed it at the same instant: judge by its mark.
+                    marked = conn.execute(sa.select(service_role.c.role)).scalar()
+            if marked != role:
+                raise RoleMismatch(str(self.engine.url), marked, role)
 
     def close(self) -> None:
         """Close every pooled connection."""

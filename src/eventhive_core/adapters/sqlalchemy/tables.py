@@ -91,6 +91,9 @@ tickets = sa.Table(
     sa.Column("capacity", sa.Integer(), nullable=False),
     sa.Column("version", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # A replica took an edit lowering the capacity below the units already taken: its stripes
+    # then share more than the capacity, and reservations go the slow way until the units fit.
+    sa.Column("overcommitted", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.CheckConstraint("capacity >= 0", name="capacity_not_negative"),
     # The listings' keyset order.
     sa.Index("ix_tickets_created", "created_at", "id"),
@@ -214,6 +217,17 @@ idempotency_keys = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
 )
 
+#: The split service this database belongs to (one row; none for the whole platform in one process).
+service_role = sa.Table(
+    "service_role",
+    metadata,
+    # Always 1: two services claiming an empty database at once cannot both insert their row.
+    sa.Column("id", sa.SmallInteger(), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("claimed_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("id = 1", name="one_row"),
+)
+
 revoked_tokens = sa.Table(
     "revoked_tokens",
     metadata,
@@ -234,6 +248,7 @@ __all__ = [
     "payments",
     "processed_messages",
     "revoked_tokens",
+    "service_role",
     "ticket_stripes",
     "tickets",
     "users",
