@@ -117,6 +117,10 @@ OrderStatusText = Literal["created", "awaiting:payment", "complete", "cancelled"
 CancelReasonText = Literal["buyer", "expired"]
 #: Why an order was cancelled, as `eventhive_core.domain.order.CancelReason` spells it (version 2 on).
 CancelReasonTextV2 = Literal["buyer", "expired", "refunded"]
+#: Why the orders service refused a payment, spelt as the `payment:refunded` reason the payments service
+#: then refunds it with (`eventhive_core.service_layer.settlement.RefundReason`). A closed set, as for
+#: cancellations: a consumer maps each value to a refund, so a new one needs a new version.
+PaymentRefusalReasonText = Literal["order_not_live", "already_paid"]
 
 
 class OrderCreatedV1(Payload):
@@ -186,6 +190,42 @@ class OrderCancelledV2(Payload):
     """Why: `buyer`, `expired` when the hold ran out, or `refunded` when the seller gave the money back."""
 
 
+class OrderCompletedV1(Payload):
+    """An order was paid: its units are sold (`order:completed`, version 1)."""
+
+    event_type: ClassVar[str] = "order:completed"
+    schema_version: ClassVar[int] = 1
+
+    id: EntityId
+    """The order's id."""
+    version: EntityVersion
+    """The order's version after completing."""
+    ticket_id: EntityId
+    """The ticket whose units are sold."""
+    quantity: Units
+    """Units sold."""
+    payment_id: EntityId
+    """The payment that completed the order."""
+
+
+class OrderPaymentRefusedV1(Payload):
+    """The orders service would not take a payment for an order (`order:payment_refused`, version 1).
+
+    The payments service refunds it.
+    """
+
+    event_type: ClassVar[str] = "order:payment_refused"
+    schema_version: ClassVar[int] = 1
+
+    order_id: EntityId
+    """The order the payment was for."""
+    payment_id: EntityId
+    """The payment refused: the payments service refunds it."""
+    reason: PaymentRefusalReasonText
+    """Why: `order_not_live` (the hold was over and the late-payment policy did not keep the money) or
+    `already_paid` (another payment had completed the order)."""
+
+
 class ExpirationCompleteV1(Payload):
     """An order's hold ran out and the order was cancelled for it (`expiration:complete`, version 1)."""
 
@@ -194,6 +234,21 @@ class ExpirationCompleteV1(Payload):
 
     order_id: EntityId
     """The expired order."""
+
+
+class ExpirationDueV1(Payload):
+    """The expiration service's timer for an order's hold ran out (`expiration:due`, version 1).
+
+    The orders service expires the order if its hold is over by its own clock.
+    """
+
+    event_type: ClassVar[str] = "expiration:due"
+    schema_version: ClassVar[int] = 1
+
+    order_id: EntityId
+    """The order whose hold ran out."""
+    due_at: UtcDatetime
+    """When the hold ends, as the expiration service's replica of the order has it (ISO 8601, UTC)."""
 
 
 class PaymentCreatedV1(Payload):
@@ -276,7 +331,10 @@ PAYLOADS: dict[tuple[str, int], type[Payload]] = {
         OrderCreatedV1,
         OrderCancelledV1,
         OrderCancelledV2,
+        OrderCompletedV1,
+        OrderPaymentRefusedV1,
         ExpirationCompleteV1,
+        ExpirationDueV1,
         PaymentCreatedV1,
         PaymentRefundedV1,
         UserBannedV1,

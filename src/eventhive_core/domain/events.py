@@ -75,11 +75,57 @@ class OrderCancelled(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class OrderCompleted(DomainEvent):
+    """An order was paid: its units are sold.
+
+    The service that owns orders publishes it when a payment completes an order, so the
+    replicas of the order (the tickets, payments and expiration services keep one) follow it
+    in version order: the original completed orders without publishing anything, and every
+    replica fell a version behind.
+    """
+
+    type: ClassVar[str] = "order:completed"
+    id: str
+    version: int
+    ticket_id: str
+    quantity: int
+    payment_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPaymentRefused(DomainEvent):
+    """The orders service would not take a payment for an order; the payments service refunds it.
+
+    Its hold was over, or another payment had completed it (``reason`` says which). The
+    payments service charges against its replica of the order, which may be behind, so only
+    the orders service can tell whether the money is kept.
+    """
+
+    type: ClassVar[str] = "order:payment_refused"
+    order_id: str
+    payment_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExpirationComplete(DomainEvent):
     """An order's hold ran out and the order was cancelled for it."""
 
     type: ClassVar[str] = "expiration:complete"
     order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpirationDue(DomainEvent):
+    """The expiration service's timer for an order's hold ran out.
+
+    The orders service expires the order if its hold is over by its own clock: the expiration
+    service only asks, since its replica of the order may be behind and its clock may differ.
+    """
+
+    type: ClassVar[str] = "expiration:due"
+    order_id: str
+    due_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +182,10 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         TicketUpdated,
         OrderCreated,
         OrderCancelled,
+        OrderCompleted,
+        OrderPaymentRefused,
         ExpirationComplete,
+        ExpirationDue,
         PaymentCreated,
         PaymentRefunded,
         UserBanned,

@@ -12,8 +12,11 @@ import pytest
 from eventhive_core.domain.events import (
     DomainEvent,
     ExpirationComplete,
+    ExpirationDue,
     OrderCancelled,
+    OrderCompleted,
     OrderCreated,
+    OrderPaymentRefused,
     PaymentCreated,
     PaymentRefunded,
     TicketCreated,
@@ -47,7 +50,10 @@ SAMPLES: list[DomainEvent] = [
         currency="EUR",
     ),
     OrderCancelled(id=ORDER, version=1, ticket_id=GIG, quantity=2, reason=CancelReason.EXPIRED),
+    OrderCompleted(id=ORDER, version=1, ticket_id=GIG, quantity=2, payment_id=PAYMENT),
+    OrderPaymentRefused(order_id=ORDER, payment_id=PAYMENT, reason="already_paid"),
     ExpirationComplete(order_id=ORDER),
+    ExpirationDue(order_id=ORDER, due_at=NOON + timedelta(seconds=60, microseconds=123456)),
     PaymentCreated(
         id=PAYMENT, order_id=ORDER, provider="fake", provider_ref="ch_123", amount_minor=5000, currency="EUR"
     ),
@@ -78,3 +84,18 @@ def samples() -> list[DomainEvent]:
 @pytest.fixture
 def order_created() -> OrderCreated:
     return next(event for event in SAMPLES if isinstance(event, OrderCreated))
+
+
+@pytest.fixture
+def order_completed() -> OrderCompleted:
+    return next(event for event in SAMPLES if isinstance(event, OrderCompleted))
+
+
+@pytest.fixture
+def order_payment_refused() -> OrderPaymentRefused:
+    return next(event for event in SAMPLES if isinstance(event, OrderPaymentRefused))
+
+
+@pytest.fixture
+def expiration_due() -> ExpirationDue:
+    return next(event for event in SAMPLES if isinstance(event, ExpirationDue))

@@ -97,6 +97,67 @@ def test_data_of_the_wrong_shape_is_refused_rather_than_coerced(order_created, f
         parse_message(message_from(body))
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", "42"),
+        ("version", -1),
+        ("ticket_id", None),
+        ("quantity", 0),
+        ("quantity", "2"),
+        ("payment_id", "ch_123"),  # the payment's EventHive id, never the provider's
+    ],
+)
+def test_an_order_completed_event_outside_its_contract_is_refused_naming_the_field(order_completed, field, value):
+    body = body_of(order_completed)
+    body["data"][field] = value
+
+    with pytest.raises(InvalidEnvelope, match=rf"\(order:completed v1\) has invalid data: data\.{field}: "):
+        parse_message(message_from(body))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("reason", "fraud"),  # the payments service could not refund for a reason it does not know
+        ("reason", "seller"),  # a refund reason, but not one the orders service refuses a payment for
+        ("reason", ""),
+        ("payment_id", "42"),
+        ("order_id", 7),
+    ],
+)
+def test_a_payment_refusal_outside_its_contract_is_refused_naming_the_field(order_payment_refused, field, value):
+    body = body_of(order_payment_refused)
+    body["data"][field] = value
+
+    with pytest.raises(InvalidEnvelope, match=rf"\(order:payment_refused v1\) has invalid data: data\.{field}: "):
+        parse_message(message_from(body))
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("2026-01-01T12:01:00", "Input should have timezone info"),
+        (1767268860, "must be an ISO 8601 date-time string"),  # lax parsing would read a Unix time
+        ("tomorrow", "Input should be a valid datetime"),
+    ],
+)
+def test_an_expiration_due_time_without_a_timezone_or_not_text_is_refused(expiration_due, value, problem):
+    body = body_of(expiration_due)
+    body["data"]["due_at"] = value
+
+    with pytest.raises(InvalidEnvelope, match=rf"\(expiration:due v1\) has invalid data: data\.due_at: .*{problem}"):
+        parse_message(message_from(body))
+
+
+def test_an_expiration_due_without_its_order_is_refused(expiration_due):
+    body = body_of(expiration_due)
+    del body["data"]["order_id"]
+
+    with pytest.raises(InvalidEnvelope, match=r"data\.order_id: Field required"):
+        parse_message(message_from(body))
+
+
 def test_a_naive_datetime_in_data_is_refused(order_created):
     body = body_of(order_created)
     body["data"]["expires_at"] = "2026-01-01T12:01:00"

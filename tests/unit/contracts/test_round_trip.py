@@ -15,14 +15,16 @@ from eventhive_core.contracts import (
     Envelope,
     OrderCancelledV2,
     OrderCreatedV1,
+    OrderPaymentRefusedV1,
     parse_message,
     to_domain_event,
     to_envelope,
     to_message,
 )
-from eventhive_core.domain.events import EVENT_TYPES, DomainEvent, OrderCreated
+from eventhive_core.domain.events import EVENT_TYPES, DomainEvent, OrderCreated, OrderPaymentRefused
 from eventhive_core.domain.order import CancelReason, OrderStatus
 from eventhive_core.ports.messages import Message
+from eventhive_core.service_layer.settlement import RefundReason
 
 PRODUCER = "eventhive/orders@0.1.0"
 COMMITTED = datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC)
@@ -118,6 +120,49 @@ def test_a_consumer_accepts_fields_a_newer_producer_added_within_the_same_versio
 def test_order_status_and_cancel_reason_spell_the_domain_enums():
     assert set(get_args(OrderCreatedV1.model_fields["status"].annotation)) == {s.value for s in OrderStatus}
     assert set(get_args(OrderCancelledV2.model_fields["reason"].annotation)) == {r.value for r in CancelReason}
+
+
+def test_an_order_completed_event_carries_the_payment_that_completed_it_there_and_back(order_completed):
+    data = json.loads(wire(order_completed).body)["data"]
+
+    assert data == {
+        "id": order_completed.id,
+        "version": 1,
+        "ticket_id": order_completed.ticket_id,
+        "quantity": 2,
+        "payment_id": order_completed.payment_id,
+    }
+    assert to_domain_event(parse_message(wire(order_completed))) == order_completed
+
+
+def test_a_payment_refusal_round_trips_with_either_reason_even_given_as_the_refund_enum(order_payment_refused):
+    for reason in (RefundReason.ORDER_NOT_LIVE, RefundReason.ALREADY_PAID):
+        event = dataclasses.replace(order_payment_refused, reason=reason)
+
+        back = to_domain_event(parse_message(wire(event)))
+
+        assert back == OrderPaymentRefused(event.order_id, event.payment_id, reason.value)
+        assert json.loads(wire(event).body)["data"]["reason"] == reason.value
+
+
+def test_the_payment_refusal_reasons_are_refund_reasons_the_payments_service_knows():
+    # The payments service refunds a refused payment with RefundReason(event.reason): each must parse.
+    reasons = set(get_args(OrderPaymentRefusedV1.model_fields["reason"].annotation))
+
+    assert reasons == {RefundReason.ORDER_NOT_LIVE.value, RefundReason.ALREADY_PAID.value}
+    assert reasons <= {reason.value for reason in RefundReason}
+
+
+def test_an_expiration_due_time_travels_as_utc_whatever_zone_it_was_made_in(expiration_due):
+    berlin = timezone(timedelta(hours=1))
+    event = dataclasses.replace(expiration_due, due_at=datetime(2026, 1, 1, 13, 1, tzinfo=berlin))
+
+    body = json.loads(wire(event).body)
+    back = to_domain_event(parse_message(wire(event)))
+
+    assert body["data"] == {"order_id": expiration_due.order_id, "due_at": "2026-01-01T12:01:00Z"}
+    assert back == event
+    assert back.due_at.tzinfo is UTC
 
 
 @given(

@@ -10,9 +10,12 @@ from eventhive_core.contracts import json_schemas
 
 EXPECTED = [
     "expiration.complete.v1.json",
+    "expiration.due.v1.json",
     "order.cancelled.v1.json",
     "order.cancelled.v2.json",
+    "order.completed.v1.json",
     "order.created.v1.json",
+    "order.payment_refused.v1.json",
     "payment.created.v1.json",
     "payment.refunded.v1.json",
     "ticket.created.v1.json",
