@@ -121,6 +121,9 @@ class ConfigDefaults:
     EVENTHIVE_BLOCK_PLUGINS: tuple[str, ...] = ()
     """Entry-point plugins never to load."""
 
+    EVENTHIVE_ROLE: str | None = None
+    """The service this app is in a split (``auth``, ``tickets``, ``orders``, ``payments``, ``expiration``)."""
+
     EVENTHIVE_PRODUCER = "eventhive"
     """This component's name in event envelopes (``eventhive/<producer>@<version>``)."""
 
@@ -152,7 +155,7 @@ class ConfigDefaults:
     """Prefix before ``/api``; empty keeps the original's ``/api/...`` paths."""
 
     EVENTHIVE_PAGES = True
-    """Serve the server-rendered web pages (``/``, ``/auth/...``, ``/tickets/...``, ``/orders/...``) at the prefix."""
+    """Serve the server-rendered web pages (``/``, ``/auth/...``, ``/tickets/...``...) at the prefix; off for a role."""
 
     EVENTHIVE_STRIPE_JS_URL = "https://js.stripe.com/v3/"
     """Where the pages load Stripe.js from when the provider is ``stripe`` (a stand-in's address in tests)."""
@@ -204,6 +207,10 @@ class ConfigDefaults:
 DEFAULTS: Mapping[str, object] = MappingProxyType(
     {name: getattr(ConfigDefaults, name) for name in vars(ConfigDefaults) if name.startswith(PREFIX)}
 )
+
+#: Defaults that differ for a service of a split (``EVENTHIVE_ROLE`` set): the pages show the whole platform,
+#: which one service cannot serve, so they are off (and ``init_app`` refuses them on).
+ROLE_DEFAULTS: Mapping[str, object] = MappingProxyType({"EVENTHIVE_PAGES": False})
 
 #: The keys that are core settings (validated into HiveSettings); the rest are Flask's own.
 CORE_KEYS: frozenset[str] = frozenset(PREFIX + name.upper() for name in HiveSettings.model_fields)
@@ -301,6 +308,13 @@ class FlaskSettings(BaseModel):
         return names
 
 
+def defaults_for(config: Mapping[str, object]) -> Mapping[str, object]:
+    """Return the defaults for ``config``: :data:`DEFAULTS`, and :data:`ROLE_DEFAULTS` over them for a role."""
+    if config.get("EVENTHIVE_ROLE"):
+        return {**DEFAULTS, **ROLE_DEFAULTS}
+    return DEFAULTS
+
+
 def unknown_keys(config: Mapping[str, object]) -> list[str]:
     """Return the ``EVENTHIVE_*`` keys of ``config`` that are not known config keys."""
     return sorted(key for key in config if key.startswith(PREFIX) and key not in DEFAULTS)
@@ -326,9 +340,11 @@ __all__ = [
     "CORE_KEYS",
     "DEFAULTS",
     "PREFIX",
+    "ROLE_DEFAULTS",
     "SHARED_KEYS",
     "ConfigDefaults",
     "FlaskSettings",
+    "defaults_for",
     "flask_settings",
     "hive_settings",
     "unknown_keys",

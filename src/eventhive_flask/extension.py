@@ -74,16 +74,24 @@ class EventHive:
 
         Raises:
             RuntimeError: EventHive is already set up on this app.
-            ConfigurationError: A config key is unknown or invalid, or a backend cannot start.
+            ConfigurationError: A config key is unknown or invalid (the pages asked for with a role, say),
+                or a backend cannot start.
         """
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(
                 f"EventHive is already set up on the app {app.name!r}; reuse the existing EventHive "
                 "instance instead of calling init_app twice."
             )
-        for key, value in cfg.DEFAULTS.items():
+        for key, value in cfg.defaults_for(app.config).items():
             app.config.setdefault(key, value)
         settings, flask_settings = _validate(app)
+        if settings.role is not None and flask_settings.pages:
+            # Checked before anything is built: the pages list, sell and buy across every service.
+            raise ConfigurationError(
+                f"EVENTHIVE_PAGES=true serves the whole platform's web pages, but EVENTHIVE_ROLE={settings.role} "
+                "runs one service of a split, which serves its JSON API only: leave EVENTHIVE_PAGES unset (or false) "
+                "with a role, or unset EVENTHIVE_ROLE to serve the whole platform."
+            )
         hive = bootstrap(settings, plugins=(specs_plugin, *self.plugins), **self.overrides)
         if flask_settings.pages and settings.payment_provider == "stripe" and not settings.stripe_publishable_key:
             # Checked after the provider itself, so a missing secret key is reported first.
@@ -96,7 +104,7 @@ class EventHive:
         app.extensions[EXTENSION_KEY] = EventHiveState(
             hive=hive, settings=settings, flask=flask_settings, api_root=api_root
         )
-        _register_http(app, hive, api_root)
+        _register_http(app, hive, api_root, settings.role)
         if flask_settings.pages:
             from eventhive_flask.views.pages import pages
 
@@ -155,11 +163,12 @@ def _validate(app: Flask) -> tuple[HiveSettings, cfg.FlaskSettings]:
         raise ConfigurationError(f"Invalid EventHive configuration: {exc}") from exc
 
 
-def _register_http(app: Flask, hive: Hive, api_root: str) -> None:
+def _register_http(app: Flask, hive: Hive, api_root: str, role: str | None) -> None:
     from eventhive_flask.openapi import openapi_view
     from eventhive_flask.views import api
 
-    app.register_blueprint(api, url_prefix=api_root)
+    # A service of a split gets its own routes only (ApiBlueprint reads the role option).
+    app.register_blueprint(api, url_prefix=api_root, role=role)
     app.add_url_rule(f"{api_root}/openapi.json", "eventhive_openapi", openapi_view)
     register_app_handlers(app, api_root)
     hive.plugins.hook.eventhive_flask_register_blueprints(app=app, hive=hive)

@@ -8,7 +8,8 @@ server with it (``tests/fuzz``).
 
 A few parts depend on the running server's settings: the currency's decimals (the prices'
 ``multipleOf`` and pattern), the most units per order, the payment provider's name (the webhook
-route) and the cookie's name.
+route) and the cookie's name; and a service of a split (``EVENTHIVE_ROLE``) documents only the
+paths it serves (:mod:`eventhive_flask.roles`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from eventhive_core.domain.validation import (
 )
 from eventhive_flask import schemas as s
 from eventhive_flask.responses import json_text_response
+from eventhive_flask.roles import serves
 from eventhive_flask.state import current_state
 
 #: A response body: a model, a ``(model,)`` tuple for a JSON array of it, or None for no body.
@@ -252,11 +254,12 @@ class _Server:
     places: int
     max_units: int
     provider: str
+    role: str | None = None
 
 
-def _models() -> list[tuple[type[BaseModel], Literal["validation", "serialization"]]]:
+def _models(operations: tuple[Operation, ...]) -> list[tuple[type[BaseModel], Literal["validation", "serialization"]]]:
     found: dict[type[BaseModel], Literal["validation", "serialization"]] = {}
-    for op in OPERATIONS:
+    for op in operations:
         if op.body is not None:
             found[op.body] = "validation"
         for body in op.responses.values():
@@ -392,13 +395,14 @@ def _operation(op: Operation, server: _Server) -> dict[str, object]:
 
 @functools.lru_cache(maxsize=16)
 def _document(server: _Server) -> str:
-    _, defs = models_json_schema(_models(), ref_template=s.REF, by_alias=True)
+    operations = tuple(op for op in OPERATIONS if serves(server.role, op.path))
+    _, defs = models_json_schema(_models(operations), ref_template=s.REF, by_alias=True)
     schemas: dict[str, Any] = {**defs.get("$defs", {}), **_settings_schemas(server)}
     for schema in schemas.values():
         for field_schema in schema.get("properties", {}).values():
             field_schema.pop("title", None)  # what pydantic derives from the name ("Ticketid") says nothing
     paths: dict[str, dict[str, object]] = {}
-    for op in OPERATIONS:
+    for op in operations:
         paths.setdefault(server.api_root + op.path, {})[op.method] = _operation(op, server)
     document = {
         "openapi": "3.1.0",
@@ -432,9 +436,13 @@ def build_openapi(
     currency: str = "USD",
     max_units_per_order: int = 10,
     payment_provider: str = "fake",
+    role: str | None = None,
 ) -> str:
-    """Return the OpenAPI 3.1 document (JSON text) for an API mounted at ``api_root`` with these settings."""
-    server = _Server(api_root, cookie_name, currency_exponent(currency), max_units_per_order, payment_provider)
+    """Return the OpenAPI 3.1 document (JSON text) for an API mounted at ``api_root`` with these settings.
+
+    ``role`` names a service of a split: the document then lists only the paths it serves.
+    """
+    server = _Server(api_root, cookie_name, currency_exponent(currency), max_units_per_order, payment_provider, role)
     return _document(server)
 
 
@@ -447,6 +455,7 @@ def openapi_view() -> Response:
         currency=state.settings.currency,
         max_units_per_order=state.settings.max_units_per_order,
         payment_provider=state.hive.payment_gateway.name,
+        role=state.settings.role,
     )
     return json_text_response(text)
 

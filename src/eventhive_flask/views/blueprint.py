@@ -2,19 +2,51 @@
 
 The route modules (``api_orders``, ``api_tickets``...) attach to :data:`api`; the package
 (``eventhive_flask.views``) imports them all so that the routes exist once it is imported.
+
+Registered with ``role=<EVENTHIVE_ROLE>``, the blueprint adds only that service's routes
+(:mod:`eventhive_flask.roles`): another service's path then has no rule at all and answers 404
+like any unknown path, before CSRF checks, rate limits or the body are looked at.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, request
+from flask.blueprints import BlueprintSetupState
+from flask.sansio.app import App
+from flask.typing import RouteCallable
 
 from eventhive_flask.auth import check_csrf
 from eventhive_flask.draining import drain_body
 from eventhive_flask.errors import handle_any
+from eventhive_flask.roles import serves
 from eventhive_flask.state import current_state
 
+
+class _RoleSetupState(BlueprintSetupState):
+    """Adds a route only if the role the blueprint is registered for serves it (every route without one)."""
+
+    def add_url_rule(
+        self, rule: str, endpoint: str | None = None, view_func: RouteCallable | None = None, **options: Any
+    ) -> None:
+        """Add ``rule`` to the app, unless the ``role`` option names a service that does not serve it."""
+        if serves(self.options.get("role"), rule):
+            super().add_url_rule(rule, endpoint, view_func, **options)
+
+
+class ApiBlueprint(Blueprint):
+    """A blueprint whose ``register_blueprint(..., role=...)`` keeps only that service's routes."""
+
+    def make_setup_state(
+        self, app: App, options: dict[str, Any], first_registration: bool = False
+    ) -> BlueprintSetupState:
+        """Return the setup state that filters the routes by the ``role`` option (Flask's documented hook)."""
+        return _RoleSetupState(self, app, options, first_registration)
+
+
 #: The API blueprint (registered by ``EventHive.init_app``; its endpoints are ``eventhive_api.*``).
-api = Blueprint("eventhive_api", __name__)
+api = ApiBlueprint("eventhive_api", __name__)
 
 
 #: Endpoints whose caller is authenticated by a signature over the body, not by the cookie.
@@ -44,4 +76,4 @@ def _finish(response: Response) -> Response:
 api.register_error_handler(Exception, handle_any)
 
 
-__all__ = ["SIGNED_ENDPOINTS", "WEBHOOK_MAX_CONTENT_LENGTH", "api"]
+__all__ = ["SIGNED_ENDPOINTS", "WEBHOOK_MAX_CONTENT_LENGTH", "ApiBlueprint", "api"]

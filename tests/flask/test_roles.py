@@ -1,0 +1,230 @@
+"""A service of a split (``EVENTHIVE_ROLE``) serves its own routes only; another's answer 404 like an unknown path."""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from eventhive_core import ConfigurationError, HiveSettings
+from eventhive_core.adapters.jwt_tokens import generate_ed25519_keypair
+from eventhive_core.testing.fakes import FrozenClock
+from eventhive_flask import EventHive
+from eventhive_flask.roles import ROLE_ROUTES
+from eventhive_flask.testing import make_test_app
+
+ROLES = ("auth", "tickets", "orders", "payments", "expiration")
+SOME_ID = "01a236d2-b2eb-706e-bfff-0236e0503719"
+
+#: One request per route of the API, with the service that owns it.
+ROUTES: tuple[tuple[str, str, str], ...] = (
+    ("auth", "POST", "/api/users/signup"),
+    ("auth", "POST", "/api/users/signin"),
+    ("auth", "POST", "/api/users/signout"),
+    ("auth", "GET", "/api/users/currentuser"),
+    ("auth", "POST", "/api/users/tokens"),
+    ("tickets", "GET", "/api/tickets"),
+    ("tickets", "POST", "/api/tickets"),
+    ("tickets", "GET", f"/api/tickets/{SOME_ID}"),
+    ("tickets", "PUT", f"/api/tickets/{SOME_ID}"),
+    ("orders", "GET", "/api/orders"),
+    ("orders", "POST", "/api/orders"),
+    ("orders", "GET", f"/api/orders/{SOME_ID}"),
+    ("orders", "DELETE", f"/api/orders/{SOME_ID}"),
+    ("orders", "POST", f"/api/orders/{SOME_ID}/refund"),
+    ("payments", "POST", "/api/payments"),
+    ("payments", "POST", "/api/payments/webhooks/fake"),
+)
+
+#: Paths every service answers.
+SHARED = (("GET", "/api/health"), ("GET", "/api/openapi.json"))
+
+
+@pytest.fixture(scope="module")
+def key_pair() -> tuple[str, str]:
+    return generate_ed25519_keypair()
+
+
+@pytest.fixture
+def role_app(key_pair: tuple[str, str], clock: FrozenClock) -> Iterator[Callable[..., Flask]]:
+    """``build(role, **config)``: an app of one service, keyed as a split keys it (only auth signs)."""
+    built: list[Flask] = []
+    private_key, public_key = key_pair
+
+    def build(role: str, **config: Any) -> Flask:
+        key = {"EVENTHIVE_JWT_PRIVATE_KEY": private_key} if role == "auth" else {"EVENTHIVE_JWT_PUBLIC_KEY": public_key}
+        app = make_test_app(
+            clock=clock,
+            EVENTHIVE_ROLE=role,
+            EVENTHIVE_JWT_ALGORITHM="EdDSA",
+            EVENTHIVE_JWT_SECRET=None,
+            **key,
+            **config,
+        )
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        EventHive.hive_for(app).close()
+
+
+def _routed(app: Flask, method: str, path: str) -> bool:
+    try:
+        app.url_map.bind("localhost").match(path, method=method)
+    except Exception:
+        return False
+    return True
+
+
+def test_the_routes_table_names_every_role_the_settings_accept() -> None:
+    accepted = typing.get_args(typing.get_args(HiveSettings.model_fields["role"].annotation)[0])
+
+    assert set(ROLE_ROUTES) == set(accepted) == set(ROLES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_service_routes_its_own_paths_and_the_shared_ones_and_no_other(
+    role: str, role_app: Callable[..., Flask]
+) -> None:
+    app = role_app(role)
+
+    own = [(method, path) for owner, method, path in ROUTES if owner == role]
+    others = [(method, path) for owner, method, path in ROUTES if owner != role]
+    assert [route for route in [*own, *SHARED] if not _routed(app, *route)] == []
+    assert [route for route in others if _routed(app, *route)] == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_another_services_route_answers_404_exactly_as_an_unknown_path(
+    role: str, role_app: Callable[..., Flask]
+) -> None:
+    client = role_app(role).test_client()
+    unknown = client.post("/api/nowhere", json={})
+    assert unknown.status_code == 404
+
+    for owner, method, path in ROUTES:
+        if owner == role:
+            continue
+        response = client.open(path, method=method, json={} if method in {"POST", "PUT"} else None)
+        assert (response.status_code, response.get_json()) == (404, unknown.get_json()), (method, path)
+        assert response.headers["Content-Type"] == unknown.headers["Content-Type"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_service_answers_its_health_route(role: str, role_app: Callable[..., Flask]) -> None:
+    response = role_app(role).test_client().get("/api/health")
+
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_openapi_document_lists_the_paths_the_service_routes(role: str, role_app: Callable[..., Flask]) -> None:
+    app = role_app(role)
+    document = app.test_client().get("/api/openapi.json").get_json()
+
+    documented = {
+        (method.upper(), re.sub(r"\{[^}]+\}", "<x>", path))
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    served = {
+        (method, re.sub(r"<[^>]+>", "<x>", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.rule != "/api/openapi.json"
+        for method in rule.methods or ()
+        if method not in {"HEAD", "OPTIONS"}
+    }
+    assert documented == served
+    assert ("GET", "/api/health") in documented
+
+
+def test_the_auth_service_signs_users_up_and_in(role_app: Callable[..., Flask]) -> None:
+    client = role_app("auth").test_client()
+    credentials = {"email": "ann@example.com", "password": "password"}
+
+    assert client.post("/api/users/signup", json=credentials).status_code == 201
+    assert client.get("/api/users/currentuser").get_json()["currentUser"]["email"] == "ann@example.com"
+    assert client.post("/api/users/signin", json=credentials).status_code == 200
+    assert client.post("/api/users/tokens", json=credentials).status_code == 200
+    assert client.post("/api/users/signout", json={}).status_code == 200
+
+
+def test_the_tickets_service_lists_a_ticket_for_the_user_the_auth_services_cookie_names(
+    role_app: Callable[..., Flask],
+) -> None:
+    auth, tickets = role_app("auth").test_client(), role_app("tickets").test_client()
+    signed_up = auth.post("/api/users/signup", json={"email": "seller@example.com", "password": "password"})
+    cookie = auth.get_cookie("eventhive")
+    assert cookie is not None
+    tickets.set_cookie("eventhive", cookie.value)
+
+    created = tickets.post("/api/tickets", json={"title": "Gig", "price": 10})
+
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["userId"] == signed_up.get_json()["id"]
+    assert tickets.get(f"/api/tickets/{created.get_json()['id']}").status_code == 200
+    assert [t["id"] for t in tickets.get("/api/tickets").get_json()] == [created.get_json()["id"]]
+
+
+@pytest.mark.parametrize(
+    ("role", "method", "path"),
+    [
+        ("orders", "GET", "/api/orders"),
+        ("orders", "POST", "/api/orders"),
+        ("orders", "DELETE", f"/api/orders/{SOME_ID}"),
+        ("orders", "POST", f"/api/orders/{SOME_ID}/refund"),
+        ("payments", "POST", "/api/payments"),
+    ],
+)
+def test_the_orders_and_payments_services_answer_their_routes_with_their_own_refusals(
+    role: str, method: str, path: str, role_app: Callable[..., Flask]
+) -> None:
+    response = role_app(role).test_client().open(path, method=method, json={} if method == "POST" else None)
+
+    assert response.status_code == 401  # routed, and refused for want of a signed-in user
+
+
+def test_the_payments_service_takes_its_providers_webhook(role_app: Callable[..., Flask]) -> None:
+    response = role_app("payments").test_client().post("/api/payments/webhooks/fake", data=b"{}")
+
+    assert response.status_code != 404
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_service_serves_no_pages_by_default(role: str, role_app: Callable[..., Flask]) -> None:
+    app = role_app(role)
+
+    assert "eventhive_pages" not in app.blueprints
+    assert app.config["EVENTHIVE_PAGES"] is False
+    assert app.test_client().get("/").status_code == 404
+
+
+def test_asking_for_the_pages_with_a_role_fails_at_start_naming_both_settings(
+    role_app: Callable[..., Flask],
+) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        role_app("tickets", EVENTHIVE_PAGES=True)
+
+    assert "EVENTHIVE_PAGES=true" in refused.value.message
+    assert "EVENTHIVE_ROLE=tickets" in refused.value.message
+
+
+def test_a_service_may_say_pages_off_itself(role_app: Callable[..., Flask]) -> None:
+    app = role_app("orders", EVENTHIVE_PAGES=False)
+
+    assert "eventhive_pages" not in app.blueprints
+
+
+def test_the_whole_platform_keeps_every_route_and_its_pages(clock: FrozenClock) -> None:
+    app = make_test_app(clock=clock, SECRET_KEY="s" * 32)
+    try:
+        assert [route for _, method, path in ROUTES if not _routed(app, method, path)] == []
+        assert "eventhive_pages" in app.blueprints
+    finally:
+        EventHive.hive_for(app).close()
