@@ -24,8 +24,8 @@ from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.ports.scheduler import ExpiryScheduler
 from eventhive_core.ports.storage import Storage, claim_role
 from eventhive_core.service_layer.denylist_feed import denylist_subscribers
-from eventhive_core.service_layer.expiry import schedule_expiry_subscriber
 from eventhive_core.service_layer.messagebus import subscribe_all
+from eventhive_core.service_layer.roles import role_subscribers, subscribe_role_deliveries
 from eventhive_core.service_layer.services import Services
 from eventhive_core.settings import HiveSettings
 from eventhive_core.version import __version__
@@ -104,11 +104,14 @@ def bootstrap(
     expiry = scheduler or registries.schedulers.get(settings.scheduler)(settings, settings.scheduler_options)
     hive = Hive(services=services, bus=bus, scheduler=expiry, plugins=pm)
 
+    # A service of a split feeds its own denylist under its own role (one durable consumer each).
+    denylist_role = settings.role or settings.denylist_role
     core = [
-        schedule_expiry_subscriber(expiry, services.expiration),
-        *denylist_subscribers(denylist, role=settings.denylist_role, token_ttl=settings.token_ttl, clock=clock),
+        *role_subscribers(settings.role, services, expiry),
+        *denylist_subscribers(denylist, role=denylist_role, token_ttl=settings.token_ttl, clock=clock),
     ]
     core_names = {subscriber.name for subscriber in core}
+    core_names.update(subscribe_role_deliveries(settings.role, bus, services))
     for subscription in registries.subscribers:
         if subscription.name in core_names:
             raise ConfigurationError(

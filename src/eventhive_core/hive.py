@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, overload
 
 from eventhive_core.clock import Clock
@@ -17,6 +17,7 @@ from eventhive_core.ports.scheduler import ExpiryScheduler
 from eventhive_core.ports.storage import Storage, UnitOfWork
 from eventhive_core.service_layer.background import Loop
 from eventhive_core.service_layer.expiry import ScheduledExpiries
+from eventhive_core.service_layer.expiry_requests import ExpiryRequests
 from eventhive_core.service_layer.messagebus import MessageBus
 from eventhive_core.service_layer.orders import ExpireResult
 from eventhive_core.service_layer.payment_events import WebhookOutcome
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     import pluggy
 
 log = logging.getLogger(__name__)
+
+#: The least wait of the expiration service of a split before asking again for an unanswered expiry.
+_ASK_AGAIN = timedelta(seconds=5)
 
 
 class Hive:
@@ -58,7 +62,16 @@ class Hive:
         self.plugins = plugins
         self.queries = Queries(services.storage.queries, services.clock)
         self._relay_loop = Loop("relay", self.relay_outbox, services.settings.outbox_poll_interval.total_seconds())
-        self._sweep_loop = Loop("sweeper", self.sweep, services.settings.sweep_interval.total_seconds())
+        sweep_every = services.settings.sweep_interval.total_seconds()
+        # Only where orders live are due holds swept; the expiration service of a split asks
+        # the orders service to expire them instead (its order replica is never written here).
+        self._requests: ExpiryRequests | None = None
+        self._sweep_loop: Loop | None = None
+        if services.owns_orders:
+            self._sweep_loop = Loop("sweeper", self.sweep, sweep_every)
+        elif services.settings.role == "expiration":
+            self._requests = ExpiryRequests(services, repeat_after=max(services.settings.sweep_interval, _ASK_AGAIN))
+            self._sweep_loop = Loop("expiry-requests", self.sweep, sweep_every)
         self._messagebus = MessageBus(services, after_command=self._relay_loop.nudge)
         self._expiries = ScheduledExpiries(self._expire_now, self.sweep, services.clock)
         self._started = False
@@ -150,9 +163,15 @@ class Hive:
     def sweep(self, batch_size: int | None = None) -> int:
         """Expire every due hold now, one transaction per batch; return how many orders were cancelled.
 
+        In the expiration service of a split, where orders are a replica, ask the orders service
+        to expire them instead (``expiration:due``) and return how many were asked about; in the
+        split's other services (orders aside) there is nothing to sweep: 0.
+
         Args:
             batch_size: Holds cancelled per transaction (500 when None).
         """
+        if self._requests is not None:
+            return self._requests.request_due()
         command = commands.SweepExpired() if batch_size is None else commands.SweepExpired(batch_size=batch_size)
         swept = self._messagebus.handle(command)
         assert isinstance(swept, int)
@@ -184,7 +203,8 @@ class Hive:
         self.scheduler.start(self._fire_expiry)
         if background:
             self._relay_loop.start()
-            self._sweep_loop.start()
+            if self._sweep_loop is not None:
+                self._sweep_loop.start()
 
     def close(self) -> None:
         """Stop threads, call shutdown hooks and release the adapters (idempotent)."""
@@ -193,7 +213,8 @@ class Hive:
                 return
             self._closed = True
         self._relay_loop.stop()
-        self._sweep_loop.stop()
+        if self._sweep_loop is not None:
+            self._sweep_loop.stop()
         self.scheduler.close()
         self.bus.close()
         try:
@@ -212,6 +233,9 @@ class Hive:
         self.close()
 
     def _fire_expiry(self, order_id: str) -> None:
+        if self._requests is not None:
+            self._requests.request(order_id)
+            return
         result = self.expire(order_id)
         log.debug("Expiry of %s: %s", order_id, result)
 

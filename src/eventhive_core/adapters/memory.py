@@ -179,6 +179,8 @@ class _Payments:
         self._tables = tables
 
     def add(self, payment: Payment) -> None:
+        if any(p.idempotency_key == payment.idempotency_key for p in self._tables.payments.values()):
+            raise ConcurrencyConflict()
         self._check_one_success(payment)
         self._tables.payments[payment.id] = payment
 

@@ -39,8 +39,10 @@ FINAL_STATUSES = frozenset({OrderStatus.COMPLETE, OrderStatus.CANCELLED})
 
 #: Allowed moves. Expiry and buyer cancellation start only from a holding status, so
 #: neither can ever cancel a complete order; only a refund does (see ``moved_to``).
+#: ``created`` → ``complete`` happens where payments are another service's (a split platform): the
+#: order never waits for the payment here, the payment's event completes it.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.CREATED: frozenset({OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED}),
+    OrderStatus.CREATED: frozenset({OrderStatus.AWAITING_PAYMENT, OrderStatus.COMPLETE, OrderStatus.CANCELLED}),
     OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.COMPLETE, OrderStatus.CREATED, OrderStatus.CANCELLED}),
     OrderStatus.COMPLETE: frozenset({OrderStatus.CANCELLED}),
     OrderStatus.CANCELLED: frozenset(),

@@ -25,7 +25,7 @@ from eventhive_core.domain.errors import (
     SoldOut,
     ValidationFailed,
 )
-from eventhive_core.domain.events import ExpirationComplete, OrderCancelled, OrderCreated
+from eventhive_core.domain.events import ExpirationComplete, OrderCancelled, OrderCompleted, OrderCreated
 from eventhive_core.domain.expiration import is_due
 from eventhive_core.domain.ids import OrderId, TicketId, UserId, is_valid_id, new_id
 from eventhive_core.domain.order import CancelReason, Order, OrderStatus
@@ -120,6 +120,17 @@ def order_created(order: Order) -> OrderCreated:
         expires_at=order.expires_at,
         amount_minor=order.amount.minor,
         currency=order.amount.currency,
+    )
+
+
+def order_completed(order: Order, payment_id: str) -> OrderCompleted:
+    """Return the ``order:completed`` event of an order ``payment_id`` just completed."""
+    return OrderCompleted(
+        id=order.id,
+        version=order.version,
+        ticket_id=order.ticket_id,
+        quantity=order.quantity,
+        payment_id=payment_id,
     )
 
 
@@ -266,8 +277,12 @@ def cancel_order(cmd: CancelOrder, services: Services) -> OrderView:
 
 
 def expire_order(cmd: ExpireOrder, services: Services) -> ExpireResult:
-    """Cancel an order whose hold ran out. Idempotent: a repeat or a paid order changes nothing."""
-    if not is_valid_id(cmd.order_id):
+    """Cancel an order whose hold ran out. Idempotent: a repeat or a paid order changes nothing.
+
+    Where orders are a replica (a split's other services), there is nothing of this service's
+    own to expire: ``not_found``.
+    """
+    if not is_valid_id(cmd.order_id) or not services.owns_orders:
         return ExpireResult.NOT_FOUND
     with services.storage.unit_of_work() as uow:
         order = uow.orders.get(cmd.order_id)
@@ -286,8 +301,11 @@ def sweep_expired(cmd: SweepExpired, services: Services) -> int:
     """Expire every due hold, one set-based batch per transaction; return how many were expired.
 
     Each batch is one ``expire_due`` in the storage and one write of all its events, so a
-    sweep's cost grows with the number of batches rather than with the number of holds.
+    sweep's cost grows with the number of batches rather than with the number of holds. Where
+    orders are a replica (a split's other services), nothing is swept: the orders service does.
     """
+    if not services.owns_orders:
+        return 0
     total = 0
     while True:
         with services.storage.unit_of_work() as uow:

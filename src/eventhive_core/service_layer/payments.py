@@ -120,9 +120,11 @@ def _check_payable(uow: UnitOfWork, services: Services, order: Order) -> None:
     if order.status is OrderStatus.CANCELLED:
         raise CannotPayCancelledOrder()
     if is_due(order, services.clock.now()):
-        # The hold ran out and nobody swept it yet: expire it now, then refuse like the original.
-        expire_in(uow, services, order)
-        uow.commit()
+        # The hold ran out and nobody swept it yet: expire it now (where orders live), then
+        # refuse like the original.
+        if services.owns_orders:
+            expire_in(uow, services, order)
+            uow.commit()
         raise CannotPayCancelledOrder()
     minimum = services.payment_gateway.minimum_charge(order.amount.currency)
     if order.amount.minor < minimum:
@@ -142,11 +144,12 @@ def _claim(cmd: PayOrder, services: Services, digest: str) -> _Claim:
         # Every claim is a guarded write on the order, even when it stays awaiting payment: on
         # PostgreSQL each statement sees the newest commits, so the attempts read above may be
         # newer than the order read before them; of two claims on one order version, one loses
-        # and runs again (never two attempts, never a second charge).
-        if order.status is OrderStatus.CREATED:
-            uow.orders.save(order, order.moved_to(OrderStatus.AWAITING_PAYMENT))
-        else:
-            uow.orders.save(order, order.bumped())
+        # and runs again (never two attempts, never a second charge). Where the order is a
+        # replica (a split's payments service), it is never written: two claims of the next
+        # attempt collide on its idempotency key instead (a unique index).
+        if services.owns_orders:
+            moved = order.moved_to(OrderStatus.AWAITING_PAYMENT) if order.status is OrderStatus.CREATED else None
+            uow.orders.save(order, moved or order.bumped())
         if latest is not None and latest.status is PaymentStatus.PENDING:
             leased = latest.charging(now + CHARGE_LEASE)
             uow.payments.save(latest, leased)
@@ -206,10 +209,12 @@ def _start_over(services: Services, old: Payment, cancelled: ChargeResult, diges
         if current.status is not PaymentStatus.PENDING or current.version != old.version:
             raise PaymentInProgress()  # someone else settled or took over the attempt meanwhile
         uow.payments.save(current, current.settled(PaymentStatus.FAILED, cancelled.provider_ref))
-        if order.status is not OrderStatus.AWAITING_PAYMENT or is_due(order, services.clock.now()):
+        waiting = OrderStatus.AWAITING_PAYMENT if services.owns_orders else OrderStatus.CREATED
+        if order.status is not waiting or is_due(order, services.clock.now()):
             uow.commit()
             raise CannotPayCancelledOrder()
-        uow.orders.save(order, order.bumped())  # as in _claim: one new attempt per order version
+        if services.owns_orders:
+            uow.orders.save(order, order.bumped())  # as in _claim: one new attempt per order version
         attempt = _new_attempt(services, order, len(uow.payments.for_order(order.id)) + 1, digest)
         uow.payments.add(attempt)
         uow.commit()

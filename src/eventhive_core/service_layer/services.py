@@ -63,6 +63,15 @@ class Services:
     denylist: Denylist | None = None
 
     @property
+    def owns_orders(self) -> bool:
+        """Tell whether orders are this Hive's own records (the whole platform, or the orders service of a split).
+
+        Elsewhere (the payments service) they are a replica, fed by the orders service's events
+        and never written here: what happens to an order is decided where it lives.
+        """
+        return self.settings.role in (None, "orders")
+
+    @property
     def payments(self) -> PaymentGateway:
         """Deprecated: renamed ``payment_gateway`` (``uow.payments`` is the payment attempts' repository)."""
         warnings.warn("Services.payments is renamed Services.payment_gateway", DeprecationWarning, stacklevel=2)

@@ -33,7 +33,7 @@ from eventhive_core.domain.payment import Payment, PaymentStatus
 from eventhive_core.domain.read_models import PaymentView
 from eventhive_core.ports.payments import PaymentProviderError
 from eventhive_core.ports.storage import UnitOfWork
-from eventhive_core.service_layer.orders import expire_in, order_created
+from eventhive_core.service_layer.orders import expire_in, order_completed, order_created
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services
 
@@ -199,14 +199,22 @@ def _keep_or_decide(
         now = services.clock.now()
         if current.status is PaymentStatus.FAILED or not is_current(uow, current):
             return RefundReason.ATTEMPT_ABANDONED, current
+        if not services.owns_orders:
+            # The orders service decides whether the order takes the money: it answers
+            # ``payment:created`` with ``order:completed``, or with ``order:payment_refused``,
+            # which ``refund_refused_payment`` below turns into a refund.
+            uow.payments.save(current, paid)
+            record(uow, services, payment_created(paid))
+            uow.commit()
+            return Settlement(payment_view(paid))
         if order.status is OrderStatus.COMPLETE:
             return RefundReason.ALREADY_PAID, current
         if order.status in HOLDING_STATUSES and not is_due(order, now):
             if order.status is OrderStatus.CREATED:
                 order = _moved(uow, order, OrderStatus.AWAITING_PAYMENT)
-            _moved(uow, order, OrderStatus.COMPLETE)
+            completed = _moved(uow, order, OrderStatus.COMPLETE)
             uow.payments.save(current, paid)
-            record(uow, services, payment_created(paid))
+            record(uow, services, payment_created(paid), order_completed(completed, paid.id))
             uow.commit()
             return Settlement(payment_view(paid))
         # The hold is over. Expire it now if nobody has (so the policy sees a cancelled order).
@@ -244,7 +252,7 @@ def _accept_late(uow: UnitOfWork, services: Services, order: Order, current: Pay
     complete = _moved(uow, _moved(uow, replacement, OrderStatus.AWAITING_PAYMENT), OrderStatus.COMPLETE)
     moved = paid.moved_to_order(replacement.id)
     uow.payments.save(current, moved)
-    record(uow, services, order_created(complete), payment_created(moved))
+    record(uow, services, order_created(complete), payment_created(moved), order_completed(complete, moved.id))
     return moved
 
 
@@ -286,7 +294,7 @@ def refund_and_record(
                 uow.payments.save(current, refunded)
                 record(uow, services, payment_refunded(refunded, reason))
                 current = refunded
-            order = uow.orders.get(current.order_id)
+            order = uow.orders.get(current.order_id) if services.owns_orders else None
             if order is not None and order.status in HOLDING_STATUSES and is_due(order, services.clock.now()):
                 expire_in(uow, services, order)
             uow.commit()
@@ -313,7 +321,7 @@ def fail_attempt(
             current = uow.payments.get(payment.id)
             if current is not None and current.status is PaymentStatus.PENDING:
                 uow.payments.save(current, current.settled(PaymentStatus.FAILED, provider_ref))
-                order = uow.orders.get(current.order_id)
+                order = uow.orders.get(current.order_id) if services.owns_orders else None
                 if order is not None and order.status is OrderStatus.AWAITING_PAYMENT and is_current(uow, current):
                     _moved(uow, order, OrderStatus.CREATED)
             uow.commit()

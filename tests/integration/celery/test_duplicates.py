@@ -82,5 +82,9 @@ def test_a_paid_order_is_never_cancelled_by_a_late_expiry(deploy, make_hive, row
     results = wait_until(lambda: sum((found := task_results(worker, task=EXPIRE_ORDER)).values()) == 2 and found, 15)
     assert results == {"'already_final'": 2}
     assert hive.queries.order(order.id).status is OrderStatus.COMPLETE
-    assert Counter(e["type"] for e in rows.events_for(order.id)) == {"order:created": 1, "payment:created": 1}
+    assert Counter(e["type"] for e in rows.events_for(order.id)) == {
+        "order:created": 1,
+        "payment:created": 1,
+        "order:completed": 1,
+    }
     assert hive.queries.ticket(ticket).sold == 1

@@ -21,7 +21,7 @@ _SQLITE_BUSY = ("database is locked", "database is busy", "database table is loc
 _UNIQUE_VIOLATION = "23505"
 
 #: Unique indexes whose violation means that a concurrent unit inserted the same row first.
-RACE_INDEXES = frozenset({"uq_orders_buyer_idempotency_key"})
+RACE_INDEXES = frozenset({"uq_orders_buyer_idempotency_key", "uq_payments_idempotency_key"})
 
 
 def is_retryable(error: exc.DBAPIError) -> bool:
@@ -44,7 +44,9 @@ def is_lost_race(error: exc.DBAPIError) -> bool:
     """Tell whether a driver error is a PostgreSQL unique violation of one of the ``RACE_INDEXES``.
 
     Only PostgreSQL needs this: its inserts of new orders ride along with the commit, so a
-    duplicate shows there. On SQLite the repository inserts with ``ON CONFLICT DO NOTHING``.
+    duplicate shows there, and two claims of one payment attempt can collide on its key. On
+    SQLite the repository inserts orders with ``ON CONFLICT DO NOTHING``, and its single writer
+    never lets two claims read the same attempts.
     """
     if getattr(error.orig, "sqlstate", None) != _UNIQUE_VIOLATION:
         return False

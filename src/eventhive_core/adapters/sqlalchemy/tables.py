@@ -166,6 +166,9 @@ payments = sa.Table(
     sa.Column("charging_until", UTCDateTime(), nullable=True),
     sa.Index("ix_payments_order", "order_id", "created_at"),
     sa.Index("ix_payments_provider_ref", "provider", "provider_ref"),
+    # One attempt per key (``order:<id>:pay:<n>``): of two claims of an order's next attempt, one
+    # loses here, also where no guarded write on the order serialises them (a split's payments).
+    sa.Index("uq_payments_idempotency_key", "idempotency_key", unique=True),
     # At most one succeeded payment per order, whatever the service layer does.
     sa.Index(
         "uq_payments_one_succeeded",

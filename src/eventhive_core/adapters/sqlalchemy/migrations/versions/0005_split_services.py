@@ -4,7 +4,8 @@
 so no other role starts on it. ``tickets.overcommitted`` marks a replica whose source lowered
 the capacity below the units the replica had already seen taken: its stripes keep sharing those
 units (more than the capacity), and on PostgreSQL the shares trigger accepts that for such a
-ticket only.
+ticket only. ``uq_payments_idempotency_key`` makes two claims of one attempt collide where no
+write on the order serialises them (the payments service keeps orders as a replica it never writes).
 
 Revision ID: 0005
 Revises: 0004
@@ -48,7 +49,7 @@ _SHARES_FUNCTION_0004 = _SHARES_FUNCTION.replace("capacity, overcommitted INTO",
 
 
 def upgrade() -> None:
-    """Add ``service_role`` and ``tickets.overcommitted``; let the shares trigger accept over-committed tickets."""
+    """Add ``service_role``, ``tickets.overcommitted`` and one attempt per key; let the trigger take over-commits."""
     op.create_table(
         "service_role",
         sa.Column("id", sa.SmallInteger(), nullable=False),
@@ -59,12 +60,14 @@ def upgrade() -> None:
     )
     # NOT NULL with a default: SQLite adds it without rebuilding the table.
     op.add_column("tickets", sa.Column("overcommitted", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_index("uq_payments_idempotency_key", "payments", ["idempotency_key"], unique=True)
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_SHARES_FUNCTION)
 
 
 def downgrade() -> None:
-    """Drop both (a database of a split service becomes an unmarked one)."""
+    """Drop them (a database of a split service becomes an unmarked one)."""
+    op.drop_index("uq_payments_idempotency_key", table_name="payments")
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_SHARES_FUNCTION_0004)
     with op.batch_alter_table("tickets") as batch:

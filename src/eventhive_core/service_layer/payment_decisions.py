@@ -1,0 +1,176 @@
+"""Money taken by one service for an order another service owns: the orders service decides, payments follows.
+
+In a split platform the payments service charges against its replica of the order, which may
+be a moment behind: the hold may have run out, or another payment may have completed the order,
+at the orders service meanwhile (the original's flaw 6 completed such orders anyway). So the
+payments service only records that the money arrived (``payment:created``), and the orders
+service, where the order lives, answers with exactly one event:
+
+- ``order:completed`` when the order's hold is live: the money is kept;
+- ``order:completed`` for a *replacement* order when the hold is over but the late-payment
+  policy accepts the money and the units are still free (``accept_if_available``); the payment
+  then follows its new order (:func:`attach_to_replacement`);
+- ``order:payment_refused`` otherwise, which the payments service turns into a refund, once.
+
+Each reaction runs in its subscriber's unit of work with the processed-message record, so a
+redelivered event changes nothing. The whole platform in one process settles in one
+transaction instead (:mod:`eventhive_core.service_layer.settlement`) and never sees these.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Final
+
+from eventhive_core.contracts.codec import parse_message, to_domain_event
+from eventhive_core.domain.events import OrderCompleted, OrderPaymentRefused, PaymentCreated
+from eventhive_core.domain.expiration import is_due
+from eventhive_core.domain.ids import OrderId, PaymentId, new_id
+from eventhive_core.domain.money import Money
+from eventhive_core.domain.order import HOLDING_STATUSES, Order, OrderStatus
+from eventhive_core.domain.payment import Payment, PaymentStatus
+from eventhive_core.ports.event_bus import Delivery, Subscription
+from eventhive_core.ports.messages import Message
+from eventhive_core.ports.storage import UnitOfWork
+from eventhive_core.service_layer.messagebus import SubscriberHandler, on_event
+from eventhive_core.service_layer.orders import expire_in, order_completed, order_created
+from eventhive_core.service_layer.publishing import record
+from eventhive_core.service_layer.replicas import ReplicaBehind
+from eventhive_core.service_layer.services import Services
+from eventhive_core.service_layer.settlement import RefundReason, Seen, refund_and_record
+
+log = logging.getLogger(__name__)
+
+#: Subscriber names; they key processed-message records, so they never change.
+SETTLE_PAYMENT: Final = "orders.settle_payment"
+REFUND_REFUSED_PAYMENT: Final = "payments.refund_refused_payment"
+ATTACH_TO_REPLACEMENT: Final = "payments.attach_payment_to_replacement"
+
+
+class PaymentForUnknownOrder(LookupError):
+    """A ``payment:created`` names an order the orders service does not have (delivered again, then dead-lettered)."""
+
+
+def settle_payment(event: PaymentCreated, uow: UnitOfWork, services: Services) -> None:
+    """Keep or refuse money the payments service took, inside the subscriber's ``uow``.
+
+    Raises:
+        PaymentForUnknownOrder: No such order here.
+    """
+    order = uow.orders.get(event.order_id)
+    if order is None:
+        raise PaymentForUnknownOrder(f"payment {event.id} names order {event.order_id}, which the orders service lacks")
+    now = services.clock.now()
+    if order.status in HOLDING_STATUSES and not is_due(order, now):
+        completed = order.moved_to(OrderStatus.COMPLETE)
+        uow.orders.save(order, completed)
+        record(uow, services, order_completed(completed, event.id))
+        return
+    if order.status is OrderStatus.COMPLETE:
+        _refuse(uow, services, event, RefundReason.ALREADY_PAID)
+        return
+    if order.status in HOLDING_STATUSES:
+        order = expire_in(uow, services, order)  # due but not yet swept: the policy judges a cancelled order
+    if services.late_payment(order, _as_payment(event, order)) == "accept_if_available":
+        replacement = _replacement(uow, services, order)
+        if replacement is not None:
+            completed = replacement.moved_to(OrderStatus.COMPLETE)
+            uow.orders.save(replacement, completed)
+            record(uow, services, order_created(replacement), order_completed(completed, event.id))
+            return
+    _refuse(uow, services, event, RefundReason.ORDER_NOT_LIVE)
+
+
+def _refuse(uow: UnitOfWork, services: Services, event: PaymentCreated, reason: RefundReason) -> None:
+    log.info("Refused payment %s for order %s (%s): the payments service refunds it", event.id, event.order_id, reason)
+    record(uow, services, OrderPaymentRefused(order_id=event.order_id, payment_id=event.id, reason=str(reason)))
+
+
+def _as_payment(event: PaymentCreated, order: Order) -> Payment:
+    """The payment as the late-payment policy sees it (the orders service keeps no payments)."""
+    return Payment(
+        id=PaymentId(event.id),
+        order_id=OrderId(order.id),
+        provider=event.provider,
+        amount=Money(event.amount_minor, event.currency),
+        status=PaymentStatus.SUCCEEDED,
+        idempotency_key="",
+        created_at=order.created_at,
+        provider_ref=event.provider_ref,
+    )
+
+
+def _replacement(uow: UnitOfWork, services: Services, order: Order) -> Order | None:
+    """Take the units again for a new order in ``created``; None if they are gone."""
+    now = services.clock.now()
+    if not uow.tickets.reserve(order.ticket_id, order.quantity, now):
+        return None
+    replacement = replace(
+        order,
+        id=OrderId(new_id()),
+        status=OrderStatus.CREATED,
+        version=0,
+        cancel_reason=None,
+        created_at=now,
+        expires_at=services.expiration.expires_at(now),
+        idempotency_key=None,
+    )
+    uow.orders.add(replacement)
+    return replacement
+
+
+def settle_payment_subscriber(services: Services) -> Subscription[SubscriberHandler]:
+    """Return ``orders.settle_payment``: role ``orders``, on ``payment:created``."""
+    return on_event(SETTLE_PAYMENT, "orders", PaymentCreated, lambda event, uow: settle_payment(event, uow, services))
+
+
+def refund_refused_payment_delivery(services: Services) -> Delivery:
+    """Return the bus callback of ``payments.refund_refused_payment`` (on ``order:payment_refused``).
+
+    Not an ordinary subscriber: the refund calls the provider, which must happen outside any
+    transaction, and the event is recorded as processed in the transaction that records the
+    refund (as a webhook's is), so a crash before that is redelivered and refunds once (the
+    provider call carries the attempt's refund key).
+    """
+
+    def deliver(message: Message) -> None:
+        event = to_domain_event(parse_message(message))
+        assert isinstance(event, OrderPaymentRefused)
+        with services.storage.unit_of_work() as uow:
+            payment = uow.payments.get(event.payment_id)
+        if payment is None or payment.status is not PaymentStatus.SUCCEEDED:
+            log.info("Nothing to refund for refused payment %s (%s)", event.payment_id, payment and payment.status)
+            return
+        refund_and_record(services, payment, RefundReason(event.reason), seen=Seen(REFUND_REFUSED_PAYMENT, message.id))
+
+    return deliver
+
+
+def attach_to_replacement(event: OrderCompleted, uow: UnitOfWork) -> None:
+    """Move the payment that completed a replacement order onto it (the payments service's records)."""
+    payment = uow.payments.get(event.payment_id)
+    if payment is None or payment.order_id == event.id:
+        return
+    if uow.orders.get(event.id) is None:
+        # The replacement's order:created reaches its own subscriber independently of this one.
+        raise ReplicaBehind(f"order {event.id}", None, event.version)
+    uow.payments.save(payment, payment.moved_to_order(OrderId(event.id)))
+
+
+def attach_to_replacement_subscriber() -> Subscription[SubscriberHandler]:
+    """Return ``payments.attach_payment_to_replacement``: role ``payments``, on ``order:completed``."""
+    return on_event(ATTACH_TO_REPLACEMENT, "payments", OrderCompleted, attach_to_replacement)
+
+
+__all__ = [
+    "ATTACH_TO_REPLACEMENT",
+    "REFUND_REFUSED_PAYMENT",
+    "SETTLE_PAYMENT",
+    "PaymentForUnknownOrder",
+    "attach_to_replacement",
+    "attach_to_replacement_subscriber",
+    "refund_refused_payment_delivery",
+    "settle_payment",
+    "settle_payment_subscriber",
+]
