@@ -5,7 +5,9 @@ outbox relay, expiry scheduler and sweeper running in every worker, fake payment
 secret generated once and kept in the data folder. gunicorn serves
 :func:`~eventhive_flask.app.create_app` with threaded workers
 (:class:`~eventhive_flask.serve_worker.ServeWorker`). Any ``EVENTHIVE_*`` environment variable swaps a part,
-for instance ``EVENTHIVE_DATABASE_URL=postgresql+psycopg://...``.
+for instance ``EVENTHIVE_DATABASE_URL=postgresql+psycopg://...``. ``eventhive service ROLE``
+(:mod:`eventhive_flask.service`) runs one service of the split with the same machinery
+(:func:`run_server`).
 
 Importing this module is cheap: Flask, gunicorn and the storage load when the command runs.
 """
@@ -20,6 +22,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -77,16 +80,25 @@ def prepare_environment(environ: MutableMapping[str, str], data_dir: Path, host:
     if environ.get("EVENTHIVE_JWT_ALGORITHM", "HS256") == "HS256" and not environ.get("EVENTHIVE_JWT_SECRET"):
         environ["EVENTHIVE_JWT_SECRET"] = datadir.signing_secret(data_dir)
     environ["EVENTHIVE_RUN_BACKGROUND"] = "true"
-    if "EVENTHIVE_COOKIE_SECURE" not in environ:
-        if is_loopback(host):
-            environ["EVENTHIVE_COOKIE_SECURE"] = "false"
-            notes.append(
-                "cookies:   Secure only over HTTPS (plain HTTP on loopback; a trusted proxy may report HTTPS: "
-                "EVENTHIVE_PROXY_HOPS)"
-            )
-        else:
-            notes.append("cookies:   marked Secure: browsers send them over HTTPS only (put TLS in front)")
+    notes.extend(default_cookie_security(environ, host))
     return notes
+
+
+def default_cookie_security(environ: MutableMapping[str, str], host: str) -> list[str]:
+    """Turn the Secure cookie off on plain-HTTP loopback, unless the environment says; return notes to print.
+
+    Browsers drop a Secure cookie that arrives over plain HTTP, so on loopback (where nobody else
+    listens) a server without TLS in front would sign nobody in.
+    """
+    if "EVENTHIVE_COOKIE_SECURE" in environ:
+        return []
+    if is_loopback(host):
+        environ["EVENTHIVE_COOKIE_SECURE"] = "false"
+        return [
+            "cookies:   Secure only over HTTPS (plain HTTP on loopback; a trusted proxy may report HTTPS: "
+            "EVENTHIVE_PROXY_HOPS)"
+        ]
+    return ["cookies:   marked Secure: browsers send them over HTTPS only (put TLS in front)"]
 
 
 def migrate(environ: Mapping[str, str]) -> tuple[str, str, str, str, str]:
@@ -163,9 +175,14 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def gunicorn_options(
-    host: str, port: int, workers: int, threads: int, listener_fd: int | None = None
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    listener_fd: int | None = None,
+    proc_name: str = "eventhive",
 ) -> dict[str, Any]:
-    """Return the gunicorn settings ``serve`` runs with.
+    """Return the gunicorn settings ``serve`` (and ``service``) run with.
 
     Args:
         host: The address to listen on.
@@ -174,6 +191,7 @@ def gunicorn_options(
         threads: Threads per worker.
         listener_fd: A socket already listening (see :func:`listen`): gunicorn serves on it
             instead of binding ``host``:``port`` itself.
+        proc_name: The processes' name in ``ps`` (where ``setproctitle`` is installed).
     """
     if listener_fd is not None:
         bind = f"fd://{listener_fd}"
@@ -192,7 +210,7 @@ def gunicorn_options(
         "accesslog": os.environ.get("EVENTHIVE_ACCESS_LOG") or None,
         "errorlog": "-",
         "loglevel": "warning",
-        "proc_name": "eventhive",
+        "proc_name": proc_name,
         "worker_int": _worker_quitting,
         # gunicorn would believe X-Forwarded-Proto from 127.0.0.1 by default; trust no one here,
         # so EVENTHIVE_PROXY_HOPS (Werkzeug's ProxyFix in the app) alone decides what to believe.
@@ -325,6 +343,133 @@ def _load_app() -> Any:
     return create_app()
 
 
+@dataclass(frozen=True)
+class Ready:
+    """What a server command found while getting ready, for its banner.
+
+    Attributes:
+        listener: The socket it listens on, handed to gunicorn after the banner.
+        host: The address it listens on.
+        port: The port it listens on (the real one when ``--port 0`` asked for any free port).
+        workers: Worker processes.
+        folder: The data folder, created.
+        notes: Lines the environment's preparation asked to print.
+        storage: The storage in use.
+        database_url: Its database URL, password included (show it with :func:`shown_url`), or "".
+        event_bus: The event bus in use.
+        scheduler: The expiry scheduler in use.
+        payments: The payment provider in use.
+        flask: The Flask-only settings the workers run with.
+    """
+
+    listener: socket.socket
+    host: str
+    port: int
+    workers: int
+    folder: Path
+    notes: list[str]
+    storage: str
+    database_url: str
+    event_bus: str
+    scheduler: str
+    payments: str
+    flask: FlaskSettings
+
+    @property
+    def root(self) -> str:
+        """The server's address with the URL prefix, without a closing slash (``http://127.0.0.1:8000``)."""
+        shown_host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{shown_host}:{self.port}{self.flask.url_prefix.rstrip('/')}"
+
+
+def run_server(
+    command: str,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    data_dir: str,
+    *,
+    environment: Callable[[Path], list[str]],
+    banner: Callable[[Ready], None],
+    proc_name: str = "eventhive",
+) -> None:
+    """Get ready, print the banner, and serve the app under gunicorn until stopped: ``serve`` and ``service`` alike.
+
+    In order: listen on the port (a taken port is then the only line printed), create the data
+    folder, let ``environment`` fill in ``os.environ`` for the workers, migrate and check the
+    settings (:func:`migrate`), build the app once (:func:`check_app`), print the banner, and hand
+    the socket to gunicorn. Ctrl-C at any moment stops cleanly with exit status 0.
+
+    Args:
+        command: The command's name, for messages (``serve``).
+        host: The address to listen on.
+        port: The port, or 0 for any free one.
+        workers: Worker processes.
+        threads: Threads per worker.
+        data_dir: The data folder (created if missing).
+        environment: Called with the data folder; sets the command's ``EVENTHIVE_*`` variables in
+            ``os.environ`` (the workers read them) and returns notes to print.
+        banner: Prints what is starting.
+        proc_name: The processes' name in ``ps``.
+
+    Raises:
+        click.ClickException: gunicorn is not installed, the port cannot be listened on, or a
+            setting or backend keeps the app from starting; one line each.
+    """
+    with _ctrl_c_deferred() as ctrl_c:
+        ready = _get_ready(ctrl_c, command, host, port, workers, data_dir, environment)
+        banner(ready)
+        click.echo("Press Ctrl-C to stop.", nl=True)
+        ctrl_c.stop_if_pressed()
+        # gunicorn owns the socket from here (it closes this descriptor once it has its own copy).
+        fd = ready.listener.detach()
+        options = gunicorn_options(host, ready.port, workers, threads, listener_fd=fd, proc_name=proc_name)
+        run_gunicorn({**options, "when_ready": ctrl_c.when_ready}, _load_app)
+
+
+def _get_ready(
+    ctrl_c: _EarlyCtrlC,
+    command: str,
+    host: str,
+    port: int,
+    workers: int,
+    data_dir: str,
+    environment: Callable[[Path], list[str]],
+) -> Ready:
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException(
+            f'eventhive {command} needs the server extra: pip install "eventhive-tickets[server]"'
+        ) from exc
+    from eventhive_flask import datadir
+
+    # First, so a taken port is the only line printed (building the app logs a warning or two),
+    # and nothing is migrated for a server that cannot start.
+    listener = listen(host, port)
+    # Closed when the command ends early; once gunicorn has it, detached and so left open.
+    click.get_current_context().call_on_close(listener.close)
+    port = listener.getsockname()[1]  # the real one when --port 0 asked for any free port
+    ctrl_c.stop_if_pressed()
+    folder = datadir.prepare(data_dir)
+    notes = environment(folder)
+    storage, url, bus, scheduler, payments = migrate(os.environ)
+    ctrl_c.stop_if_pressed()
+    flask_settings = check_app()
+    ctrl_c.stop_if_pressed()
+    if storage == "memory" and workers > 1:
+        raise click.ClickException(
+            "EVENTHIVE_STORAGE=memory keeps data inside one process, so each worker would have its own: "
+            "use --workers 1, or SQL storage."
+        )
+    # Import the app's modules once here, so forked workers start without importing them again.
+    import eventhive_flask.app
+    import eventhive_flask.views  # noqa: F401
+
+    return Ready(listener, host, port, workers, folder, notes, storage, url, bus, scheduler, payments, flask_settings)
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
@@ -343,52 +488,34 @@ def serve(host: str, port: int, workers: int, threads: int, data_dir: str) -> No
 
     The JSON API and pages, with their database, timers and fake payments.
     """
-    with _ctrl_c_deferred() as ctrl_c:
-        _serve(ctrl_c, host, port, workers, threads, data_dir)
-
-
-def _serve(ctrl_c: _EarlyCtrlC, host: str, port: int, workers: int, threads: int, data_dir: str) -> None:
-    try:
-        import gunicorn  # noqa: F401
-    except ImportError as exc:
-        raise click.ClickException(
-            'eventhive serve needs the server extra: pip install "eventhive-tickets[server]"'
-        ) from exc
-    from eventhive_core import __version__
-    from eventhive_flask import datadir, limits
-
-    # First, so a taken port is the only line printed (building the app logs a warning or two),
-    # and nothing is migrated for a server that cannot start.
-    listener = listen(host, port)
-    # Closed when the command ends early; once gunicorn has it, detached and so left open.
-    click.get_current_context().call_on_close(listener.close)
-    port = listener.getsockname()[1]  # the real one when --port 0 asked for any free port
-    ctrl_c.stop_if_pressed()
-    folder = datadir.prepare(data_dir)
-    notes = prepare_environment(os.environ, folder, host)
-    storage, url, bus, scheduler, payments = migrate(os.environ)
-    ctrl_c.stop_if_pressed()
-    flask_settings = check_app()
-    ctrl_c.stop_if_pressed()
-    if storage == "memory" and workers > 1:
-        raise click.ClickException(
-            "EVENTHIVE_STORAGE=memory keeps data inside one process, so each worker would have its own: "
-            "use --workers 1, or SQL storage."
-        )
-    # Import the app's modules once here, so forked workers start without importing them again.
-    import eventhive_flask.app
-    import eventhive_flask.views  # noqa: F401
-
-    shown_host = f"[{host}]" if ":" in host else host
-    root = f"http://{shown_host}:{port}{os.environ.get('EVENTHIVE_URL_PREFIX', '').rstrip('/')}"
-    click.echo(f"EventHive {__version__} serving on {root}/ ({workers} worker(s)); the JSON API is at {root}/api")
-    click.echo(f"  data:      {folder}")
-    click.echo(f"  storage:   {storage}" + (f" ({shown_url(url)})" if url else ""))
-    click.echo(f"  events:    {bus} bus, {scheduler} expiry scheduler, relay and sweeper in each worker")
-    click.echo(
-        f"  payments:  {payments}" + (" (simulated: tok_visa pays, no money moves)" if payments == "fake" else "")
+    run_server(
+        "serve",
+        host,
+        port,
+        workers,
+        threads,
+        data_dir,
+        environment=lambda folder: prepare_environment(os.environ, folder, host),
+        banner=_serve_banner,
     )
-    for note in notes:
+
+
+def _serve_banner(ready: Ready) -> None:
+    from eventhive_core import __version__
+    from eventhive_flask import limits
+
+    root, workers, flask_settings = ready.root, ready.workers, ready.flask
+    click.echo(f"EventHive {__version__} serving on {root}/ ({workers} worker(s)); the JSON API is at {root}/api")
+    click.echo(f"  data:      {ready.folder}")
+    click.echo(f"  storage:   {ready.storage}" + (f" ({shown_url(ready.database_url)})" if ready.database_url else ""))
+    click.echo(
+        f"  events:    {ready.event_bus} bus, {ready.scheduler} expiry scheduler, relay and sweeper in each worker"
+    )
+    click.echo(
+        f"  payments:  {ready.payments}"
+        + (" (simulated: tok_visa pays, no money moves)" if ready.payments == "fake" else "")
+    )
+    for note in ready.notes:
         click.echo(f"  {note}")
     click.echo(f"  {limits.describe(flask_settings)}")
     if flask_settings.rate_limits and not flask_settings.redis_url and workers > 1:
@@ -398,23 +525,21 @@ def _serve(ctrl_c: _EarlyCtrlC, host: str, port: int, workers: int, threads: int
         )
     if flask_settings.proxy_hops:
         click.echo(f"  proxies:   trusting X-Forwarded-* from {flask_settings.proxy_hops} proxy hop(s)")
-    click.echo("Press Ctrl-C to stop.", nl=True)
-    ctrl_c.stop_if_pressed()
-    # gunicorn owns the socket from here (it closes this descriptor once it has its own copy).
-    options = gunicorn_options(host, port, workers, threads, listener_fd=listener.detach())
-    run_gunicorn({**options, "when_ready": ctrl_c.when_ready}, _load_app)
 
 
 __all__ = [
     "BACKLOG",
     "ListenError",
+    "Ready",
     "check_app",
+    "default_cookie_security",
     "gunicorn_options",
     "is_loopback",
     "listen",
     "migrate",
     "prepare_environment",
     "run_gunicorn",
+    "run_server",
     "serve",
     "shown_url",
 ]
