@@ -3,8 +3,8 @@
 ``sweep``, ``relay``, ``users ban``, ``plugins``, ``db`` and the commands plugins add are the very
 commands of ``eventhive``: this group only hands them the Hive ``init_app`` built from
 ``app.config`` (through the click context), so they act on exactly the app's storage and ``db``
-defaults to the app's database. ``serve`` and ``worker`` run their own processes from the
-environment, so they are ``eventhive`` commands only.
+defaults to the app's database. ``serve``, ``service`` and ``worker`` run their own processes from
+the environment, so they are ``eventhive`` commands only.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from eventhive_core.plugins.registry import Registries, collect_registries
 from eventhive_flask.state import state_of
 
 #: Commands that start processes of their own from the environment, not from an app.
-STANDALONE_COMMANDS = frozenset({"serve", "worker"})
+STANDALONE_COMMANDS = frozenset({"serve", "service", "worker"})
 
 
 class AppHiveSource:

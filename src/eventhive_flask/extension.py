@@ -126,7 +126,8 @@ class EventHive:
                 hive.start(background=True)
             # Stop the threads cleanly at exit; close() also runs the plugins' shutdown hooks.
             atexit.register(_close_at_exit, hive)
-        if settings.payment_provider == "fake" and not (app.debug or app.testing):
+        takes_payments = settings.role in (None, "payments")  # the other services of a split never charge
+        if takes_payments and settings.payment_provider == "fake" and not (app.debug or app.testing):
             log.warning("EVENTHIVE_PAYMENT_PROVIDER=fake: payments are simulated and no money moves.")
 
     @staticmethod

@@ -1,7 +1,7 @@
-"""The ``flask`` plugin (entry point ``eventhive: flask``): Flask hook specs, settings and ``eventhive serve``.
+"""The ``flask`` plugin (entry point ``eventhive: flask``): Flask hook specs, settings, ``serve`` and ``service``.
 
 Importing this module needs neither Flask nor gunicorn, so ``eventhive plugins`` lists it even
-where the ``server`` extra is missing; ``serve`` says what to install when it is.
+where the ``server`` extra is missing; ``serve`` and ``service`` say what to install when it is.
 
 Nothing in the package imports it: ``serve`` builds apps with the extension, so the extension
 registers :mod:`eventhive_flask.specs_plugin` (the hook specifications alone) instead.
@@ -41,10 +41,12 @@ def eventhive_register_settings(register: Callable[[type[BaseModel]], None]) -> 
 
 @hookimpl
 def eventhive_register_commands(add: Callable[[click.Command], None]) -> None:
-    """Add ``eventhive serve``."""
+    """Add ``eventhive serve`` (the whole platform) and ``eventhive service ROLE`` (one service of a split)."""
     from eventhive_flask.serve import serve
+    from eventhive_flask.service import service
 
     add(serve)
+    add(service)
 
 
 __all__ = ["ServeSettings", "eventhive_add_hookspecs", "eventhive_register_commands", "eventhive_register_settings"]
