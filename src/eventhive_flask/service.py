@@ -39,16 +39,18 @@ DEFAULT_PORTS: Mapping[str, int] = MappingProxyType(
 SIGNING_KEYS = ("EVENTHIVE_JWT_PRIVATE_KEY", "EVENTHIVE_JWT_SECRET")
 
 
-def check_split_environment(environ: Mapping[str, str], role: str) -> None:
+def check_split_environment(environ: Mapping[str, str], role: str, workers: int = 1) -> None:
     """Refuse an environment in which ``role`` cannot work as a service of a split.
 
     Args:
         environ: The environment the command was started with.
         role: The service to start.
+        workers: The worker processes asked for.
 
     Raises:
         click.ClickException: The bus is in-process, tokens are not EdDSA, a service other than
-            auth holds a signing key, auth has no private key, or another service no public key.
+            auth holds a signing key, auth has no private key, another service no public key, or
+            another service's workers would each keep an in-memory denylist.
     """
     refused = f"Cannot start the {role} service"
     bus = environ.get("EVENTHIVE_EVENT_BUS") or "inprocess"
@@ -79,6 +81,14 @@ def check_split_environment(environ: Mapping[str, str], role: str) -> None:
         raise click.ClickException(
             f"{refused}: it verifies the tokens auth signs: set EVENTHIVE_JWT_PUBLIC_KEY "
             "(the auth service's Ed25519 public key, PEM)"
+        )
+    # The workers share the role's durable consumer, so each sign-out or ban reaches one of them;
+    # only auth's own database also remembers them. A list in Redis is the same for every worker.
+    if workers > 1 and (environ.get("EVENTHIVE_DENYLIST") or "memory") == "memory":
+        raise click.ClickException(
+            f"{refused}: with --workers {workers} each worker would keep its own in-memory denylist and miss the "
+            "sign-outs and bans another worker received: set EVENTHIVE_DENYLIST=redis (with EVENTHIVE_REDIS_URL), "
+            "or use --workers 1"
         )
 
 
@@ -168,7 +178,7 @@ def service(role: str, host: str, port: int | None, workers: int, threads: int, 
     Only auth signs tokens (EVENTHIVE_JWT_PRIVATE_KEY); the others verify them
     (EVENTHIVE_JWT_PUBLIC_KEY).
     """
-    check_split_environment(os.environ, role)
+    check_split_environment(os.environ, role, workers)
     run_server(
         "service",
         host,

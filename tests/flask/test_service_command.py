@@ -103,6 +103,36 @@ def test_what_cannot_work_in_a_split_is_refused_in_one_line_before_anything_star
     assert "EVENTHIVE_ROLE" not in environ  # refused before the command set anything
 
 
+@pytest.mark.parametrize("denylist", [{}, {"EVENTHIVE_DENYLIST": "memory"}], ids=["default", "memory"])
+def test_several_workers_of_a_service_other_than_auth_need_a_shared_denylist(
+    denylist: dict[str, str], environ: dict[str, str], tmp_path: Path
+) -> None:
+    environ.update({"EVENTHIVE_EVENT_BUS": "nats", "EVENTHIVE_JWT_PUBLIC_KEY": "pem", **denylist})
+
+    result = _invoke("orders", tmp_path, "--workers", "2")
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: Cannot start the orders service: with --workers 2 each worker would keep its own in-memory denylist "
+        "and miss the sign-outs and bans another worker received: set EVENTHIVE_DENYLIST=redis "
+        "(with EVENTHIVE_REDIS_URL), or use --workers 1\n"
+    )
+
+
+def test_several_workers_are_fine_for_auth_and_with_a_denylist_in_redis(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(service, "run_server", lambda *args, **kwargs: ran.append(kwargs["proc_name"]))
+    environ.update({"EVENTHIVE_EVENT_BUS": "nats", "EVENTHIVE_JWT_PRIVATE_KEY": "pem"})
+    assert CliRunner().invoke(service.service, ["auth", "--workers", "3"]).exit_code == 0
+    del environ["EVENTHIVE_JWT_PRIVATE_KEY"]
+    environ.update({"EVENTHIVE_JWT_PUBLIC_KEY": "pem", "EVENTHIVE_DENYLIST": "redis"})
+    assert CliRunner().invoke(service.service, ["tickets", "--workers", "3"]).exit_code == 0
+
+    assert ran == ["eventhive-auth", "eventhive-tickets"]
+
+
 def test_a_database_of_another_service_is_refused_in_one_line_naming_both(
     environ: dict[str, str], tmp_path: Path, sqlite_url: str, key_pair: tuple[str, str]
 ) -> None:
