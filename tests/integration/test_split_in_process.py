@@ -8,77 +8,29 @@ durable consumers do between processes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from eventhive_core import (
     CancelOrder,
     CreateTicket,
-    Hive,
+    OrderAlreadyPaid,
     PayOrder,
     PlaceOrder,
-    SignUp,
     SoldOut,
     UpdateTicket,
 )
-from eventhive_core.adapters.jwt_tokens import generate_ed25519_keypair
-from eventhive_core.service_layer.roles import ROLES
+from eventhive_core.contracts.codec import parse_message, to_domain_event
+from eventhive_core.domain.events import ExpirationDue, OrderPaymentRefused, PaymentCreated
+from eventhive_core.domain.ids import new_id
+from eventhive_core.service_layer.expiry_requests import expire_when_due
+from eventhive_core.service_layer.payment_decisions import settle_payment
 from eventhive_core.testing.fakes import FrozenClock
-from eventhive_core.testing.hives import make_test_hive
-from eventhive_core.testing.streams import SharedStream
 
-PRIVATE_KEY, PUBLIC_KEY = generate_ed25519_keypair()
-TTL = 60
-
-
-class Split:
-    """Five services, one shared stream, one clock the test moves."""
-
-    def __init__(self, database_url: Callable[[str], str], clock: FrozenClock, **settings: Any) -> None:
-        self.clock = clock
-        self.stream = SharedStream()
-        self.hives: dict[str, Hive] = {}
-        for role in ROLES:
-            key = {"jwt_private_key": PRIVATE_KEY} if role == "auth" else {"jwt_public_key": PUBLIC_KEY}
-            self.hives[role] = make_test_hive(
-                clock,
-                role=role,
-                producer=role,
-                storage="sqlalchemy",
-                database_url=database_url(role),
-                event_bus=self.stream.bus(),
-                jwt_algorithm="EdDSA",
-                reservation_ttl=TTL,
-                **key,
-                **settings,
-            )
-
-    def __getattr__(self, role: str) -> Hive:
-        if role in ROLES:
-            return self.hives[role]
-        raise AttributeError(role)
-
-    def settle(self, *, shuffle: bool = False, duplicate: float = 0.0) -> None:
-        """Relay every outbox and deliver until nothing moves; fail if an event stays undeliverable."""
-        for _ in range(50):
-            relayed = sum(hive.relay_outbox() for hive in self.hives.values())
-            delivered = self.stream.pump(shuffle=shuffle, duplicate=duplicate)
-            if not relayed and not delivered:
-                break
-        assert self.stream.pending() == {}, f"undeliverable events: {self.stream.pending()}"
-
-    def user(self, email: str) -> str:
-        """Sign a user up on auth and return their id as every other service verifies it."""
-        token = self.auth.handle(SignUp(email=email, password="password")).token.token
-        return self.orders.authenticate(token).user_id
-
-    def close(self) -> None:
-        for hive in self.hives.values():
-            hive.close()
+from .split_platform import TTL, Split
 
 
 @pytest.fixture
@@ -86,13 +38,6 @@ def split(tmp_path: Path) -> Iterator[Split]:
     made = Split(lambda role: f"sqlite:///{tmp_path / f'{role}.sqlite3'}", FrozenClock())
     yield made
     made.close()
-
-
-def orders_of(hive: Hive) -> dict[str, tuple[str, int, int]]:
-    with hive.uow() as uow:
-        rows = uow.orders.due(hive.clock.now() + timedelta(days=3650), 10_000)  # every holding order
-    holding = {o.id: (str(o.status), o.version, o.quantity) for o in rows}
-    return holding
 
 
 def test_a_ticket_sold_across_the_five_services_ends_complete_in_every_replica(split: Split) -> None:
@@ -192,3 +137,119 @@ def test_a_capacity_lowered_below_the_holds_the_orders_service_knows_keeps_them_
     split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
     split.settle()
     assert split.tickets.queries.ticket(ticket.id).available == 0  # type: ignore[union-attr]
+
+
+def test_a_second_payment_before_the_first_completed_the_order_everywhere_is_refused_without_a_charge(
+    split: Split,
+) -> None:
+    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
+    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
+    split.settle()
+    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    split.settle()
+    split.payments.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
+
+    with pytest.raises(OrderAlreadyPaid):  # the replica still shows the order created
+        split.payments.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_mastercard"))
+    split.settle()
+    with split.payments.uow() as uow:
+        assert [str(p.status) for p in uow.payments.for_order(order.id)] == ["succeeded"]
+
+
+def test_the_orders_service_refuses_money_for_an_order_another_payment_completed(split: Split) -> None:
+    # The payments service keeps one succeeded payment per order, so this is the orders
+    # service's own guard: fed a second payment for a complete order, it answers with a refusal.
+    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
+    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
+    split.settle()
+    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    split.settle()
+    first = split.payments.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
+    split.settle()
+
+    second = PaymentCreated(
+        id=new_id(), order_id=order.id, provider="fake", provider_ref="ch_2", amount_minor=1000, currency="USD"
+    )
+    with split.orders.uow() as uow:
+        settle_payment(second, uow, split.orders.services)
+        uow.commit()
+    split.settle()
+
+    refused = [to_domain_event(parse_message(m)) for m in split.stream.messages if m.type == "order:payment_refused"]
+    assert refused == [OrderPaymentRefused(order_id=order.id, payment_id=second.id, reason="already_paid")]
+    with split.orders.uow() as uow:
+        kept = uow.orders.get(order.id)
+    assert kept is not None
+    assert (str(kept.status), kept.version) == ("complete", 1)
+    with split.payments.uow() as uow:
+        assert [(p.id, str(p.status)) for p in uow.payments.for_order(order.id)] == [(first.id, "succeeded")]
+
+
+def test_with_accept_if_available_money_for_a_lapsed_hold_completes_a_replacement_the_payment_follows(
+    tmp_path: Path,
+) -> None:
+    def database(role: str) -> str:
+        return f"sqlite:///{tmp_path / f'{role}.sqlite3'}"
+
+    split = Split(database, FrozenClock(), late_payment_policy="accept_if_available")
+    try:
+        seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
+        ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
+        split.settle()
+        order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+        split.settle()
+        split.orders.handle(CancelOrder(order_id=order.id, actor_id=buyer))  # payments has not heard yet
+        payment = split.payments.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
+        split.settle()
+
+        with split.payments.uow() as uow:
+            moved = uow.payments.get(payment.id)
+        assert moved is not None
+        assert str(moved.status) == "succeeded"
+        assert moved.order_id != order.id
+        for role in ("orders", "tickets", "payments", "expiration"):
+            with split.hives[role].uow() as uow:
+                replacement = uow.orders.get(moved.order_id)
+                cancelled = uow.orders.get(order.id)
+            assert replacement is not None
+            assert cancelled is not None
+            assert (str(replacement.status), replacement.version) == ("complete", 1), role
+            assert str(cancelled.status) == "cancelled", role
+        assert split.tickets.queries.ticket(ticket.id).sold == 1  # type: ignore[union-attr]
+    finally:
+        split.close()
+
+
+def test_an_expiry_asked_for_early_by_a_clock_ahead_changes_nothing_and_is_asked_for_again_until_answered(
+    split: Split,
+) -> None:
+    # The original's flaw 20: the expiration service judged the hold by its own clock.
+    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
+    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
+    split.settle()
+    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    split.settle()
+
+    early = ExpirationDue(order_id=order.id, due_at=order.expires_at)
+    with split.orders.uow() as uow:
+        expire_when_due(early, uow, split.orders.services)  # the orders service's clock: not due yet
+        uow.commit()
+    with split.orders.uow() as uow:
+        still = uow.orders.get(order.id)
+    assert still is not None
+    assert str(still.status) == "created"
+
+    split.clock.advance(timedelta(seconds=TTL + 3))
+    assert split.expiration.sweep() == 1
+    split.relay_only()  # asked, but the answer is lost on the way: nothing is delivered
+    split.stream.messages.clear()
+    split.clock.advance(timedelta(seconds=2))
+    assert split.expiration.sweep() == 0  # not again so soon
+    split.clock.advance(split.expiration.settings.sweep_interval)
+    assert split.expiration.sweep() == 1  # unanswered for a sweep interval: asked again
+    split.settle()
+    with split.orders.uow() as uow:
+        expired = uow.orders.get(order.id)
+    assert expired is not None
+    assert (str(expired.status), expired.cancel_reason) == ("cancelled", "expired")
+    assert split.expiration.sweep() == 0

@@ -139,6 +139,9 @@ def _claim(cmd: PayOrder, services: Services, digest: str) -> _Claim:
         now = services.clock.now()
         attempts = uow.payments.for_order(order.id)
         latest = attempts[-1] if attempts else None
+        if latest is not None and latest.status is PaymentStatus.SUCCEEDED:
+            # Where orders are a replica, the order may not show complete yet: the money does.
+            raise OrderAlreadyPaid()
         if latest is not None and latest.status is PaymentStatus.PENDING and latest.is_charging(now):
             raise PaymentInProgress()
         # Every claim is a guarded write on the order, even when it stays awaiting payment: on

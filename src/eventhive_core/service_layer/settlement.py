@@ -200,6 +200,8 @@ def _keep_or_decide(
         if current.status is PaymentStatus.FAILED or not is_current(uow, current):
             return RefundReason.ATTEMPT_ABANDONED, current
         if not services.owns_orders:
+            if order.status is OrderStatus.COMPLETE or _another_succeeded(uow, current):
+                return RefundReason.ALREADY_PAID, current
             # The orders service decides whether the order takes the money: it answers
             # ``payment:created`` with ``order:completed``, or with ``order:payment_refused``,
             # which ``refund_refused_payment`` below turns into a refund.
@@ -226,6 +228,12 @@ def _keep_or_decide(
                 uow.commit()
                 return Settlement(payment_view(accepted))
         return RefundReason.ORDER_NOT_LIVE, current
+
+
+def _another_succeeded(uow: UnitOfWork, payment: Payment) -> bool:
+    """Tell whether another attempt already kept money for the payment's order (its replica may not show it yet)."""
+    attempts = uow.payments.for_order(payment.order_id)
+    return any(p.status is PaymentStatus.SUCCEEDED and p.id != payment.id for p in attempts)
 
 
 def _moved(uow: UnitOfWork, order: Order, target: OrderStatus) -> Order:
