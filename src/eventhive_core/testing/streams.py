@@ -105,6 +105,7 @@ class StreamBus:
     def __init__(self, stream: SharedStream) -> None:
         self._stream = stream
         self._table = SubscriptionTable()
+        self._failures: list[Exception] = []
         self.closed = False
         self.started = False
 
@@ -122,10 +123,17 @@ class StreamBus:
 
         Raises:
             BusClosed: The bus was closed.
+            Exception: The error given to ``fail_next``.
         """
         if self.closed:
             raise BusClosed(f"Cannot publish {message.type} {message.id}: the bus is closed")
+        if self._failures:
+            raise self._failures.pop(0)
         self._stream.append(message)
+
+    def fail_next(self, count: int = 1, error: Exception | None = None) -> None:
+        """Make the next ``count`` publishes raise ``error`` (a ConnectionError by default) and append nothing."""
+        self._failures.extend([error or ConnectionError("the stream is unreachable")] * count)
 
     def start(self) -> None:
         """Note that the bus was started (delivery happens in ``SharedStream.pump``)."""
