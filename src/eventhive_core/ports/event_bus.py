@@ -18,12 +18,14 @@ from eventhive_core.ports.messages import Message
 
 __all__ = [
     "BusClosed",
+    "DeliverLater",
     "Delivery",
     "DeliveryFailed",
     "EventBus",
     "Subscription",
     "SubscriptionTable",
     "deliver_to_each",
+    "only_later",
     "publish_all",
 ]
 
@@ -154,6 +156,23 @@ class SubscriptionTable:
         for subscription in self.all():
             grouped[subscription.role] = (*grouped.get(subscription.role, ()), subscription)
         return grouped
+
+
+class DeliverLater(Exception):
+    """Raised by a subscriber for a message it cannot handle until another has arrived.
+
+    An event ahead of its predecessor (a replica's ``ReplicaBehind``) is not a failure: the
+    predecessor is on its way (redelivered after a crash, say, once the bus's ack wait is over).
+    Buses deliver such a message again later, as a failed one, but give up on it only once it
+    has waited much longer than a failure would (the NATS bus: an hour).
+    """
+
+
+def only_later(error: Exception) -> bool:
+    """Tell whether ``error`` says "later" and nothing else: a DeliverLater, or a DeliveryFailed of only those."""
+    if isinstance(error, DeliveryFailed):
+        return bool(error.errors) and all(isinstance(e, DeliverLater) for e in error.errors.values())
+    return isinstance(error, DeliverLater)
 
 
 class BusClosed(RuntimeError):

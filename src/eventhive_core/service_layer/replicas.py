@@ -13,7 +13,9 @@ applied only on top of its predecessor:
 
 The original applied ``ticket:created`` blindly (a duplicate failed forever) and ``ticket:updated``
 only at exactly version − 1, throwing otherwise, with nothing to end the redeliveries. Here a
-duplicate is a no-op, and an event that stays ahead ends in the bus's dead letters, from which
+duplicate is a no-op, and an event ahead waits: ``ReplicaBehind`` is a ``DeliverLater``, which
+the NATS bus delivers again for up to an hour (a predecessor held by a crashed process comes
+back after its ack wait) before it goes to the dead letters, from which
 ``eventhive events dead --retry`` hands it back once its predecessor is there. A replica rebuilt
 from a replay (``eventhive events replay``) receives every event in stream order.
 """
@@ -30,7 +32,7 @@ from eventhive_core.domain.ids import OrderId, TicketId, UserId
 from eventhive_core.domain.money import Money
 from eventhive_core.domain.order import CancelReason, Order, OrderStatus
 from eventhive_core.domain.ticket import Ticket
-from eventhive_core.ports.event_bus import Subscription
+from eventhive_core.ports.event_bus import DeliverLater, Subscription
 from eventhive_core.ports.storage import UnitOfWork
 from eventhive_core.service_layer.messagebus import SubscriberHandler
 
@@ -47,10 +49,11 @@ REPLICATE_TICKET_CREATED = "replicate_ticket_created"
 REPLICATE_TICKET_UPDATED = "replicate_ticket_updated"
 
 
-class ReplicaBehind(RuntimeError):
+class ReplicaBehind(DeliverLater):
     """An event arrived before its predecessor: the replica cannot apply it yet.
 
-    Raised from a subscriber, it makes the bus deliver the event again later.
+    Raised from a subscriber, it makes the bus deliver the event again later (a DeliverLater:
+    the bus waits for the predecessor much longer than it retries a failure).
 
     Attributes:
         record: What the replica is of, e.g. ``ticket 0192...``.

@@ -9,13 +9,15 @@ from typing import Any
 
 from eventhive_core import Hive, hookimpl
 from eventhive_core.clock import Clock, SystemClock
+from eventhive_core.ports.event_bus import DeliverLater
 from eventhive_core.testing.hives import make_test_hive
 
 
 class Recorder:
     """A plugin with one subscriber that fails while ``failures`` remain (or while ``broken``), else applies.
 
-    Each delivery first takes ``delay`` seconds.
+    Each delivery first takes ``delay`` seconds. While ``waiting``, it raises DeliverLater (an event
+    ahead of its predecessor).
 
     ``calls`` counts deliveries that reached it; ``applied`` the event ids it handled without raising.
     """
@@ -25,6 +27,7 @@ class Recorder:
         self.failures = failures
         self.delay = delay
         self.broken = False
+        self.waiting = False
         self.calls: Counter[str] = Counter()
         self.applied: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -37,6 +40,8 @@ class Recorder:
         time.sleep(self.delay)  # a slow subscriber's own work
         with self._lock:
             self.calls[str(envelope.id)] += 1
+            if self.waiting:
+                raise DeliverLater(f"{self.name} waits for another event")
             if self.broken:
                 raise RuntimeError(f"{self.name} is broken")
             if self.failures > 0:

@@ -68,6 +68,26 @@ def test_a_subscriber_that_fails_twice_is_given_the_event_again_and_applies_it_o
     assert recorder.applied == {event_id: 1}
 
 
+def test_an_event_waiting_for_its_predecessor_outlasts_max_deliver_and_applies_once_the_predecessor_is_there(
+    publisher: Hive, other_sqlite_url: str, nats_url: str, nats_prefix: str
+) -> None:
+    # After a crash the predecessor comes back only when its ack wait is over: the event ahead of
+    # it must not be dead-lettered by then, however many quick retries it had.
+    recorder = Recorder("tests.replica", "ticket:created", "audit")
+    recorder.waiting = True
+    settings = {"nats_roles": ("audit",), "nats_max_deliver": 2, "nats_retry_delay": 0.05}
+    with nats_hive(other_sqlite_url, nats_url, nats_prefix, recorder, **settings) as consumer:
+        consumer.start(background=False)
+        list_tickets(publisher, 1)
+        publisher.relay_outbox()
+        wait_until(lambda: sum(recorder.calls.values()) >= 5, what="five deliveries")
+        assert consumer.bus.dead_letters() == []  # type: ignore[attr-defined]
+
+        recorder.waiting = False  # the predecessor arrived
+        wait_until(lambda: len(recorder.applied) == 1, what="the event applied")
+        assert consumer.bus.dead_letters() == []  # type: ignore[attr-defined]
+
+
 def test_a_poison_message_goes_to_its_roles_dead_letters_after_max_deliver_and_a_retry_after_the_fix_applies_it(
     publisher: Hive, other_sqlite_url: str, nats_url: str, nats_prefix: str
 ) -> None:

@@ -41,7 +41,14 @@ from eventhive_core.adapters.nats.subjects import (
     type_of_subject,
 )
 from eventhive_core.domain.errors import ConfigurationError
-from eventhive_core.ports.event_bus import BusClosed, Delivery, DeliveryFailed, SubscriptionTable, deliver_to_each
+from eventhive_core.ports.event_bus import (
+    BusClosed,
+    Delivery,
+    DeliveryFailed,
+    SubscriptionTable,
+    deliver_to_each,
+    only_later,
+)
 from eventhive_core.ports.messages import Message
 
 if TYPE_CHECKING:
@@ -78,6 +85,8 @@ ERROR_HEADER = "EventHive-Error"
 
 #: The longest delay before a failed message is delivered again.
 MAX_RETRY_DELAY = timedelta(minutes=5)
+#: How long a message that waits for another (``DeliverLater``) is delivered again before it is dead-lettered.
+PARK_LIMIT = timedelta(hours=1)
 #: How long one pull waits on the server before asking again (also bounds how stale a lost pull is).
 FETCH_WAIT = 5.0
 
@@ -139,6 +148,12 @@ class _Consumer:
     executor: concurrent.futures.ThreadPoolExecutor
     task: asyncio.Task[None] | None = None
     fetching: bool = False
+
+
+def _age(msg: Msg) -> timedelta:
+    """How long ago the message was stored in the stream."""
+    stored = msg.metadata.timestamp
+    return datetime.now(UTC) - (stored if stored.tzinfo else stored.replace(tzinfo=UTC))
 
 
 def retry_delay(first: timedelta, deliveries: int) -> float:
@@ -669,7 +684,11 @@ class NatsBus:
             return
         assert message is not None
         deliveries = msg.metadata.num_delivered
-        if deliveries < self.max_deliver:
+        # An event waiting for its predecessor is kept much longer than a failure: after a crash
+        # the predecessor comes back only once its ack wait is over, maybe after max_deliver
+        # quick retries of this one.
+        parked = only_later(error) and _age(msg) < PARK_LIMIT
+        if deliveries < self.max_deliver or parked:
             delay = retry_delay(self.first_retry_delay, deliveries)
             log.warning(
                 "Role %s failed on %s %s (delivery %d of %d); again in %.1f s: %s",
