@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from ...conftest import wipe_tables
 from ..conftest import EVENTHIVE, Response, wait_until
 from .conftest import ROLES, Split, SplitBrowser
 
@@ -106,6 +107,11 @@ def rows(url: str) -> dict[str, Any]:
     finally:
         engine.dispose()
     return {"tickets": tickets, "orders": orders, "units": units, "events": events}
+
+
+def maintenance_env(services: Split, role: str) -> dict[str, str]:
+    """The environment of an ``eventhive`` maintenance command on ``role``'s database: that service's."""
+    return {**os.environ, **services.env(role), "EVENTHIVE_STORAGE": "sqlalchemy", "EVENTHIVE_ROLE": role}
 
 
 def held_at(services: Split, role: str) -> dict[str, Any]:
@@ -212,8 +218,7 @@ def test_a_ban_and_a_sign_out_are_refused_by_every_service_after_one_delivery(sp
 
     banned = subprocess.run(
         [EVENTHIVE, "users", "ban", "ann@example.com"],
-        # A maintenance command works on a service's database as that service.
-        env={**os.environ, **services.env("auth"), "EVENTHIVE_STORAGE": "sqlalchemy", "EVENTHIVE_ROLE": "auth"},
+        env=maintenance_env(services, "auth"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -298,3 +303,33 @@ def test_a_rush_through_the_orders_service_sells_exactly_the_capacity(split: Cal
     by_ticket = [o[0] for o in held["orders"].values() if o[2] == "created"]
     assert (by_ticket.count(one), by_ticket.count(ten)) == (1, 10)
     until("every replica to equal its source", lambda: not replicas_differ(services))
+
+
+def test_a_replica_wiped_out_is_rebuilt_from_a_replay_of_the_stream(split: Callable[..., Split]) -> None:
+    services = split()
+    seller, buyer = services.browser(), services.browser()
+    sign_up(seller, "seller@example.com")
+    sign_up(buyer, "buyer@example.com")
+    ticket = list_ticket(seller, capacity=3)
+    seller.request("PUT", f"/api/tickets/{ticket}", {"title": "Renamed", "price": 15})
+    paid, cancelled = order(buyer, ticket), order(buyer, ticket)
+    pay(buyer, paid["id"])
+    assert buyer.request("DELETE", f"/api/orders/{cancelled['id']}").status in (200, 204)
+    until("every replica to equal its source", lambda: not replicas_differ(services))
+
+    services.kill("expiration")
+    wipe_tables(services.database_url("expiration"))
+    assert held_at(services, "expiration")["orders"] == {}
+    replayed = subprocess.run(
+        [EVENTHIVE, "events", "replay", "--role", "expiration", "--from", "1"],
+        env=maintenance_env(services, "expiration"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert "Replayed" in replayed.stdout
+    assert not replicas_differ(services)
+    services.start("expiration")
+    assert not replicas_differ(services)
