@@ -172,6 +172,8 @@ class Hive:
         """
         if self._requests is not None:
             return self._requests.request_due()
+        if not self.services.owns_orders:
+            return 0
         command = commands.SweepExpired() if batch_size is None else commands.SweepExpired(batch_size=batch_size)
         swept = self._messagebus.handle(command)
         assert isinstance(swept, int)
@@ -181,7 +183,8 @@ class Hive:
         """Expire one order if its hold ran out (what schedulers call); idempotent.
 
         A hold that is not due, a final order and an unknown id are left alone (``not_due``,
-        ``already_final``, ``not_found``).
+        ``already_final``, ``not_found``). In a split's services but orders, whose orders are
+        replicas, nothing is expired here: ``not_found``.
 
         Args:
             order_id: The order.
@@ -240,6 +243,8 @@ class Hive:
         log.debug("Expiry of %s: %s", order_id, result)
 
     def _expire_now(self, order_id: str) -> ExpireResult:
+        if not self.services.owns_orders:
+            return ExpireResult.NOT_FOUND  # a replica's order: only the orders service expires it
         result = self._messagebus.handle(commands.ExpireOrder(order_id=order_id))
         assert isinstance(result, ExpireResult)
         return result

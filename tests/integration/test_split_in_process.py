@@ -17,9 +17,11 @@ import pytest
 from eventhive_core import (
     CancelOrder,
     CreateTicket,
+    NotThisService,
     OrderAlreadyPaid,
     PayOrder,
     PlaceOrder,
+    RefundOrder,
     SoldOut,
     UpdateTicket,
 )
@@ -253,3 +255,40 @@ def test_an_expiry_asked_for_early_by_a_clock_ahead_changes_nothing_and_is_asked
     assert expired is not None
     assert (str(expired.status), expired.cancel_reason) == ("cancelled", "expired")
     assert split.expiration.sweep() == 0
+
+
+def test_a_sellers_refund_at_the_orders_service_gives_the_money_back_at_the_payments_service_once(
+    split: Split,
+) -> None:
+    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
+    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
+    split.settle()
+    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    split.settle()
+    payment = split.payments.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
+    split.settle()
+
+    refunded = split.orders.handle(RefundOrder(order_id=order.id, actor_id=seller))
+    assert (str(refunded.status), refunded.cancel_reason) == ("cancelled", "refunded")
+    split.settle(duplicate=1.0)
+
+    with split.payments.uow() as uow:
+        stored = uow.payments.get(payment.id)
+    assert stored is not None
+    assert str(stored.status) == "refunded"
+    assert len([m for m in split.stream.messages if m.type == "payment:refunded"]) == 1
+    for role in ("tickets", "payments", "expiration"):
+        with split.hives[role].uow() as uow:
+            replica = uow.orders.get(order.id)
+        assert replica is not None
+        assert (str(replica.status), replica.version) == ("cancelled", 2), role
+    assert split.tickets.queries.ticket(ticket.id).available == 1  # type: ignore[union-attr]
+
+
+def test_a_service_refuses_a_command_another_service_carries_out(split: Split) -> None:
+    seller = split.user("seller@example.com")
+    with pytest.raises(NotThisService, match="The orders service does not carry out CreateTicket: the tickets"):
+        split.orders.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
+    with pytest.raises(NotThisService, match="The tickets service does not carry out PlaceOrder"):
+        split.tickets.handle(PlaceOrder(buyer_id=seller, ticket_id=new_id()))
+    assert split.tickets.sweep() == 0  # orders are a replica there: nothing of its own to sweep

@@ -1,6 +1,7 @@
 """Whatever buyers, sellers and clocks do, and however events arrive, every replica of a split ends equal to its source.
 
-A random run of sales (listings, capacity edits, orders, cancellations, payments, expiries) is
+A random run of sales (listings, capacity edits, orders, cancellations, payments, sellers' refunds,
+expiries) is
 played on the five services, with deliveries at random moments, each subscriber's messages
 shuffled and some delivered twice. Once everything is delivered:
 
@@ -24,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eventhive_core import CancelOrder, CreateTicket, EventHiveError, PayOrder, PlaceOrder, UpdateTicket
+from eventhive_core import CancelOrder, CreateTicket, EventHiveError, PayOrder, PlaceOrder, RefundOrder, UpdateTicket
 from eventhive_core.domain.payment import PaymentStatus
 from eventhive_core.testing.fakes import FrozenClock
 
@@ -59,11 +60,13 @@ class Run:
                     PlaceOrder(buyer_id=buyer, ticket_id=self.tickets[a % len(self.tickets)], quantity=1 + b % 2)
                 )
                 self.orders[order.id] = buyer
-            elif kind in ("cancel", "pay") and self.orders:
+            elif kind in ("cancel", "pay", "refund") and self.orders:
                 order_id = list(self.orders)[a % len(self.orders)]
                 buyer = self.orders[order_id]
                 if kind == "cancel":
                     split.orders.handle(CancelOrder(order_id=order_id, actor_id=buyer))
+                elif kind == "refund":
+                    split.orders.handle(RefundOrder(order_id=order_id, actor_id=self.seller))
                 else:
                     split.payments.handle(PayOrder(order_id=order_id, actor_id=buyer, token=f"tok_{b % 2}"))
             elif kind == "wait":
@@ -98,7 +101,7 @@ class Run:
                 assert len(kept) == (1 if str(order.status) == "complete" else 0), (order, kept)
 
 
-STEPS = ("list", "edit", "buy", "buy", "buy", "cancel", "pay", "pay", "wait", "expire", "deliver", "deliver")
+STEPS = ("list", "edit", "buy", "buy", "buy", "cancel", "pay", "pay", "refund", "wait", "expire", "deliver", "deliver")
 steps = st.lists(st.tuples(st.sampled_from(STEPS), st.integers(0, 11), st.integers(0, 11)), min_size=5, max_size=40)
 
 

@@ -276,6 +276,20 @@ class RoleMismatch(ConfigurationError):
         )
 
 
+class NotThisService(ConfigurationError):
+    """A service of a split was given a command another service carries out (a programming error, 500).
+
+    Attributes:
+        command: The command's name, e.g. ``PlaceOrder``.
+        role: The service it was given to.
+        owner: The service that carries it out.
+    """
+
+    def __init__(self, command: str, role: str, owner: str) -> None:
+        self.command, self.role, self.owner = command, role, owner
+        super().__init__(f"The {role} service does not carry out {command}: the {owner} service does")
+
+
 class PaymentProviderUnavailable(EventHiveError):
     """The payment provider could not be reached; nothing was charged and the buyer may retry (502)."""
 

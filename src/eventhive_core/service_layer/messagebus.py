@@ -18,7 +18,7 @@ from typing import Any, TypeAlias, TypeVar
 from eventhive_core.contracts.envelope import Envelope
 from eventhive_core.deprecation import deprecated_names
 from eventhive_core.domain import commands
-from eventhive_core.domain.errors import ConcurrencyConflict, TransientStorageError
+from eventhive_core.domain.errors import ConcurrencyConflict, NotThisService, TransientStorageError
 from eventhive_core.domain.events import DomainEvent
 from eventhive_core.ports.event_bus import Delivery, EventBus, Subscription
 from eventhive_core.ports.messages import Message
@@ -27,6 +27,7 @@ from eventhive_core.service_layer import orders, payment_events, payments, refun
 from eventhive_core.service_layer.services import Services
 
 __all__ = [
+    "COMMAND_ROLES",
     "HANDLERS",
     "MAX_ATTEMPTS",
     "MessageBus",
@@ -54,6 +55,23 @@ HANDLERS: dict[type[commands.Command], Callable[[Any, Services], Any]] = {
     commands.ReceivePaymentEvent: payment_events.receive_payment_event,
 }
 
+#: The service of a split that carries out each command (the whole platform carries out all).
+COMMAND_ROLES: dict[type[commands.Command], str] = {
+    commands.SignUp: "auth",
+    commands.SignIn: "auth",
+    commands.SignOut: "auth",
+    commands.BanUser: "auth",
+    commands.CreateTicket: "tickets",
+    commands.UpdateTicket: "tickets",
+    commands.PlaceOrder: "orders",
+    commands.CancelOrder: "orders",
+    commands.ExpireOrder: "orders",
+    commands.SweepExpired: "orders",
+    commands.RefundOrder: "orders",
+    commands.PayOrder: "payments",
+    commands.ReceivePaymentEvent: "payments",
+}
+
 #: Attempts of a command that keeps losing races (or meeting a busy database) before the error surfaces.
 MAX_ATTEMPTS = 4
 
@@ -70,6 +88,10 @@ class MessageBus:
         handler = HANDLERS.get(type(command))
         if handler is None:
             raise TypeError(f"No handler for {type(command).__name__}")
+        role = self._services.settings.role
+        if role is not None and COMMAND_ROLES.get(type(command), role) != role:
+            # Carried out here, it would change records that are another service's (or replicas).
+            raise NotThisService(type(command).__name__, role, COMMAND_ROLES[type(command)])
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 result = handler(command, self._services)

@@ -277,12 +277,8 @@ def cancel_order(cmd: CancelOrder, services: Services) -> OrderView:
 
 
 def expire_order(cmd: ExpireOrder, services: Services) -> ExpireResult:
-    """Cancel an order whose hold ran out. Idempotent: a repeat or a paid order changes nothing.
-
-    Where orders are a replica (a split's other services), there is nothing of this service's
-    own to expire: ``not_found``.
-    """
-    if not is_valid_id(cmd.order_id) or not services.owns_orders:
+    """Cancel an order whose hold ran out. Idempotent: a repeat or a paid order changes nothing."""
+    if not is_valid_id(cmd.order_id):
         return ExpireResult.NOT_FOUND
     with services.storage.unit_of_work() as uow:
         order = uow.orders.get(cmd.order_id)
@@ -301,11 +297,8 @@ def sweep_expired(cmd: SweepExpired, services: Services) -> int:
     """Expire every due hold, one set-based batch per transaction; return how many were expired.
 
     Each batch is one ``expire_due`` in the storage and one write of all its events, so a
-    sweep's cost grows with the number of batches rather than with the number of holds. Where
-    orders are a replica (a split's other services), nothing is swept: the orders service does.
+    sweep's cost grows with the number of batches rather than with the number of holds.
     """
-    if not services.owns_orders:
-        return 0
     total = 0
     while True:
         with services.storage.unit_of_work() as uow:

@@ -12,6 +12,9 @@ service, where the order lives, answers with exactly one event:
   then follows its new order (:func:`attach_to_replacement`);
 - ``order:payment_refused`` otherwise, which the payments service turns into a refund, once.
 
+A seller's refund of a complete order goes the same way: the orders service cancels the order
+(``order:cancelled``, reason ``refunded``) and the payments service gives the money back.
+
 Each reaction runs in its subscriber's unit of work with the processed-message record, so a
 redelivered event changes nothing. The whole platform in one process settles in one
 transaction instead (:mod:`eventhive_core.service_layer.settlement`) and never sees these.
@@ -24,11 +27,11 @@ from dataclasses import replace
 from typing import Final
 
 from eventhive_core.contracts.codec import parse_message, to_domain_event
-from eventhive_core.domain.events import OrderCompleted, OrderPaymentRefused, PaymentCreated
+from eventhive_core.domain.events import OrderCancelled, OrderCompleted, OrderPaymentRefused, PaymentCreated
 from eventhive_core.domain.expiration import is_due
 from eventhive_core.domain.ids import OrderId, PaymentId, new_id
 from eventhive_core.domain.money import Money
-from eventhive_core.domain.order import HOLDING_STATUSES, Order, OrderStatus
+from eventhive_core.domain.order import HOLDING_STATUSES, CancelReason, Order, OrderStatus
 from eventhive_core.domain.payment import Payment, PaymentStatus
 from eventhive_core.ports.event_bus import Delivery, Subscription
 from eventhive_core.ports.messages import Message
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 SETTLE_PAYMENT: Final = "orders.settle_payment"
 REFUND_REFUSED_PAYMENT: Final = "payments.refund_refused_payment"
 ATTACH_TO_REPLACEMENT: Final = "payments.attach_payment_to_replacement"
+REFUND_SELLERS_REFUND: Final = "payments.refund_sellers_refund"
 
 
 class PaymentForUnknownOrder(LookupError):
@@ -147,6 +151,28 @@ def refund_refused_payment_delivery(services: Services) -> Delivery:
     return deliver
 
 
+def refund_sellers_refund_delivery(services: Services) -> Delivery:
+    """Return the bus callback of ``payments.refund_sellers_refund`` (on ``order:cancelled``).
+
+    A seller refunds a complete order at the orders service, which cancels it (reason
+    ``refunded``); the money is given back here, where the payment is, once (as
+    ``refund_refused_payment`` does: the provider outside any transaction, the event recorded
+    with the refund).
+    """
+
+    def deliver(message: Message) -> None:
+        event = to_domain_event(parse_message(message))
+        assert isinstance(event, OrderCancelled)
+        if event.reason != CancelReason.REFUNDED:
+            return
+        with services.storage.unit_of_work() as uow:
+            kept = [p for p in uow.payments.for_order(event.id) if p.status is PaymentStatus.SUCCEEDED]
+        if kept:
+            refund_and_record(services, kept[-1], RefundReason.SELLER, seen=Seen(REFUND_SELLERS_REFUND, message.id))
+
+    return deliver
+
+
 def attach_to_replacement(event: OrderCompleted, uow: UnitOfWork) -> None:
     """Move the payment that completed a replacement order onto it (the payments service's records)."""
     payment = uow.payments.get(event.payment_id)
@@ -166,11 +192,13 @@ def attach_to_replacement_subscriber() -> Subscription[SubscriberHandler]:
 __all__ = [
     "ATTACH_TO_REPLACEMENT",
     "REFUND_REFUSED_PAYMENT",
+    "REFUND_SELLERS_REFUND",
     "SETTLE_PAYMENT",
     "PaymentForUnknownOrder",
     "attach_to_replacement",
     "attach_to_replacement_subscriber",
     "refund_refused_payment_delivery",
+    "refund_sellers_refund_delivery",
     "settle_payment",
     "settle_payment_subscriber",
 ]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from eventhive_core.domain.events import OrderPaymentRefused
+from eventhive_core.domain.events import OrderCancelled, OrderPaymentRefused
 from eventhive_core.ports.event_bus import EventBus, Subscription
 from eventhive_core.ports.scheduler import ExpiryScheduler
 from eventhive_core.service_layer.expiry import schedule_expiry_subscriber
@@ -31,8 +31,10 @@ from eventhive_core.service_layer.expiry_requests import expire_when_due_subscri
 from eventhive_core.service_layer.messagebus import SubscriberHandler
 from eventhive_core.service_layer.payment_decisions import (
     REFUND_REFUSED_PAYMENT,
+    REFUND_SELLERS_REFUND,
     attach_to_replacement_subscriber,
     refund_refused_payment_delivery,
+    refund_sellers_refund_delivery,
     settle_payment_subscriber,
 )
 from eventhive_core.service_layer.replicas import order_replica_subscribers, ticket_replica_subscribers
@@ -77,13 +79,15 @@ def role_subscribers(
 def subscribe_role_deliveries(role: str | None, bus: EventBus, services: Services) -> list[str]:
     """Subscribe the role's subscribers that are not ordinary units of work; return their names.
 
-    ``payments.refund_refused_payment`` calls the provider outside any transaction, so it is
-    subscribed with its own delivery callback rather than through ``subscribe_all``.
+    ``payments.refund_refused_payment`` and ``payments.refund_sellers_refund`` call the provider
+    outside any transaction, so they are subscribed with their own delivery callbacks rather than
+    through ``subscribe_all``.
     """
     if role != "payments":
         return []
     bus.subscribe(REFUND_REFUSED_PAYMENT, OrderPaymentRefused.type, role, refund_refused_payment_delivery(services))
-    return [REFUND_REFUSED_PAYMENT]
+    bus.subscribe(REFUND_SELLERS_REFUND, OrderCancelled.type, role, refund_sellers_refund_delivery(services))
+    return [REFUND_REFUSED_PAYMENT, REFUND_SELLERS_REFUND]
 
 
 __all__ = ["ROLES", "role_subscribers", "subscribe_role_deliveries"]

@@ -87,8 +87,11 @@ def update_ticket(cmd: UpdateTicket, services: Services) -> TicketView:
         if ticket.owner_id != cmd.actor_id:
             raise NotAuthorized()
         now = services.clock.now()
-        # Reclaim due holds first: a hold that ran out must not block the owner's edit.
-        reclaim_due_holds(uow, services, ticket.id, now)
+        # Reclaim due holds first: a hold that ran out must not block the owner's edit. Where
+        # orders are a replica (the tickets service of a split), a lapsed hold blocks nothing
+        # either (units count live holds), but only the orders service may expire it.
+        if services.owns_orders:
+            reclaim_due_holds(uow, services, ticket.id, now)
         units = uow.tickets.units(ticket.id, now)
         if units.held > 0:
             raise CannotEditReservedTicket()
@@ -97,7 +100,8 @@ def update_ticket(cmd: UpdateTicket, services: Services) -> TicketView:
                 [FieldError(f"Capacity cannot be less than the {units.sold} units sold", "capacity")]
             )
         updated = ticket.edited(title=cmd.title, price=price, capacity=cmd.capacity)
-        uow.tickets.save(ticket, updated)
+        # A replica's lapsed holds still count in its stripes until their cancellation arrives.
+        uow.tickets.save(ticket, updated, over_commit=not services.owns_orders)
         record(uow, services, _event(updated, TicketUpdated))
         view = _view(uow, updated, services)
         uow.commit()
