@@ -122,13 +122,15 @@ _OF_TICKET = _STRIPE.ticket_id == sa.bindparam("ticket")
 _HAS_ROOM = _STRIPE.held + _STRIPE.sold + _QUANTITY <= _STRIPE.capacity
 
 
-#: An over-committed replica's stripes share more than its capacity: its reservations go to the margin.
-_NOT_OVERCOMMITTED = ~sa.exists().where(tickets.c.id == sa.bindparam("ticket"), tickets.c.overcommitted)
+#: A stripe that may take units: room, and not frozen. An over-committed replica's stripes are all
+#: frozen (they share more than its capacity): its reservations go to the margin. A column of the
+#: row the pick reads anyway, so the hot path pays nothing for it.
+_OPEN = sa.and_(_HAS_ROOM, ~_STRIPE.frozen)
 #: The first stripe with room in the statement's snapshot, from a random start (stripes >= start,
 #: then the rest), read without a lock.
 _PICK = (
     sa.select(_STRIPE.stripe)
-    .where(_OF_TICKET, _HAS_ROOM, _NOT_OVERCOMMITTED)
+    .where(_OF_TICKET, _OPEN)
     .order_by(_STRIPE.stripe < sa.bindparam("start", type_=sa.Integer), _STRIPE.stripe)
     .limit(sa.literal_column("1"))
 )
@@ -141,7 +143,7 @@ _PICK = (
 _PICKED = _PICK.cte("pick")
 _TAKEN = (
     sa.update(ticket_stripes)
-    .where(_OF_TICKET, _STRIPE.stripe == sa.select(_PICKED.c.stripe).scalar_subquery(), _HAS_ROOM)
+    .where(_OF_TICKET, _STRIPE.stripe == sa.select(_PICKED.c.stripe).scalar_subquery(), _OPEN)
     .values(held=_STRIPE.held + _QUANTITY)
     .returning(_STRIPE.stripe)
     .cte("taken")
@@ -157,11 +159,11 @@ _RESERVE_IN_A_STRIPE = sa.select(
 #: the database's single writer lock leaves no rival and no stray lock.
 _RESERVE_IN_THE_STRIPE = (
     sa.update(ticket_stripes)
-    .where(_OF_TICKET, _STRIPE.stripe == _PICK.scalar_subquery(), _HAS_ROOM)
+    .where(_OF_TICKET, _STRIPE.stripe == _PICK.scalar_subquery(), _OPEN)
     .values(held=_STRIPE.held + _QUANTITY)
     .returning(_STRIPE.stripe)
 )
-_OVERCOMMITTED = sa.select(tickets.c.capacity, tickets.c.overcommitted).where(tickets.c.id == sa.bindparam("id"))
+_CAPACITY = sa.select(tickets.c.capacity).where(tickets.c.id == sa.bindparam("id"))
 _LOCK_STRIPES = sa.select(ticket_stripes).where(_OF_TICKET).order_by(_STRIPE.stripe).with_for_update()
 #: Locks the stripe an order's units are counted in (before the order itself: see the lock order).
 _LOCK_ORDER_STRIPE = (
@@ -183,6 +185,11 @@ _MOVE_UNITS = (
 def stripe_sum(column: sa.Column[int], ticket_id: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:
     """The sum of a stripe counter over a ticket's stripes: a correlated subquery on their primary key."""
     return sa.select(sa.func.coalesce(sa.func.sum(column), 0)).where(_STRIPE.ticket_id == ticket_id).scalar_subquery()
+
+
+def _new_stripe(ticket_id: str, stripe: int, capacity: int) -> dict[str, Any]:
+    """The row of a new stripe with nothing taken."""
+    return {"ticket_id": ticket_id, "stripe": stripe, "capacity": capacity, "held": 0, "sold": 0, "frozen": False}
 
 
 def shares(capacity: int, count: int) -> list[int]:
@@ -264,8 +271,7 @@ class SqlTicketRepository:
         )
         count = max(1, min(self._session.stripes, ticket.capacity))
         for stripe, share in enumerate(shares(ticket.capacity, count)):
-            values = {"ticket_id": ticket.id, "stripe": stripe, "capacity": share, "held": 0, "sold": 0}
-            self._session.insert(ticket_stripes, values)
+            self._session.insert(ticket_stripes, _new_stripe(ticket.id, stripe, share))
 
     def get(self, ticket_id: str) -> Ticket | None:
         """Return the ticket with this id, or None.
@@ -292,47 +298,47 @@ class SqlTicketRepository:
         too small turns into a conflict here rather than a CHECK violation); it is shared out
         again over the ticket's stripes, each keeping at least what it holds and sold. With
         ``over_commit`` (a replica applying its source's edit), a capacity below the units taken
-        is stored all the same: the stripes keep sharing what is taken, the ticket is marked
-        over-committed, and reservations are refused until the units fit again.
+        is stored all the same: the stripes keep sharing what is taken, frozen, and reservations
+        are refused until the units fit again (see ``_reserve_at_the_margin``).
         """
         self._session.tickets_read.pop(before.id, None)
-        values: dict[str, Any] = {
-            "title": after.title,
-            "price_minor": after.price.minor,
-            "currency": after.price.currency,
-            "capacity": after.capacity,
-            "version": after.version,
-        }
         if after.capacity != before.capacity:
-            values["overcommitted"] = self._share_out(before.id, after.capacity, over_commit=over_commit)
+            self._share_out(before.id, after.capacity, over_commit=over_commit)
         result = self._session.execute(
-            sa.update(tickets).where(tickets.c.id == before.id, tickets.c.version == before.version).values(**values)
+            sa.update(tickets)
+            .where(tickets.c.id == before.id, tickets.c.version == before.version)
+            .values(
+                title=after.title,
+                price_minor=after.price.minor,
+                currency=after.price.currency,
+                capacity=after.capacity,
+                version=after.version,
+            )
         )
         if result.rowcount != 1:
             raise ConcurrencyConflict()
 
-    def _share_out(self, ticket_id: str, capacity: int, *, over_commit: bool = False) -> bool:
-        """Share ``capacity`` out over the ticket's stripes; return whether the ticket is now over-committed."""
+    def _share_out(self, ticket_id: str, capacity: int, *, over_commit: bool = False) -> None:
+        """Share ``capacity`` out over the ticket's stripes (frozen, each full, if it is below the units taken)."""
         rows = self._session.execute(_LOCK_STRIPES, {"ticket": ticket_id}).all()
         taken = [row.held + row.sold for row in rows]
         if sum(taken) > capacity:
             if not over_commit:
                 raise ConcurrencyConflict()
-            # Every stripe keeps exactly what it holds and sold: none has room.
-            full = {row.stripe: taken[n] for n, row in enumerate(rows) if taken[n] != row.capacity}
-            self._write_stripes(ticket_id, full)
-            return True
+            # Every stripe keeps exactly what it holds and sold, and takes nothing more.
+            self._write_stripes(ticket_id, {row.stripe: taken[n] for n, row in enumerate(rows)}, frozen=True)
+            return
         # As many stripes as a new ticket of this capacity would get, never fewer than it has.
         count = max(len(rows), min(self._session.stripes, capacity), 1)
         taken += [0] * (count - len(taken))
         capacities = [used + share for used, share in zip(taken, shares(capacity - sum(taken), count), strict=True)]
-        self._write_stripes(
-            ticket_id, {row.stripe: capacities[row.stripe] for row in rows if capacities[row.stripe] != row.capacity}
-        )
+        if any(row.frozen for row in rows):
+            self._write_stripes(ticket_id, {row.stripe: capacities[row.stripe] for row in rows}, frozen=False)
+        else:
+            changed = {row.stripe: capacities[row.stripe] for row in rows if capacities[row.stripe] != row.capacity}
+            self._write_stripes(ticket_id, changed)
         for stripe in range(len(rows), count):
-            values = {"ticket_id": ticket_id, "stripe": stripe, "capacity": capacities[stripe], "held": 0, "sold": 0}
-            self._session.insert(ticket_stripes, values)
-        return False
+            self._session.insert(ticket_stripes, _new_stripe(ticket_id, stripe, capacities[stripe]))
 
     def units(self, ticket_id: str, now: datetime) -> Units:
         """Return the ticket's capacity, units held by live orders and units sold, as of ``now``.
@@ -396,20 +402,19 @@ class SqlTicketRepository:
             return None
         original = {row.stripe: row.capacity for row in rows}
         taken = {row.stripe: row.held + row.sold for row in rows}
-        # With the stripes locked no edit is under way: the ticket read now is the committed one.
-        ticket = self._session.first(_OVERCOMMITTED, {"id": ticket_id})
-        assert ticket is not None, "a ticket with stripes exists"
-        if ticket.overcommitted:
-            if sum(taken.values()) + quantity > ticket.capacity:
-                return self._over_commit(ticket_id, quantity, original, taken) if over_commit else None
+        if any(row.frozen for row in rows):
+            # Over-committed: judged against the ticket's capacity, not the shares. With the
+            # stripes locked no edit is under way, so the capacity read now is the committed one.
+            capacity = self._session.first(_CAPACITY, {"id": ticket_id}).capacity  # type: ignore[union-attr]
+            if sum(taken.values()) + quantity > capacity:
+                return self._over_commit(ticket_id, quantity, taken) if over_commit else None
             # The units fit again: share the capacity out as usual and take the fast path from now on.
-            fair = shares(ticket.capacity - sum(taken.values()), len(rows))
+            fair = shares(capacity - sum(taken.values()), len(rows))
             original = {stripe: taken[stripe] + fair[n] for n, stripe in enumerate(sorted(taken))}
-            self._write_stripes(ticket_id, original)
-            self._session.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(overcommitted=False))
+            self._write_stripes(ticket_id, original, frozen=False)
         free = {stripe: original[stripe] - taken[stripe] for stripe in original}
         if sum(free.values()) < quantity:
-            return self._over_commit(ticket_id, quantity, original, taken) if over_commit else None
+            return self._over_commit(ticket_id, quantity, taken) if over_commit else None
         target: int = max(free, key=lambda stripe: (free[stripe], -stripe))
         capacities = dict(original)
         missing = quantity - free[target]
@@ -426,19 +431,24 @@ class SqlTicketRepository:
         self._write_stripes(ticket_id, changed, held_in=target, quantity=quantity)
         return target
 
-    def _over_commit(self, ticket_id: str, quantity: int, shared: dict[int, int], taken: dict[int, int]) -> int:
-        """Take units that do not fit (a replica's record of its source's order) and mark the ticket."""
+    def _over_commit(self, ticket_id: str, quantity: int, taken: dict[int, int]) -> int:
+        """Take units that do not fit (a replica's record of its source's order), freezing every stripe."""
         first = min(taken)
         capacities = {stripe: taken[stripe] + (quantity if stripe == first else 0) for stripe in taken}
-        changed = {stripe: cap for stripe, cap in capacities.items() if cap != shared[stripe]}
-        self._write_stripes(ticket_id, changed, held_in=first, quantity=quantity)
-        self._session.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(overcommitted=True))
+        self._write_stripes(ticket_id, capacities, held_in=first, quantity=quantity, frozen=True)
         return first
 
     def _write_stripes(
-        self, ticket_id: str, capacities: dict[int, int], *, held_in: int | None = None, quantity: int = 0
+        self,
+        ticket_id: str,
+        capacities: dict[int, int],
+        *,
+        held_in: int | None = None,
+        quantity: int = 0,
+        frozen: bool | None = None,
     ) -> None:
-        # One UPDATE for the stripes whose share changes, and the one taking ``quantity`` held.
+        # One UPDATE for the stripes whose share changes, and the one taking ``quantity`` held;
+        # ``frozen`` (when given) is written to every stripe in ``capacities``.
         touched = sorted({*capacities, *([] if held_in is None else [held_in])})
         if not touched:
             return
@@ -448,6 +458,8 @@ class SqlTicketRepository:
             values["capacity"] = sa.case(*changes, else_=_STRIPE.capacity)
         if held_in is not None:
             values["held"] = sa.case((_STRIPE.stripe == held_in, _STRIPE.held + quantity), else_=_STRIPE.held)
+        if frozen is not None:
+            values["frozen"] = frozen
         self._session.execute(
             sa.update(ticket_stripes)
             .where(_STRIPE.ticket_id == ticket_id, _STRIPE.stripe.in_(touched))

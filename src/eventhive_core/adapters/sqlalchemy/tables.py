@@ -91,9 +91,6 @@ tickets = sa.Table(
     sa.Column("capacity", sa.Integer(), nullable=False),
     sa.Column("version", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
-    # A replica took an edit lowering the capacity below the units already taken: its stripes
-    # then share more than the capacity, and reservations go the slow way until the units fit.
-    sa.Column("overcommitted", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.CheckConstraint("capacity >= 0", name="capacity_not_negative"),
     # The listings' keyset order.
     sa.Index("ix_tickets_created", "created_at", "id"),
@@ -108,6 +105,10 @@ ticket_stripes = sa.Table(
     sa.Column("capacity", sa.Integer(), nullable=False),
     sa.Column("held", sa.Integer(), nullable=False),
     sa.Column("sold", sa.Integer(), nullable=False),
+    # Set on every stripe of an over-committed ticket (a replica told of a capacity below the units
+    # it had seen taken): the shares then add up to more than the capacity, and reservations go to
+    # the margin, which refuses them until the units fit and then deals the shares out again.
+    sa.Column("frozen", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.PrimaryKeyConstraint("ticket_id", "stripe"),
     sa.CheckConstraint("held >= 0 AND sold >= 0 AND held + sold <= capacity", name="units_within_capacity"),
     sa.CheckConstraint("stripe >= 0", name="stripe_not_negative"),
