@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eventhive_core import Hive, SignUp
+from eventhive_core import CreateTicket, Hive, SignUp
 from eventhive_core.adapters.jwt_tokens import generate_ed25519_keypair
 from eventhive_core.service_layer.roles import ROLES
 from eventhive_core.testing.fakes import FrozenClock
@@ -67,6 +67,13 @@ class Split:
         """Sign a user up on auth and return their id as every other service verifies it."""
         token = self.auth.handle(SignUp(email=email, password="password")).token.token
         return self.orders.authenticate(token).user_id
+
+    def listed(self, capacity: int = 1) -> tuple[str, str, str]:
+        """Sign a seller and a buyer up, list a ticket, and deliver; return their ids and the ticket's."""
+        seller, buyer = self.user("seller@example.com"), self.user("buyer@example.com")
+        ticket = self.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10", capacity=capacity)).id
+        self.settle()
+        return seller, buyer, ticket
 
     def close(self) -> None:
         for hive in self.hives.values():

@@ -43,13 +43,11 @@ def split(tmp_path: Path) -> Iterator[Split]:
 
 
 def test_a_ticket_sold_across_the_five_services_ends_complete_in_every_replica(split: Split) -> None:
-    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
-    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10", capacity=2))
-    split.settle()
+    _seller, buyer, ticket = split.listed(capacity=2)
 
-    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()
-    assert split.tickets.queries.ticket(ticket.id).available == 1  # type: ignore[union-attr]
+    assert split.tickets.queries.ticket(ticket).available == 1  # type: ignore[union-attr]
 
     payment = split.payments.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
     assert payment.status == "succeeded"
@@ -60,16 +58,14 @@ def test_a_ticket_sold_across_the_five_services_ends_complete_in_every_replica(s
             replica = uow.orders.get(order.id)
             assert replica is not None, role
             assert (str(replica.status), replica.version) == ("complete", 1), role
-            units = uow.tickets.units(ticket.id, split.clock.now())
+            units = uow.tickets.units(ticket, split.clock.now())
             assert (units.held, units.sold) == (0, 1), role
-    assert split.tickets.queries.ticket(ticket.id).available == 1  # type: ignore[union-attr]
+    assert split.tickets.queries.ticket(ticket).available == 1  # type: ignore[union-attr]
 
 
 def test_a_hold_that_ran_out_is_expired_by_the_orders_service_when_the_expiration_service_asks(split: Split) -> None:
-    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
-    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
-    split.settle()
-    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    _seller, buyer, ticket = split.listed()
+    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()
 
     split.clock.advance(timedelta(seconds=TTL))
@@ -85,15 +81,13 @@ def test_a_hold_that_ran_out_is_expired_by_the_orders_service_when_the_expiratio
             assert replica is not None
             assert (str(replica.status), replica.cancel_reason) == ("cancelled", "expired"), role
     assert split.expiration.sweep() == 0  # the replica shows it cancelled: nothing more to ask
-    assert split.tickets.queries.ticket(ticket.id).available == 1  # type: ignore[union-attr]
+    assert split.tickets.queries.ticket(ticket).available == 1  # type: ignore[union-attr]
 
 
 def test_money_taken_while_the_orders_service_cancelled_the_order_is_refunded_not_kept(split: Split) -> None:
     # The original's flaw 6: the charge raced the cancellation and completed a cancelled order.
-    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
-    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
-    split.settle()
-    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    _seller, buyer, ticket = split.listed()
+    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()
 
     split.orders.handle(CancelOrder(order_id=order.id, actor_id=buyer))  # not yet known to payments
@@ -119,35 +113,31 @@ def test_money_taken_while_the_orders_service_cancelled_the_order_is_refunded_no
 def test_a_capacity_lowered_below_the_holds_the_orders_service_knows_keeps_them_and_refuses_new_ones(
     split: Split,
 ) -> None:
-    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
-    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10", capacity=3))
-    split.settle()
-    held = [split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id)) for _ in range(2)]
+    seller, buyer, ticket = split.listed(capacity=3)
+    held = [split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket)) for _ in range(2)]
     # The tickets service has not heard of the orders yet, so the edit is within what it knows.
-    split.tickets.handle(UpdateTicket(ticket_id=ticket.id, actor_id=seller, capacity=1))
+    split.tickets.handle(UpdateTicket(ticket_id=ticket, actor_id=seller, capacity=1))
     split.settle()
 
     with split.orders.uow() as uow:
-        units = uow.tickets.units(ticket.id, split.clock.now())
+        units = uow.tickets.units(ticket, split.clock.now())
     assert (units.capacity, units.held) == (1, 2)
     with pytest.raises(SoldOut):
-        split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+        split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.orders.handle(CancelOrder(order_id=held[0].id, actor_id=buyer))
     with pytest.raises(SoldOut):
-        split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+        split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.orders.handle(CancelOrder(order_id=held[1].id, actor_id=buyer))
-    split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()
-    assert split.tickets.queries.ticket(ticket.id).available == 0  # type: ignore[union-attr]
+    assert split.tickets.queries.ticket(ticket).available == 0  # type: ignore[union-attr]
 
 
 def test_a_second_payment_before_the_first_completed_the_order_everywhere_is_refused_without_a_charge(
     split: Split,
 ) -> None:
-    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
-    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
-    split.settle()
-    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    _seller, buyer, ticket = split.listed()
+    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()
     split.payments.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
 
@@ -161,10 +151,8 @@ def test_a_second_payment_before_the_first_completed_the_order_everywhere_is_ref
 def test_the_orders_service_refuses_money_for_an_order_another_payment_completed(split: Split) -> None:
     # The payments service keeps one succeeded payment per order, so this is the orders
     # service's own guard: fed a second payment for a complete order, it answers with a refusal.
-    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
-    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
-    split.settle()
-    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    _seller, buyer, ticket = split.listed()
+    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()
     first = split.payments.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
     split.settle()
@@ -195,10 +183,8 @@ def test_with_accept_if_available_money_for_a_lapsed_hold_completes_a_replacemen
 
     split = Split(database, FrozenClock(), late_payment_policy="accept_if_available")
     try:
-        seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
-        ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
-        split.settle()
-        order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+        _seller, buyer, ticket = split.listed()
+        order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
         split.settle()
         split.orders.handle(CancelOrder(order_id=order.id, actor_id=buyer))  # payments has not heard yet
         payment = split.payments.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
@@ -217,7 +203,7 @@ def test_with_accept_if_available_money_for_a_lapsed_hold_completes_a_replacemen
             assert cancelled is not None
             assert (str(replacement.status), replacement.version) == ("complete", 1), role
             assert str(cancelled.status) == "cancelled", role
-        assert split.tickets.queries.ticket(ticket.id).sold == 1  # type: ignore[union-attr]
+        assert split.tickets.queries.ticket(ticket).sold == 1  # type: ignore[union-attr]
     finally:
         split.close()
 
@@ -226,10 +212,8 @@ def test_an_expiry_asked_for_early_by_a_clock_ahead_changes_nothing_and_is_asked
     split: Split,
 ) -> None:
     # The original's flaw 20: the expiration service judged the hold by its own clock.
-    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
-    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
-    split.settle()
-    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    _seller, buyer, ticket = split.listed()
+    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()
 
     early = ExpirationDue(order_id=order.id, due_at=order.expires_at)
@@ -260,10 +244,8 @@ def test_an_expiry_asked_for_early_by_a_clock_ahead_changes_nothing_and_is_asked
 def test_a_sellers_refund_at_the_orders_service_gives_the_money_back_at_the_payments_service_once(
     split: Split,
 ) -> None:
-    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
-    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10"))
-    split.settle()
-    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket.id))
+    seller, buyer, ticket = split.listed()
+    order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()
     payment = split.payments.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
     split.settle()
@@ -282,7 +264,7 @@ def test_a_sellers_refund_at_the_orders_service_gives_the_money_back_at_the_paym
             replica = uow.orders.get(order.id)
         assert replica is not None
         assert (str(replica.status), replica.version) == ("cancelled", 2), role
-    assert split.tickets.queries.ticket(ticket.id).available == 1  # type: ignore[union-attr]
+    assert split.tickets.queries.ticket(ticket).available == 1  # type: ignore[union-attr]
 
 
 def test_a_service_refuses_a_command_another_service_carries_out(split: Split) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from eventhive_core import CancelOrder, CreateTicket, PayOrder, PlaceOrder
+from eventhive_core import CancelOrder, PayOrder, PlaceOrder
 from eventhive_core.contracts.codec import parse_message, to_domain_event
 from eventhive_core.domain.events import ExpirationDue, OrderCancelled
 from eventhive_core.ports.messages import Message
@@ -30,14 +30,6 @@ def split(tmp_path: Path) -> Iterator[Split]:
     made.close()
 
 
-def listed(split: Split, capacity: int = 1) -> tuple[str, str, str]:
-    """A seller, a buyer and a ticket every service knows."""
-    seller, buyer = split.user("seller@example.com"), split.user("buyer@example.com")
-    ticket = split.tickets.handle(CreateTicket(owner_id=seller, title="Gig", price="10", capacity=capacity)).id
-    split.settle()
-    return seller, buyer, ticket
-
-
 def available(split: Split, ticket: str) -> int:
     view = split.tickets.queries.ticket(ticket)
     assert view is not None
@@ -51,7 +43,7 @@ def events(split: Split, event_type: str) -> list[Message]:
 def test_flaw_3_a_cancellation_names_its_ticket_and_frees_it_in_the_tickets_service(split: Split) -> None:
     # The original sent the ticket id as a serialised buffer; the tickets service failed on it
     # forever and the ticket stayed reserved there while orders considered it free.
-    _, buyer, ticket = listed(split)
+    _, buyer, ticket = split.listed()
     order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()
     assert available(split, ticket) == 0
@@ -70,7 +62,7 @@ def test_flaw_5_a_late_expiry_of_a_cancelled_order_neither_publishes_nor_frees_t
 ) -> None:
     # The original cancelled an already cancelled order again on expiry, and the tickets
     # service then cleared the reservation of whichever order held the ticket by now.
-    _, buyer, ticket = listed(split)
+    _, buyer, ticket = split.listed()
     first = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.orders.handle(CancelOrder(order_id=first.id, actor_id=buyer))
     split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
@@ -91,7 +83,7 @@ def test_flaw_5_a_late_expiry_of_a_cancelled_order_neither_publishes_nor_frees_t
 def test_flaw_6_money_taken_after_the_hold_ran_out_is_refunded_and_the_order_stays_cancelled(split: Split) -> None:
     # The original's payments service checked only its replica, and the orders service then
     # completed a cancelled order whose ticket might be resold already.
-    _, buyer, ticket = listed(split)
+    _, buyer, ticket = split.listed()
     order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()
     split.clock.advance(timedelta(seconds=TTL - 1))
@@ -117,7 +109,7 @@ def test_flaw_6_money_taken_after_the_hold_ran_out_is_refunded_and_the_order_sta
 def test_flaw_10_completing_an_order_publishes_its_version_so_every_replica_keeps_up(split: Split) -> None:
     # The original completed orders without publishing: the payments service's replica fell a
     # version behind and could never apply a later event for the order.
-    _, buyer, ticket = listed(split, capacity=2)
+    _, buyer, ticket = split.listed(capacity=2)
     order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()
     split.payments.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
@@ -135,7 +127,7 @@ def test_flaw_10_completing_an_order_publishes_its_version_so_every_replica_keep
 
 def test_flaw_12_an_event_the_bus_refused_is_published_later_not_lost(split: Split) -> None:
     # The original published after saving, without waiting for the broker: a failed publish was lost.
-    _, buyer, ticket = listed(split)
+    _, buyer, ticket = split.listed()
     orders_bus = split.orders.bus
     orders_bus.fail_next(1)  # type: ignore[attr-defined]
     order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
@@ -153,7 +145,7 @@ def test_flaw_13_duplicates_and_events_ahead_of_their_predecessor_end_applied_no
 ) -> None:
     # The original's orders service failed forever on a duplicate ticket:created, and on any
     # event naming a record it did not have yet.
-    _, buyer, ticket = listed(split)
+    _, buyer, ticket = split.listed()
     order = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.orders.handle(CancelOrder(order_id=order.id, actor_id=buyer))
     split.relay_only()
@@ -172,7 +164,7 @@ def test_flaw_13_duplicates_and_events_ahead_of_their_predecessor_end_applied_no
 
 def test_flaw_14_a_second_order_for_a_ticket_is_counted_beside_the_first_never_over_it(split: Split) -> None:
     # The original's tickets service overwrote the ticket's orderId on every order:created.
-    _, buyer, ticket = listed(split, capacity=2)
+    _, buyer, ticket = split.listed(capacity=2)
     first = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle(duplicate=1.0)
@@ -185,7 +177,7 @@ def test_flaw_14_a_second_order_for_a_ticket_is_counted_beside_the_first_never_o
 
 def test_flaw_20_a_paid_or_cancelled_order_is_never_asked_to_expire(split: Split) -> None:
     # The original never removed an expiry job when its order was paid or cancelled.
-    _, buyer, ticket = listed(split, capacity=2)
+    _, buyer, ticket = split.listed(capacity=2)
     paid = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     cancelled = split.orders.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
     split.settle()

@@ -123,6 +123,29 @@ def order_created(order: Order) -> OrderCreated:
     )
 
 
+def add_replacement(uow: UnitOfWork, services: Services, lapsed: Order) -> Order | None:
+    """Take a lapsed order's units again for a new order in ``created``, inside ``uow``; None if they are gone.
+
+    What a late payment accepted under ``accept_if_available`` completes instead of the order
+    whose hold ran out.
+    """
+    now = services.clock.now()
+    if not uow.tickets.reserve(lapsed.ticket_id, lapsed.quantity, now):
+        return None
+    replacement = replace(
+        lapsed,
+        id=OrderId(new_id()),
+        status=OrderStatus.CREATED,
+        version=0,
+        cancel_reason=None,
+        created_at=now,
+        expires_at=services.expiration.expires_at(now),
+        idempotency_key=None,
+    )
+    uow.orders.add(replacement)
+    return replacement
+
+
 def order_completed(order: Order, payment_id: str) -> OrderCompleted:
     """Return the ``order:completed`` event of an order ``payment_id`` just completed."""
     return OrderCompleted(

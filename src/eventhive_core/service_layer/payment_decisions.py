@@ -23,13 +23,12 @@ transaction instead (:mod:`eventhive_core.service_layer.settlement`) and never s
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Final
 
 from eventhive_core.contracts.codec import parse_message, to_domain_event
 from eventhive_core.domain.events import OrderCancelled, OrderCompleted, OrderPaymentRefused, PaymentCreated
 from eventhive_core.domain.expiration import is_due
-from eventhive_core.domain.ids import OrderId, PaymentId, new_id
+from eventhive_core.domain.ids import OrderId, PaymentId
 from eventhive_core.domain.money import Money
 from eventhive_core.domain.order import HOLDING_STATUSES, CancelReason, Order, OrderStatus
 from eventhive_core.domain.payment import Payment, PaymentStatus
@@ -37,7 +36,7 @@ from eventhive_core.ports.event_bus import Delivery, Subscription
 from eventhive_core.ports.messages import Message
 from eventhive_core.ports.storage import UnitOfWork
 from eventhive_core.service_layer.messagebus import SubscriberHandler, on_event
-from eventhive_core.service_layer.orders import expire_in, order_completed, order_created
+from eventhive_core.service_layer.orders import add_replacement, expire_in, order_completed, order_created
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.replicas import ReplicaBehind
 from eventhive_core.service_layer.services import Services
@@ -77,7 +76,7 @@ def settle_payment(event: PaymentCreated, uow: UnitOfWork, services: Services) -
     if order.status in HOLDING_STATUSES:
         order = expire_in(uow, services, order)  # due but not yet swept: the policy judges a cancelled order
     if services.late_payment(order, _as_payment(event, order)) == "accept_if_available":
-        replacement = _replacement(uow, services, order)
+        replacement = add_replacement(uow, services, order)
         if replacement is not None:
             completed = replacement.moved_to(OrderStatus.COMPLETE)
             uow.orders.save(replacement, completed)
@@ -103,25 +102,6 @@ def _as_payment(event: PaymentCreated, order: Order) -> Payment:
         created_at=order.created_at,
         provider_ref=event.provider_ref,
     )
-
-
-def _replacement(uow: UnitOfWork, services: Services, order: Order) -> Order | None:
-    """Take the units again for a new order in ``created``; None if they are gone."""
-    now = services.clock.now()
-    if not uow.tickets.reserve(order.ticket_id, order.quantity, now):
-        return None
-    replacement = replace(
-        order,
-        id=OrderId(new_id()),
-        status=OrderStatus.CREATED,
-        version=0,
-        cancel_reason=None,
-        created_at=now,
-        expires_at=services.expiration.expires_at(now),
-        idempotency_key=None,
-    )
-    uow.orders.add(replacement)
-    return replacement
 
 
 def settle_payment_subscriber(services: Services) -> Subscription[SubscriberHandler]:

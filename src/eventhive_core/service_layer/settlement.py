@@ -21,19 +21,18 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TypeVar
 
 from eventhive_core.domain.errors import ConcurrencyConflict, PaymentProviderUnavailable
 from eventhive_core.domain.events import PaymentCreated, PaymentRefunded
 from eventhive_core.domain.expiration import is_due
-from eventhive_core.domain.ids import OrderId, new_id
 from eventhive_core.domain.order import HOLDING_STATUSES, Order, OrderStatus
 from eventhive_core.domain.payment import Payment, PaymentStatus
 from eventhive_core.domain.read_models import PaymentView
 from eventhive_core.ports.payments import PaymentProviderError
 from eventhive_core.ports.storage import UnitOfWork
-from eventhive_core.service_layer.orders import expire_in, order_completed, order_created
+from eventhive_core.service_layer.orders import add_replacement, expire_in, order_completed, order_created
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services
 
@@ -244,19 +243,9 @@ def _moved(uow: UnitOfWork, order: Order, target: OrderStatus) -> Order:
 
 def _accept_late(uow: UnitOfWork, services: Services, order: Order, current: Payment, paid: Payment) -> Payment | None:
     """Take the units again for a replacement order born complete; None if they are gone."""
-    now = services.clock.now()
-    if not uow.tickets.reserve(order.ticket_id, order.quantity, now):
+    replacement = add_replacement(uow, services, order)
+    if replacement is None:
         return None
-    replacement = replace(
-        order,
-        id=OrderId(new_id()),
-        status=OrderStatus.CREATED,
-        version=0,
-        cancel_reason=None,
-        created_at=now,
-        expires_at=services.expiration.expires_at(now),
-    )
-    uow.orders.add(replacement)
     complete = _moved(uow, _moved(uow, replacement, OrderStatus.AWAITING_PAYMENT), OrderStatus.COMPLETE)
     moved = paid.moved_to_order(replacement.id)
     uow.payments.save(current, moved)

@@ -109,9 +109,12 @@ def rows(url: str) -> dict[str, Any]:
     return {"tickets": tickets, "orders": orders, "units": units, "events": events}
 
 
-def maintenance_env(services: Split, role: str) -> dict[str, str]:
-    """The environment of an ``eventhive`` maintenance command on ``role``'s database: that service's."""
-    return {**os.environ, **services.env(role), "EVENTHIVE_STORAGE": "sqlalchemy", "EVENTHIVE_ROLE": role}
+def run_as(services: Split, role: str, *args: str) -> str:
+    """Run an ``eventhive`` maintenance command on ``role``'s database, as that service; return its output."""
+    env = {**os.environ, **services.env(role), "EVENTHIVE_STORAGE": "sqlalchemy", "EVENTHIVE_ROLE": role}
+    done = subprocess.run([EVENTHIVE, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def held_at(services: Split, role: str) -> dict[str, Any]:
@@ -216,15 +219,7 @@ def test_a_ban_and_a_sign_out_are_refused_by_every_service_after_one_delivery(sp
     anns, bobs = order(ann, ticket), order(bob, ticket)
     signed_out = SplitBrowser(bob.ports, dict(bob.cookies))  # bob's cookie as it was before signing out
 
-    banned = subprocess.run(
-        [EVENTHIVE, "users", "ban", "ann@example.com"],
-        env=maintenance_env(services, "auth"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert banned.returncode == 0, banned.stderr
+    run_as(services, "auth", "users", "ban", "ann@example.com")
     assert bob.request("POST", "/api/users/signout", {}).status == 200
 
     unauthorised = {"tickets": 401, "orders": 401, "payments": 401}
@@ -320,16 +315,8 @@ def test_a_replica_wiped_out_is_rebuilt_from_a_replay_of_the_stream(split: Calla
     services.kill("expiration")
     wipe_tables(services.database_url("expiration"))
     assert held_at(services, "expiration")["orders"] == {}
-    replayed = subprocess.run(
-        [EVENTHIVE, "events", "replay", "--role", "expiration", "--from", "1"],
-        env=maintenance_env(services, "expiration"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert replayed.returncode == 0, replayed.stderr
-    assert "Replayed" in replayed.stdout
+    replayed = run_as(services, "expiration", "events", "replay", "--role", "expiration", "--from", "1")
+    assert "Replayed" in replayed
     assert not replicas_differ(services)
     services.start("expiration")
     assert not replicas_differ(services)
