@@ -118,14 +118,17 @@ def test_money_arriving_after_the_hold_ran_out_is_refunded(hive: Hive, clock: Fr
     assert hive.queries.ticket(gig).sold == 0
 
 
-def test_late_money_buys_the_units_again_when_the_policy_accepts_and_they_are_free(clock: FrozenClock) -> None:
+@pytest.mark.parametrize("key", [None, "key-1"], ids=["without a key", "placed with an Idempotency-Key"])
+def test_late_money_buys_the_units_again_when_the_policy_accepts_and_they_are_free(
+    clock: FrozenClock, key: str | None
+) -> None:
     with make_test_hive(clock, late_payment_policy="accept_if_available") as hive:
         from eventhive_core import SignUp
 
         buyer = hive.handle(SignUp(email="b@example.com", password="password")).user.id
         owner = hive.handle(SignUp(email="o@example.com", password="password")).user.id
         ticket = hive.handle(CreateTicket(owner_id=owner, title="Gig", price=20)).id
-        order = hive.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket))
+        order = hive.handle(PlaceOrder(buyer_id=buyer, ticket_id=ticket, idempotency_key=key))
         make_provider_slow(hive, clock)
         payment = hive.handle(PayOrder(order_id=order.id, actor_id=buyer, token="tok_visa"))
         assert payment.status == "succeeded"
