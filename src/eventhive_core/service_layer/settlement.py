@@ -203,7 +203,7 @@ def _keep_or_decide(
                 return RefundReason.ALREADY_PAID, current
             # The orders service decides whether the order takes the money: it answers
             # ``payment:created`` with ``order:completed``, or with ``order:payment_refused``,
-            # which ``refund_refused_payment`` below turns into a refund.
+            # which this service then refunds (see ``payment_decisions``).
             uow.payments.save(current, paid)
             record(uow, services, payment_created(paid))
             uow.commit()
