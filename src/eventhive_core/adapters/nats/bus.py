@@ -618,7 +618,9 @@ class NatsBus:
             consumer.fetching = True
             try:
                 batch = await consumer.subscription.fetch(self.batch_size, timeout=FETCH_WAIT)
-            except nats.errors.TimeoutError:
+            except TimeoutError:
+                # Nothing to fetch. nats-py raises its own TimeoutError, or asyncio's (the
+                # built-in) when the pull request itself times out: both mean "ask again".
                 continue
             except asyncio.CancelledError:
                 raise
