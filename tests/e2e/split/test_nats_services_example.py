@@ -221,3 +221,51 @@ def test_the_example_sells_a_ticket_and_cancels_a_lapsed_hold_through_its_front_
 
     # No web client listens yet: the front says so for every other path.
     assert status(running.front_port, "/") == 502
+
+
+def test_the_original_nextjs_clients_calls_get_what_it_reads_through_the_front(example: Callable[[], Example]) -> None:
+    # Each request as the original client sends it (reference §8), and each field its pages read.
+    running = example()
+    wait_for_the_front(running)
+    origin = {"Origin": f"http://127.0.0.1:{running.front_port}"}
+    seller, buyer = running.browser(), running.browser()
+
+    def send(user: Browser, method: str, path: str, body: object = None) -> Response:
+        return user.request(method, path, body, headers=origin)
+
+    assert buyer.request("GET", "/api/users/currentuser").body == {"currentUser": None}
+    refused = send(buyer, "POST", "/api/users/signup", {"email": "not an email", "password": "secret1"})
+    assert refused.status == 400
+    assert [error["message"] for error in refused.body["errors"]]  # useRequest lists errors[].message
+    for user, email in ((seller, "seller@example.com"), (buyer, "buyer@example.com")):
+        signed = send(user, "POST", "/api/users/signup", {"email": email, "password": "secret1"})
+        assert (signed.status, signed.body["email"]) == (201, email)
+        assert user.request("GET", "/api/users/currentuser").body["currentUser"]["email"] == email
+
+    # /tickets/new sends the price as text, reformatted to two decimals.
+    ticket = send(seller, "POST", "/api/tickets", {"title": "Gig", "price": "20.00"})
+    assert ticket.status == 201
+    assert {"id", "title", "price", "userId"} <= set(ticket.body)
+    listed = buyer.request("GET", "/api/tickets").body
+    assert [(t["id"], t["title"], t["price"]) for t in listed] == [(ticket.body["id"], "Gig", 20)]
+    shown = buyer.request("GET", f"/api/tickets/{ticket.body['id']}").body
+    assert (shown["title"], shown["price"]) == ("Gig", 20)
+
+    placed = until(
+        "the orders service to know the ticket",
+        lambda: answered(201, send(buyer, "POST", "/api/orders", {"ticketId": ticket.body["id"]})),
+    )
+    order = buyer.request("GET", f"/api/orders/{placed.body['id']}").body
+    assert {"expiresAt", "status"} <= set(order)
+    assert (order["ticket"]["title"], order["ticket"]["price"]) == ("Gig", 20)
+    paid = until(
+        "the payments service to know the order",
+        lambda: answered(201, send(buyer, "POST", "/api/payments", {"orderId": order["id"], "token": "tok_visa"})),
+    )
+    assert "id" in paid.body
+    mine = buyer.request("GET", "/api/orders").body
+    assert [(o["id"], o["ticket"]["title"], o["ticket"]["price"]) for o in mine] == [(order["id"], "Gig", 20)]
+    until("the order to show paid", lambda: buyer.request("GET", "/api/orders").body[0]["status"] == "complete")
+
+    assert send(buyer, "POST", "/api/users/signout", {}).status == 200
+    assert buyer.request("GET", "/api/users/currentuser").body == {"currentUser": None}
