@@ -44,11 +44,15 @@ http {{
     # X-Forwarded-Host keep the port it typed), its IP for the rate limits, and its scheme for
     # the cookie's Secure flag and the same-origin check.
     proxy_http_version 1.1;
+    # Keep connections to the services open between requests (see the upstreams below): a new
+    # connection per request costs each service an accept and the front a connect.
+    proxy_set_header Connection "";
     proxy_set_header Host $http_host;
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Forwarded-Host $http_host;
 
+{upstreams}
     server {{
         listen 127.0.0.1:{front_port};
 {locations}
@@ -60,9 +64,16 @@ http {{
 }}
 """
 
+UPSTREAM = """\
+    upstream {role} {{
+        server 127.0.0.1:{port};
+        keepalive 16;
+    }}
+"""
+
 LOCATION = """\
         location ~ ^{path}(/|$) {{
-            proxy_pass http://127.0.0.1:{port};
+            proxy_pass http://{role};
         }}
 """
 
@@ -82,8 +93,11 @@ def render(folder: Path, ports: Mapping[str, int], front_port: int, client_port:
         client_port: The web client's port, for every path the services do not own.
     """
     # A regular expression, not a prefix: /api/tickets and /api/tickets/1 go to tickets, /api/ticketsX does not.
-    locations = "".join(LOCATION.format(path=path, port=ports[role]) for role, path in ROUTED.items())
-    return TEMPLATE.format(folder=folder, front_port=front_port, client_port=client_port, locations=locations)
+    upstreams = "".join(UPSTREAM.format(role=role, port=ports[role]) for role in ROUTED)
+    locations = "".join(LOCATION.format(path=path, role=role) for role, path in ROUTED.items())
+    return TEMPLATE.format(
+        folder=folder, front_port=front_port, client_port=client_port, upstreams=upstreams, locations=locations
+    )
 
 
 def main() -> None:
