@@ -138,11 +138,12 @@ class HiveSettings(BaseModel):
     block_plugins: tuple[str, ...] = ()
     """Entry-point plugins never to load (by entry-point name)."""
 
-    role: Literal["auth", "tickets", "orders", "payments", "expiration"] | None = None
+    role: Literal["auth", "tickets", "orders", "payments", "expiration", "client"] | None = None
     """The service this Hive is in a split platform (``eventhive service ROLE``); None runs the whole platform.
 
     A role owns its records and keeps replicas of what it needs from the others, fed by their
-    events (see docs/concepts/split.md); its subscribers run under the role's name.
+    events (see docs/concepts/split.md); its subscribers run under the role's name. ``client``
+    owns nothing and subscribes to nothing: it renders the pages by calling the others' API.
     """
 
     producer: str = "eventhive"

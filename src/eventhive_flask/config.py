@@ -157,6 +157,15 @@ class ConfigDefaults:
     EVENTHIVE_PAGES = True
     """Serve the server-rendered web pages (``/``, ``/auth/...``, ``/tickets/...``...) at the prefix; off for a role."""
 
+    EVENTHIVE_API_URL: str | None = None
+    """Where the pages call the JSON API (the front's address, ``http://front``); unset: in this process.
+
+    Required for ``EVENTHIVE_ROLE=client`` (``eventhive service client``), the role that renders the pages alone.
+    """
+
+    EVENTHIVE_API_TIMEOUT = 10.0
+    """Seconds the pages wait for each call to ``EVENTHIVE_API_URL`` (to connect, then between bytes)."""
+
     EVENTHIVE_STRIPE_JS_URL = "https://js.stripe.com/v3/"
     """Where the pages load Stripe.js from when the provider is ``stripe`` (a stand-in's address in tests)."""
 
@@ -209,8 +218,11 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
 )
 
 #: Defaults that differ for a service of a split (``EVENTHIVE_ROLE`` set): the pages show the whole platform,
-#: which one service cannot serve, so they are off (and ``init_app`` refuses them on).
+#: which one service cannot serve, so they are off (and ``init_app`` refuses them on)...
 ROLE_DEFAULTS: Mapping[str, object] = MappingProxyType({"EVENTHIVE_PAGES": False})
+
+#: ...except in the ``client`` role, which serves nothing but the pages (over ``EVENTHIVE_API_URL``).
+CLIENT_ROLE = "client"
 
 #: The keys that are core settings (validated into HiveSettings); the rest are Flask's own.
 CORE_KEYS: frozenset[str] = frozenset(PREFIX + name.upper() for name in HiveSettings.model_fields)
@@ -235,6 +247,12 @@ class FlaskSettings(BaseModel):
 
     pages: bool = True
     """``EVENTHIVE_PAGES``."""
+
+    api_url: str | None = Field(default=None, pattern=r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
+    """``EVENTHIVE_API_URL``."""
+
+    api_timeout: float = Field(default=10.0, gt=0, le=300)
+    """``EVENTHIVE_API_TIMEOUT``."""
 
     stripe_js_url: str = Field(default="https://js.stripe.com/v3/", pattern=r"^https?://[^/\s?#]+(/[^\s]*)?$")
     """``EVENTHIVE_STRIPE_JS_URL``."""
@@ -310,7 +328,7 @@ class FlaskSettings(BaseModel):
 
 def defaults_for(config: Mapping[str, object]) -> Mapping[str, object]:
     """Return the defaults for ``config``: :data:`DEFAULTS`, and :data:`ROLE_DEFAULTS` over them for a role."""
-    if config.get("EVENTHIVE_ROLE"):
+    if config.get("EVENTHIVE_ROLE") and config.get("EVENTHIVE_ROLE") != CLIENT_ROLE:
         return {**DEFAULTS, **ROLE_DEFAULTS}
     return DEFAULTS
 
@@ -337,6 +355,7 @@ def flask_settings(config: Mapping[str, object]) -> FlaskSettings:
 
 
 __all__ = [
+    "CLIENT_ROLE",
     "CORE_KEYS",
     "DEFAULTS",
     "PREFIX",

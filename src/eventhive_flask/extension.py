@@ -85,7 +85,12 @@ class EventHive:
         for key, value in cfg.defaults_for(app.config).items():
             app.config.setdefault(key, value)
         settings, flask_settings = _validate(app)
-        if settings.role is not None and flask_settings.pages:
+        if settings.role == cfg.CLIENT_ROLE and not flask_settings.api_url:
+            raise ConfigurationError(
+                "EVENTHIVE_ROLE=client renders the pages by calling the JSON API and keeps no data of its own: "
+                "set EVENTHIVE_API_URL to the API's address (the front, e.g. http://127.0.0.1:8080)."
+            )
+        if settings.role not in (None, cfg.CLIENT_ROLE) and flask_settings.pages:
             # Checked before anything is built: the pages list, sell and buy across every service.
             raise ConfigurationError(
                 f"EVENTHIVE_PAGES=true serves the whole platform's web pages, but EVENTHIVE_ROLE={settings.role} "

@@ -2,10 +2,11 @@
 
 The original was five services behind one ingress, and each answered its own paths only: auth
 ``/api/users/*``, tickets ``/api/tickets*``, orders ``/api/orders*``, payments ``/api/payments*``
-(the provider's webhook included), and expiration none. An app with a role serves the same, plus
-the health route every service keeps for its load balancer, and ``/api/openapi.json`` describing
-what it serves. Another service's path answers 404, as an unknown path does. The whole platform
-(no role) serves everything.
+(the provider's webhook included), and expiration none. The ``client`` role (the original's Next.js
+client) renders the web pages by calling that API, so it serves none of its paths either. An app
+with a role serves the same, plus the health route every service keeps for its load balancer, and
+``/api/openapi.json`` describing what it serves. Another service's path answers 404, as an unknown
+path does. The whole platform (no role) serves everything.
 
 The API blueprint (:mod:`eventhive_flask.views.blueprint`) and the OpenAPI document both ask
 :func:`serves`, so what is routed and what is documented cannot drift apart.
@@ -24,6 +25,7 @@ ROLE_ROUTES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "orders": ("/orders",),
         "payments": ("/payments",),
         "expiration": (),
+        "client": (),
     }
 )
 

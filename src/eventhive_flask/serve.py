@@ -458,7 +458,8 @@ def _get_ready(
     ctrl_c.stop_if_pressed()
     flask_settings = check_app()
     ctrl_c.stop_if_pressed()
-    if storage == "memory" and workers > 1:
+    # The pages' client keeps nothing in its memory storage, so its workers have nothing to disagree on.
+    if storage == "memory" and workers > 1 and os.environ.get("EVENTHIVE_ROLE") != "client":
         raise click.ClickException(
             "EVENTHIVE_STORAGE=memory keeps data inside one process, so each worker would have its own: "
             "use --workers 1, or SQL storage."

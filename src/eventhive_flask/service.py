@@ -2,7 +2,9 @@
 
 The service (``auth``, ``tickets``, ``orders``, ``payments`` or ``expiration``) serves its own
 routes of the JSON API and its health route (:mod:`eventhive_flask.roles`), on a database of its
-own, and talks to the others over the NATS bus, running only its own durable consumers. It runs
+own, and talks to the others over the NATS bus, running only its own durable consumers. The
+``client`` role is the original's sixth process, its web client: it renders the pages by calling
+the JSON API at ``EVENTHIVE_API_URL`` (the front) and keeps no data and no bus of its own. It runs
 under gunicorn exactly as ``eventhive serve`` does (:func:`~eventhive_flask.serve.run_server`):
 the same listening socket, migration, checks, workers and Ctrl-C handling.
 
@@ -24,15 +26,16 @@ from types import MappingProxyType
 
 import click
 
+from eventhive_flask.config import CLIENT_ROLE
 from eventhive_flask.roles import ROLE_ROUTES, served_paths
 from eventhive_flask.serve import Ready, default_cookie_security, run_server, shown_url
 
-#: The services of a split, in the order they are usually started.
-ROLES: tuple[str, ...] = tuple(ROLE_ROUTES)
+#: The services of a split with an API and data of their own, in the order they are usually started.
+ROLES: tuple[str, ...] = tuple(role for role in ROLE_ROUTES if role != CLIENT_ROLE)
 
 #: The port each service listens on unless ``--port`` says otherwise (one machine, five ports).
 DEFAULT_PORTS: Mapping[str, int] = MappingProxyType(
-    {"auth": 3001, "tickets": 3002, "orders": 3003, "payments": 3004, "expiration": 3005}
+    {"auth": 3001, "tickets": 3002, "orders": 3003, "payments": 3004, "expiration": 3005, "client": 3000}
 )
 
 #: Variables that let a process sign tokens: only auth may hold one.
@@ -53,6 +56,9 @@ def check_split_environment(environ: Mapping[str, str], role: str, workers: int 
             another service's workers would each keep an in-memory denylist.
     """
     refused = f"Cannot start the {role} service"
+    if role == CLIENT_ROLE:
+        check_client_environment(environ)
+        return
     bus = environ.get("EVENTHIVE_EVENT_BUS") or "inprocess"
     if bus == "inprocess":
         raise click.ClickException(
@@ -92,6 +98,46 @@ def check_split_environment(environ: Mapping[str, str], role: str, workers: int 
         )
 
 
+def check_client_environment(environ: Mapping[str, str]) -> None:
+    """Refuse an environment in which the pages' client cannot work.
+
+    Raises:
+        click.ClickException: ``EVENTHIVE_API_URL`` is unset, or a signing key is set (only auth signs).
+    """
+    refused = "Cannot start the client service"
+    if not environ.get("EVENTHIVE_API_URL"):
+        raise click.ClickException(
+            f"{refused}: it renders the pages by calling the JSON API: set EVENTHIVE_API_URL to the front's "
+            "address (e.g. http://127.0.0.1:8080)"
+        )
+    signing = [name for name in SIGNING_KEYS if environ.get(name)]
+    if signing:
+        raise click.ClickException(
+            f"{refused}: only auth signs tokens, and the client asks the API who is signed in: "
+            f"unset {' and '.join(signing)}"
+        )
+
+
+def prepare_client_environment(environ: MutableMapping[str, str], data_dir: Path, host: str) -> list[str]:
+    """Set what makes this process the pages' client; return notes to print.
+
+    The role, the pages on, and nothing to keep: in-memory storage (nothing is stored in it), an
+    in-process bus with no subscribers, no expiry scheduler and no background threads. The data
+    folder keeps only the secret of the pages' CSRF cookie.
+    """
+    environ["EVENTHIVE_ROLE"] = CLIENT_ROLE
+    environ["EVENTHIVE_PRODUCER"] = CLIENT_ROLE
+    environ["EVENTHIVE_PAGES"] = "true"
+    environ["EVENTHIVE_STORAGE"] = "memory"
+    environ["EVENTHIVE_EVENT_BUS"] = "inprocess"
+    environ["EVENTHIVE_SCHEDULER"] = "none"
+    environ["EVENTHIVE_RUN_BACKGROUND"] = "false"
+    environ["EVENTHIVE_DATA_DIR"] = str(data_dir)
+    for name in ("EVENTHIVE_DATABASE_URL", "EVENTHIVE_JWT_ALGORITHM", "EVENTHIVE_JWT_PUBLIC_KEY"):
+        environ.pop(name, None)  # a split's shared environment may carry them; the client uses none
+    return default_cookie_security(environ, host)
+
+
 def prepare_service_environment(environ: MutableMapping[str, str], role: str, data_dir: Path, host: str) -> list[str]:
     """Set what makes this process the ``role`` service of a split; return notes to print.
 
@@ -100,6 +146,8 @@ def prepare_service_environment(environ: MutableMapping[str, str], role: str, da
     environment's ``EVENTHIVE_DATABASE_URL`` or else ``<data_dir>/<role>.sqlite3``, EdDSA tokens,
     the background threads, and the Secure cookie off on plain-HTTP loopback.
     """
+    if role == CLIENT_ROLE:
+        return prepare_client_environment(environ, data_dir, host)
     environ["EVENTHIVE_ROLE"] = role
     environ["EVENTHIVE_PRODUCER"] = role
     environ["EVENTHIVE_DENYLIST_ROLE"] = role
@@ -128,6 +176,13 @@ def _banner(role: str, ready: Ready) -> None:
     from eventhive_core import __version__
     from eventhive_flask import limits
 
+    if role == CLIENT_ROLE:
+        click.echo(f"EventHive {__version__}: the client service on {ready.root}/ ({ready.workers} worker(s))")
+        click.echo(f"  pages:     {ready.root}{ready.flask.url_prefix}/, calling the JSON API at {ready.flask.api_url}")
+        click.echo(f"  routes:    {ready.flask.url_prefix}/api/health (no API of its own, no data, no bus)")
+        for note in ready.notes:
+            click.echo(f"  {note}")
+        return
     api = f"{ready.flask.url_prefix.rstrip('/')}/api"
     own = [f"{api}{path}*" for path in ROLE_ROUTES[role]]
     shared = [f"{api}{path}" for path in served_paths(role) if path not in ROLE_ROUTES[role]]
@@ -152,13 +207,14 @@ def _banner(role: str, ready: Ready) -> None:
 
 
 @click.command("service")
-@click.argument("role", type=click.Choice(ROLES))
+@click.argument("role", type=click.Choice([*ROLES, CLIENT_ROLE]))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
     default=None,
     type=click.IntRange(0, 65535),
-    help="Port to listen on.  [default: auth 3001, tickets 3002, orders 3003, payments 3004, expiration 3005]",
+    help="Port to listen on.  [default: client 3000, auth 3001, tickets 3002, orders 3003, payments 3004, "
+    "expiration 3005]",
 )
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
@@ -176,7 +232,8 @@ def service(role: str, host: str, port: int | None, workers: int, threads: int, 
     ROLE is auth, tickets, orders, payments or expiration: its routes of the JSON API and
     health, on its own database, joined to the others by the NATS bus (EVENTHIVE_EVENT_BUS=nats).
     Only auth signs tokens (EVENTHIVE_JWT_PRIVATE_KEY); the others verify them
-    (EVENTHIVE_JWT_PUBLIC_KEY).
+    (EVENTHIVE_JWT_PUBLIC_KEY). ROLE client serves the web pages, calling the JSON API at
+    EVENTHIVE_API_URL (the front), with no data of its own.
     """
     check_split_environment(os.environ, role, workers)
     run_server(
@@ -196,7 +253,9 @@ __all__ = [
     "DEFAULT_PORTS",
     "ROLES",
     "SIGNING_KEYS",
+    "check_client_environment",
     "check_split_environment",
+    "prepare_client_environment",
     "prepare_service_environment",
     "service",
     "shown_bus_url",

@@ -17,7 +17,8 @@ from eventhive_flask import EventHive
 from eventhive_flask.roles import ROLE_ROUTES
 from eventhive_flask.testing import make_test_app
 
-ROLES = ("auth", "tickets", "orders", "payments", "expiration")
+SERVICES = ("auth", "tickets", "orders", "payments", "expiration")
+ROLES = (*SERVICES, "client")
 SOME_ID = "01a236d2-b2eb-706e-bfff-0236e0503719"
 
 #: One request per route of the API, with the service that owns it.
@@ -57,6 +58,9 @@ def role_app(key_pair: tuple[str, str], clock: FrozenClock) -> Iterator[Callable
 
     def build(role: str, **config: Any) -> Flask:
         key = {"EVENTHIVE_JWT_PRIVATE_KEY": private_key} if role == "auth" else {"EVENTHIVE_JWT_PUBLIC_KEY": public_key}
+        if role == "client":
+            # The pages' client calls the API wherever it is; these tests never reach it.
+            key.update(EVENTHIVE_API_URL="http://127.0.0.1:9", SECRET_KEY="client-csrf-secret-" + "x" * 24)
         app = make_test_app(
             clock=clock,
             EVENTHIVE_ROLE=role,
@@ -196,13 +200,27 @@ def test_the_payments_service_takes_its_providers_webhook(role_app: Callable[...
     assert response.status_code != 404
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", SERVICES)
 def test_a_service_serves_no_pages_by_default(role: str, role_app: Callable[..., Flask]) -> None:
     app = role_app(role)
 
     assert "eventhive_pages" not in app.blueprints
     assert app.config["EVENTHIVE_PAGES"] is False
     assert app.test_client().get("/").status_code == 404
+
+
+def test_the_client_role_serves_the_pages_and_no_api_route_but_health(role_app: Callable[..., Flask]) -> None:
+    app = role_app("client")
+
+    assert "eventhive_pages" in app.blueprints
+    assert app.config["EVENTHIVE_PAGES"] is True
+    assert [route for route in ROUTES if _routed(app, route[1], route[2])] == []
+    assert app.test_client().get("/api/health").status_code == 200
+
+
+def test_the_client_role_without_an_api_url_fails_at_start_naming_it(clock: FrozenClock) -> None:
+    with pytest.raises(ConfigurationError, match="EVENTHIVE_API_URL"):
+        make_test_app(clock=clock, EVENTHIVE_ROLE="client", SECRET_KEY="client-csrf-secret-" + "x" * 24)
 
 
 def test_asking_for_the_pages_with_a_role_fails_at_start_naming_both_settings(

@@ -13,7 +13,10 @@ orders     orders, reservations  tickets (capacity, price, owner)    ``ticket:*`
 payments   payments              tickets, orders                     ``ticket:*``, ``order:*``,
                                                                      ``order:payment_refused``
 expiration expiry requests       tickets, orders                     ``ticket:*``, ``order:*``
+client     --                    --                                  --
 ========== ===================== =================================== ======================================
+
+``client`` renders the web pages by calling the other services' JSON API: it keeps no records.
 
 Every service also feeds its own denylist from ``user:banned`` and ``user:signed_out``
 (:mod:`eventhive_core.service_layer.denylist_feed`), so a ban or a sign-out reaches each of them.
@@ -42,6 +45,9 @@ from eventhive_core.service_layer.services import Services
 
 #: The services of a split platform, in the order they are usually started.
 ROLES: Final = ("auth", "tickets", "orders", "payments", "expiration")
+
+#: The role that renders the web pages over the others' API (no records, no subscribers).
+CLIENT_ROLE: Final = "client"
 
 
 def role_subscribers(
@@ -73,7 +79,7 @@ def role_subscribers(
             *order_replica_subscribers(role),
             schedule_expiry_subscriber(scheduler, services.expiration),
         ]
-    return []  # auth: users are its own, and it needs nobody's records
+    return []  # auth: users are its own, and it needs nobody's records; client: it asks the API instead
 
 
 def subscribe_role_deliveries(role: str | None, bus: EventBus, services: Services) -> list[str]:
@@ -90,4 +96,4 @@ def subscribe_role_deliveries(role: str | None, bus: EventBus, services: Service
     return [REFUND_REFUSED_PAYMENT, REFUND_SELLERS_REFUND]
 
 
-__all__ = ["ROLES", "role_subscribers", "subscribe_role_deliveries"]
+__all__ = ["CLIENT_ROLE", "ROLES", "role_subscribers", "subscribe_role_deliveries"]

@@ -1,47 +1,43 @@
 """The web pages: the original client's pages, rendered on the server with Jinja.
 
-One blueprint, ``eventhive_pages``, mounted at ``EVENTHIVE_URL_PREFIX`` when ``EVENTHIVE_PAGES``
-is on. Every page calls the same Hive as the JSON API, so every rule and every message comes from
-the core; a form shows the core's refusals next to its fields. Forms post back to the page they
-sit on and answer with a redirect (post/redirect/get), so the pages work without JavaScript; the
-order page's countdown, and its card field when the provider is Stripe, are the scripts. Every
-POST needs the browser's CSRF token (:mod:`eventhive_flask.views.page_forms`).
+One blueprint, ``eventhive_pages``, mounted at ``EVENTHIVE_URL_PREFIX`` when ``EVENTHIVE_PAGES`` is
+on. Every page goes through the client port (:mod:`eventhive_flask.client_port`): the app's own
+Hive, or the JSON API at ``EVENTHIVE_API_URL`` (``eventhive service client``), so every rule and
+every message comes from the core either way; a form shows the core's refusals next to its fields.
+Forms post back to the page they sit on and answer with a redirect (post/redirect/get), so the
+pages work without JavaScript; the order page's countdown, and its card field when the provider is
+Stripe, are the scripts. Every POST needs the browser's CSRF token
+(:mod:`eventhive_flask.views.page_forms`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, make_response, render_template, request, url_for
+from flask import Blueprint, Flask, Response, g, make_response, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
 from eventhive_core import (
-    CancelOrder,
     ConfigurationError,
-    CreateTicket,
     EventHiveError,
     Identity,
     Money,
     NotAuthorized,
     NotFound,
     OrderView,
-    PayOrder,
-    PlaceOrder,
-    SignedIn,
-    SignIn,
-    SignOut,
-    SignUp,
     TicketView,
 )
-from eventhive_flask.auth import SAFE_METHODS, clear_token_cookie, current_identity, request_token, set_token_cookie
+from eventhive_flask.auth import SAFE_METHODS, clear_token_cookie, cookie_token
 from eventhive_flask.bodies import drain_body
+from eventhive_flask.client_http import HttpClient
+from eventhive_flask.client_inprocess import InProcessClient
+from eventhive_flask.client_port import ClientPort
 from eventhive_flask.errors import from_unexpected
-from eventhive_flask.state import current_hive, current_state
+from eventhive_flask.state import current_state
 from eventhive_flask.views.page_forms import (
     CSRF_FIELD,
     FORM_KEY_FIELD,
@@ -129,6 +125,35 @@ class StripeForm:
     attempt_key: str
 
 
+def current_client() -> ClientPort:
+    """Return the client port of this browser request: over ``EVENTHIVE_API_URL`` when it is set, else the Hive."""
+    client = g.get("eventhive_client")
+    if client is None:
+        state = current_state()
+        if state.flask.api_url:
+            client = HttpClient(
+                state.flask.api_url,
+                cookie_name=state.flask.cookie_name,
+                token=cookie_token(),
+                currency=state.settings.currency,
+                clock=state.hive.clock,
+                timeout=state.flask.api_timeout,
+            )
+        else:
+            client = InProcessClient(state.hive)
+        g.eventhive_client = client
+    port: ClientPort = client
+    return port
+
+
+def _viewer() -> Identity | None:
+    # For the header and the error handler: a page that cannot tell who is signed in still renders.
+    try:
+        return current_client().signed_in()
+    except EventHiveError:
+        return None
+
+
 @pages.record_once
 def _check_secret(setup: BlueprintSetupState) -> None:
     # Fail at start, not on the first form, when no secret can sign the CSRF cookie.
@@ -148,6 +173,9 @@ def _finish(response: Response) -> Response:
     drain_body()  # an early answer must not leave half a body on a keep-alive connection
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    client = g.get("eventhive_client")
+    if client is not None:
+        client.pass_cookies(response)  # the token cookie a sign-up or sign-in set
     if request.endpoint != "eventhive_pages.static":
         # Pages show one person's orders and tokens: never cache them in shared caches.
         response.headers.setdefault("Cache-Control", "no-store")
@@ -157,7 +185,7 @@ def _finish(response: Response) -> Response:
 @pages.context_processor
 def _page_context() -> dict[str, object]:
     return {
-        "identity": current_identity(),
+        "identity": _viewer(),
         "csrf_token": csrf_token,
         "csrf_field": CSRF_FIELD,
         "form_key_field": FORM_KEY_FIELD,
@@ -167,7 +195,7 @@ def _page_context() -> dict[str, object]:
 
 @pages.errorhandler(EventHiveError)
 def _refused(exc: EventHiveError) -> Response | tuple[str, int]:
-    if isinstance(exc, NotAuthorized) and current_identity() is None:
+    if isinstance(exc, NotAuthorized) and _viewer() is None:
         return _see_other(url_for("eventhive_pages.signin", next=request.path))
     if isinstance(exc, ConfigurationError) or (exc.status_code >= 500 and type(exc) is EventHiveError):
         return _failed(exc)
@@ -198,7 +226,7 @@ def _see_other(location: str) -> Response:
 
 
 def _identity() -> Identity:
-    identity = current_identity()
+    identity = current_client().signed_in()
     if identity is None:
         raise NotAuthorized()
     return identity
@@ -222,26 +250,19 @@ def _refusal(exc: EventHiveError) -> FormErrors:
 @pages.get("/", endpoint="index")
 def index() -> str:
     """Tickets with a free unit (title, price, units left, link), oldest first."""
-    page = current_hive.queries.available_tickets(cursor=request.args.get("cursor") or None)
+    page = current_client().available_tickets(cursor=request.args.get("cursor") or None)
     return render_template("eventhive/index.html", tickets=page.items, next_cursor=page.next_cursor)
 
 
 @pages.route("/tickets/new", methods=["GET", "POST"], endpoint="new_ticket")
 def new_ticket() -> str | Response | tuple[str, int]:
     """Sell a ticket: title, price and units; the core's messages appear next to the fields."""
-    identity = _identity()
+    _identity()
     if request.method == "GET":
         return render_template("eventhive/tickets/new.html", errors=NO_ERRORS, values={"capacity": "1"})
     values = {"title": _form("title"), "price": _form("price"), "capacity": _form("capacity") or "1"}
     try:
-        current_hive.handle(
-            CreateTicket(
-                owner_id=identity.user_id,
-                title=values["title"],
-                price=values["price"],
-                capacity=whole_number(values["capacity"]),
-            )
-        )
+        current_client().create_ticket(values["title"], values["price"], whole_number(values["capacity"]))
     except EventHiveError as exc:
         errors = _refusal(exc)
         return render_template("eventhive/tickets/new.html", errors=errors, values=values), exc.status_code
@@ -251,8 +272,8 @@ def new_ticket() -> str | Response | tuple[str, int]:
 @pages.get("/tickets/mine", endpoint="my_tickets")
 def my_tickets() -> str:
     """The seller's own tickets with how many units are held, sold and free."""
-    identity = _identity()
-    page = current_hive.queries.tickets_owned_by(identity.user_id, cursor=request.args.get("cursor") or None)
+    _identity()
+    page = current_client().my_tickets(cursor=request.args.get("cursor") or None)
     return render_template("eventhive/tickets/mine.html", tickets=page.items, next_cursor=page.next_cursor)
 
 
@@ -271,38 +292,32 @@ def ticket(ticket_id: str) -> str | Response | tuple[str, int]:
     (an Idempotency-Key): submitting the form twice (a double click), even across a crash of
     the worker, places one order, and both submissions land on it.
     """
-    view = current_hive.queries.ticket(ticket_id)
+    client = current_client()
+    view = client.ticket(ticket_id)
     if request.method == "GET":
         return _ticket_page(view, NO_ERRORS, "1")
-    identity = _identity()
+    _identity()
     quantity = _form("quantity") or "1"
     try:
-        order = current_hive.handle(
-            PlaceOrder(
-                buyer_id=identity.user_id,
-                ticket_id=view.id,
-                quantity=whole_number(quantity),
-                idempotency_key=purchase_key(_form(FORM_KEY_FIELD)),
-            )
-        )
+        order = client.place_order(view.id, whole_number(quantity), purchase_key(_form(FORM_KEY_FIELD)))
     except EventHiveError as exc:
         errors = _refusal(exc)
-        return _ticket_page(current_hive.queries.ticket(ticket_id), errors, quantity, exc.status_code)
+        return _ticket_page(client.ticket(ticket_id), errors, quantity, exc.status_code)
     return _see_other(url_for("eventhive_pages.order", order_id=order.id))
 
 
 # --- orders --------------------------------------------------------------------------------------
 
 
-def _order_now(order_id: str, identity: Identity) -> OrderView:
+def _order_now(order_id: str) -> OrderView:
     # The core settles on read: a hold that ran out already shows as cancelled (expired).
-    return current_hive.queries.order(order_id, viewer_id=identity.user_id)
+    return current_client().order(order_id)
 
 
 def _seconds_left(view: OrderView) -> int:
     if view.status.is_final:
         return 0
-    left = (view.expires_at - current_hive.clock.now()).total_seconds()
+    left = (view.expires_at - current_client().now()).total_seconds()
     return max(0, math.ceil(left))
 
 
@@ -335,26 +350,26 @@ def _order_page(view: OrderView, errors: FormErrors, status: int = 200) -> Respo
 @pages.get("/orders", endpoint="orders")
 def orders() -> str:
     """The buyer's orders with their statuses, oldest first."""
-    identity = _identity()
-    page = current_hive.queries.orders_for_user(identity.user_id, cursor=request.args.get("cursor") or None)
+    _identity()
+    page = current_client().my_orders(cursor=request.args.get("cursor") or None)
     return render_template("eventhive/orders/index.html", orders=page.items, next_cursor=page.next_cursor)
 
 
 @pages.route("/orders/<order_id>", methods=["GET", "POST"], endpoint="order")
 def order(order_id: str) -> Response:
     """One order: its real status, a countdown while it holds, and the pay and cancel forms."""
-    identity = _identity()
-    view = _order_now(order_id, identity)
+    _identity()
+    view = _order_now(order_id)
     if request.method == "GET":
         return _order_page(view, NO_ERRORS)
     try:
         if _form("action") == "cancel":
-            current_hive.handle(CancelOrder(order_id=view.id, actor_id=identity.user_id))
+            current_client().cancel_order(view.id)
         else:
-            current_hive.handle(PayOrder(order_id=view.id, actor_id=identity.user_id, token=_form("token")))
+            current_client().pay(view.id, _form("token"))
     except EventHiveError as exc:
         errors = _refusal(exc)
-        return _order_page(_order_now(order_id, identity), errors, exc.status_code)
+        return _order_page(_order_now(order_id), errors, exc.status_code)
     return _see_other(url_for("eventhive_pages.order", order_id=view.id))
 
 
@@ -367,23 +382,20 @@ def _credentials_page(kind: str, errors: FormErrors, email: str, status: int = 2
     return page, status
 
 
-def _signed_in(result: SignedIn) -> Response:
-    response = _see_other(safe_next(request.values.get("next"), url_for("eventhive_pages.index")))
-    # The same cookie the JSON API sets, by the API's own helper.
-    set_token_cookie(response, result.token.token, result.token.claims.expires_at)
-    return response
-
-
 def _credentials(kind: str) -> Response | tuple[str, int]:
     if request.method == "GET":
         return _credentials_page(kind, NO_ERRORS, "")
     email, password = _form("email"), _form("password")
-    command = SignUp(email=email, password=password) if kind == "signup" else SignIn(email=email, password=password)
+    client = current_client()
     try:
-        result = current_hive.handle(command)
+        if kind == "signup":
+            client.sign_up(email, password)
+        else:
+            client.sign_in(email, password)
     except EventHiveError as exc:
         return _credentials_page(kind, _refusal(exc), email, exc.status_code)
-    return _signed_in(result)
+    # The same cookie the JSON API sets: the client port puts it on the response (see _finish).
+    return _see_other(safe_next(request.values.get("next"), url_for("eventhive_pages.index")))
 
 
 @pages.route("/auth/signup", methods=["GET", "POST"], endpoint="signup")
@@ -403,11 +415,7 @@ def signout() -> str | Response:
     """Sign out: a button here (and in the header) posts; the token is revoked and the cookie cleared."""
     if request.method == "GET":
         return render_template("eventhive/auth/signout.html")
-    token = request_token()
-    if token is not None:
-        # An expired or revoked token: clearing the cookie is all there is left to do.
-        with contextlib.suppress(EventHiveError):
-            current_hive.handle(SignOut(token=token))
+    current_client().sign_out()
     response = _see_other(url_for("eventhive_pages.index"))
     clear_token_cookie(response)
     return response
@@ -421,6 +429,7 @@ __all__ = [
     "STRIPE_JS",
     "StripeForm",
     "content_security_policy",
+    "current_client",
     "money_text",
     "pages",
 ]
