@@ -143,6 +143,9 @@ def dotenv(settings: Settings) -> str:
     for role in ROLES:
         values[f"PORT_{role.upper()}"] = str(settings.ports[role])
         values[f"DATABASE_URL_{role.upper()}"] = settings.database_url(role)
+    # The client renders the pages by calling the API through the front, as a browser would.
+    values["PORT_CLIENT"] = str(settings.client_port)
+    values["API_URL"] = f"http://127.0.0.1:{settings.front_port}"
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
 
@@ -194,7 +197,7 @@ def start(settings: Settings) -> None:
     env.setdefault("PYTHONUNBUFFERED", "1")
     honcho = shutil.which("honcho", path=bin_dir) or shutil.which("honcho") or "honcho"
     front = f"http://127.0.0.1:{settings.front_port}/"
-    print(f"starting the five services and the front; open {front} (Ctrl-C stops everything)", flush=True)
+    print(f"starting the five services, the client and the front; open {front} (Ctrl-C stops everything)", flush=True)
     procfile, dotenv_file = str(HERE / "Procfile"), str(settings.data_dir / ".env")
     command = [honcho, "start", "-f", procfile, "-e", dotenv_file, "-d", str(settings.data_dir)]
     os.execvpe(honcho, command, env)  # noqa: S606 (a fixed command, no shell involved)

@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 EXAMPLE = Path(__file__).parents[3] / "examples" / "nats-services"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
-ROUTED = {"auth": "/api/users/currentuser", "tickets": "/api/tickets", "orders": "/api/orders"}
+ROUTED = {"auth": "/api/users/currentuser", "tickets": "/api/tickets", "orders": "/api/orders", "client": "/"}
 
 
 @dataclass
@@ -102,7 +102,6 @@ def example(
                 "DATA_DIR": str(tmp_path / "data"),
                 "NGINX_BIN": str(NGINX),
                 "FRONT_PORT": str(free_port()),
-                # Nothing listens there: the client role does not exist yet.
                 "EVENTHIVE_CLIENT_PORT": str(free_port()),
                 "EVENTHIVE_OUTBOX_POLL_INTERVAL": "0.2",
                 "EVENTHIVE_RESERVATION_TTL": "2",
@@ -143,6 +142,16 @@ def status(port: int, path: str) -> int:
         response = conn.getresponse()
         response.read()
         return response.status
+    finally:
+        conn.close()
+
+
+def page(port: int, path: str) -> str:
+    """The HTML the front answers ``GET path`` with."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read().decode()
     finally:
         conn.close()
 
@@ -219,8 +228,9 @@ def test_the_example_sells_a_ticket_and_cancels_a_lapsed_hold_through_its_front_
         lambda: buyer.request("GET", f"/api/tickets/{other.body['id']}").body["available"] == 1,
     )
 
-    # No web client listens yet: the front says so for every other path.
-    assert status(running.front_port, "/") == 502
+    # Every other path is the client's: the pages, rendered over the same API through the front.
+    assert status(running.front_port, "/") == 200
+    assert "Lapsed night" in page(running.front_port, "/")
 
 
 def test_the_original_nextjs_clients_calls_get_what_it_reads_through_the_front(example: Callable[[], Example]) -> None:
