@@ -23,10 +23,17 @@ transaction instead (:mod:`eventhive_core.service_layer.settlement`) and never s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Final
 
 from eventhive_core.contracts.codec import parse_message, to_domain_event
-from eventhive_core.domain.events import OrderCancelled, OrderCompleted, OrderPaymentRefused, PaymentCreated
+from eventhive_core.domain.events import (
+    DomainEvent,
+    OrderCancelled,
+    OrderCompleted,
+    OrderPaymentRefused,
+    PaymentCreated,
+)
 from eventhive_core.domain.expiration import is_due
 from eventhive_core.domain.ids import OrderId, PaymentId
 from eventhive_core.domain.money import Money
@@ -109,8 +116,10 @@ def settle_payment_subscriber(services: Services) -> Subscription[SubscriberHand
     return on_event(SETTLE_PAYMENT, "orders", PaymentCreated, lambda event, uow: settle_payment(event, uow, services))
 
 
-def refund_refused_payment_delivery(services: Services) -> Delivery:
-    """Return the bus callback of ``payments.refund_refused_payment`` (on ``order:payment_refused``).
+def _refund_delivery(
+    services: Services, name: str, to_refund: Callable[[DomainEvent, UnitOfWork], tuple[Payment, RefundReason] | None]
+) -> Delivery:
+    """Return a bus callback that refunds the payment ``to_refund`` picks for an event, once.
 
     Not an ordinary subscriber: the refund calls the provider, which must happen outside any
     transaction, and the event is recorded as processed in the transaction that records the
@@ -120,37 +129,44 @@ def refund_refused_payment_delivery(services: Services) -> Delivery:
 
     def deliver(message: Message) -> None:
         event = to_domain_event(parse_message(message))
-        assert isinstance(event, OrderPaymentRefused)
         with services.storage.unit_of_work() as uow:
-            payment = uow.payments.get(event.payment_id)
-        if payment is None or payment.status is not PaymentStatus.SUCCEEDED:
-            log.info("Nothing to refund for refused payment %s (%s)", event.payment_id, payment and payment.status)
-            return
-        refund_and_record(services, payment, RefundReason(event.reason), seen=Seen(REFUND_REFUSED_PAYMENT, message.id))
+            picked = to_refund(event, uow)
+        if picked is not None:
+            payment, reason = picked
+            refund_and_record(services, payment, reason, seen=Seen(name, message.id))
 
     return deliver
+
+
+def _refused_payment(event: DomainEvent, uow: UnitOfWork) -> tuple[Payment, RefundReason] | None:
+    assert isinstance(event, OrderPaymentRefused)
+    payment = uow.payments.get(event.payment_id)
+    if payment is None or payment.status is not PaymentStatus.SUCCEEDED:
+        log.info("Nothing to refund for refused payment %s (%s)", event.payment_id, payment and payment.status)
+        return None
+    return payment, RefundReason(event.reason)
+
+
+def _sellers_refund(event: DomainEvent, uow: UnitOfWork) -> tuple[Payment, RefundReason] | None:
+    assert isinstance(event, OrderCancelled)
+    if event.reason != CancelReason.REFUNDED:
+        return None
+    kept = [p for p in uow.payments.for_order(event.id) if p.status is PaymentStatus.SUCCEEDED]
+    return (kept[-1], RefundReason.SELLER) if kept else None
+
+
+def refund_refused_payment_delivery(services: Services) -> Delivery:
+    """Return the bus callback of ``payments.refund_refused_payment`` (on ``order:payment_refused``)."""
+    return _refund_delivery(services, REFUND_REFUSED_PAYMENT, _refused_payment)
 
 
 def refund_sellers_refund_delivery(services: Services) -> Delivery:
     """Return the bus callback of ``payments.refund_sellers_refund`` (on ``order:cancelled``).
 
     A seller refunds a complete order at the orders service, which cancels it (reason
-    ``refunded``); the money is given back here, where the payment is, once (as
-    ``refund_refused_payment`` does: the provider outside any transaction, the event recorded
-    with the refund).
+    ``refunded``); the money is given back here, where the payment is.
     """
-
-    def deliver(message: Message) -> None:
-        event = to_domain_event(parse_message(message))
-        assert isinstance(event, OrderCancelled)
-        if event.reason != CancelReason.REFUNDED:
-            return
-        with services.storage.unit_of_work() as uow:
-            kept = [p for p in uow.payments.for_order(event.id) if p.status is PaymentStatus.SUCCEEDED]
-        if kept:
-            refund_and_record(services, kept[-1], RefundReason.SELLER, seen=Seen(REFUND_SELLERS_REFUND, message.id))
-
-    return deliver
+    return _refund_delivery(services, REFUND_SELLERS_REFUND, _sellers_refund)
 
 
 def attach_to_replacement(event: OrderCompleted, uow: UnitOfWork) -> None:
