@@ -56,6 +56,10 @@ class Example:
         """A new user: one cookie jar for the front's one address."""
         return Browser(self.front_port)
 
+    def send(self, user: Browser, method: str, path: str, body: object = None) -> Response:
+        """A browser's same-origin request: the services see the front's address through X-Forwarded-Host."""
+        return user.request(method, path, body, headers={"Origin": f"http://127.0.0.1:{self.front_port}"})
+
     def stop(self) -> None:
         """Ctrl-C honcho, as a terminal would; SIGKILL what is left after STOP_TIMEOUT."""
         if self.process.poll() is None:
@@ -175,31 +179,26 @@ def test_the_example_sells_a_ticket_and_cancels_a_lapsed_hold_through_its_front_
 ) -> None:
     running = example()
     wait_for_the_front(running)
-    origin = {"Origin": f"http://127.0.0.1:{running.front_port}"}
     seller, buyer = running.browser(), running.browser()
-
-    def send(user: Browser, method: str, path: str, body: object = None) -> Response:
-        # A browser's same-origin request: the services see the front's address through X-Forwarded-Host.
-        return user.request(method, path, body, headers=origin)
 
     # Sign up at auth; the cookie it sets is the one the front's address keeps for every service.
     for user, email in ((seller, "seller@example.com"), (buyer, "buyer@example.com")):
-        assert send(user, "POST", "/api/users/signup", {"email": email, "password": "secret1"}).status == 201
+        assert running.send(user, "POST", "/api/users/signup", {"email": email, "password": "secret1"}).status == 201
         assert "eventhive" in user.cookies
     assert buyer.request("GET", "/api/users/currentuser").body["currentUser"]["email"] == "buyer@example.com"
 
     # Sell at tickets, buy at orders, pay at payments: each trusts the cookie auth set.
-    ticket = send(seller, "POST", "/api/tickets", {"title": "Split night", "price": 20})
+    ticket = running.send(seller, "POST", "/api/tickets", {"title": "Split night", "price": 20})
     assert ticket.status == 201, ticket.body
     ticket_id = ticket.body["id"]
     placed = until(
         "the orders service to know the ticket",
-        lambda: answered(201, send(buyer, "POST", "/api/orders", {"ticketId": ticket_id})),
+        lambda: answered(201, running.send(buyer, "POST", "/api/orders", {"ticketId": ticket_id})),
     )
     order_id = placed.body["id"]
     paid = until(
         "the payments service to know the order",
-        lambda: answered(201, send(buyer, "POST", "/api/payments", {"orderId": order_id, "token": "tok_visa"})),
+        lambda: answered(201, running.send(buyer, "POST", "/api/payments", {"orderId": order_id, "token": "tok_visa"})),
     )
     assert paid.body["status"] == "succeeded", paid.body
     # The orders service settles the payment a delivery later.
@@ -209,11 +208,11 @@ def test_the_example_sells_a_ticket_and_cancels_a_lapsed_hold_through_its_front_
     )
 
     # A hold left unpaid: cancelled after its 2 s, and the tickets service frees the unit again.
-    other = send(seller, "POST", "/api/tickets", {"title": "Lapsed night", "price": 15})
+    other = running.send(seller, "POST", "/api/tickets", {"title": "Lapsed night", "price": 15})
     assert other.status == 201, other.body
     hold = until(
         "the orders service to know the second ticket",
-        lambda: answered(201, send(buyer, "POST", "/api/orders", {"ticketId": other.body["id"]})),
+        lambda: answered(201, running.send(buyer, "POST", "/api/orders", {"ticketId": other.body["id"]})),
     )
     until(
         "the tickets service to learn of the hold",
@@ -237,23 +236,19 @@ def test_the_original_nextjs_clients_calls_get_what_it_reads_through_the_front(e
     # Each request as the original client sends it (reference §8), and each field its pages read.
     running = example()
     wait_for_the_front(running)
-    origin = {"Origin": f"http://127.0.0.1:{running.front_port}"}
     seller, buyer = running.browser(), running.browser()
 
-    def send(user: Browser, method: str, path: str, body: object = None) -> Response:
-        return user.request(method, path, body, headers=origin)
-
     assert buyer.request("GET", "/api/users/currentuser").body == {"currentUser": None}
-    refused = send(buyer, "POST", "/api/users/signup", {"email": "not an email", "password": "secret1"})
+    refused = running.send(buyer, "POST", "/api/users/signup", {"email": "not an email", "password": "secret1"})
     assert refused.status == 400
     assert [error["message"] for error in refused.body["errors"]]  # useRequest lists errors[].message
     for user, email in ((seller, "seller@example.com"), (buyer, "buyer@example.com")):
-        signed = send(user, "POST", "/api/users/signup", {"email": email, "password": "secret1"})
+        signed = running.send(user, "POST", "/api/users/signup", {"email": email, "password": "secret1"})
         assert (signed.status, signed.body["email"]) == (201, email)
         assert user.request("GET", "/api/users/currentuser").body["currentUser"]["email"] == email
 
     # /tickets/new sends the price as text, reformatted to two decimals.
-    ticket = send(seller, "POST", "/api/tickets", {"title": "Gig", "price": "20.00"})
+    ticket = running.send(seller, "POST", "/api/tickets", {"title": "Gig", "price": "20.00"})
     assert ticket.status == 201
     assert {"id", "title", "price", "userId"} <= set(ticket.body)
     listed = buyer.request("GET", "/api/tickets").body
@@ -263,19 +258,21 @@ def test_the_original_nextjs_clients_calls_get_what_it_reads_through_the_front(e
 
     placed = until(
         "the orders service to know the ticket",
-        lambda: answered(201, send(buyer, "POST", "/api/orders", {"ticketId": ticket.body["id"]})),
+        lambda: answered(201, running.send(buyer, "POST", "/api/orders", {"ticketId": ticket.body["id"]})),
     )
     order = buyer.request("GET", f"/api/orders/{placed.body['id']}").body
     assert {"expiresAt", "status"} <= set(order)
     assert (order["ticket"]["title"], order["ticket"]["price"]) == ("Gig", 20)
     paid = until(
         "the payments service to know the order",
-        lambda: answered(201, send(buyer, "POST", "/api/payments", {"orderId": order["id"], "token": "tok_visa"})),
+        lambda: answered(
+            201, running.send(buyer, "POST", "/api/payments", {"orderId": order["id"], "token": "tok_visa"})
+        ),
     )
     assert "id" in paid.body
     mine = buyer.request("GET", "/api/orders").body
     assert [(o["id"], o["ticket"]["title"], o["ticket"]["price"]) for o in mine] == [(order["id"], "Gig", 20)]
     until("the order to show paid", lambda: buyer.request("GET", "/api/orders").body[0]["status"] == "complete")
 
-    assert send(buyer, "POST", "/api/users/signout", {}).status == 200
+    assert running.send(buyer, "POST", "/api/users/signout", {}).status == 200
     assert buyer.request("GET", "/api/users/currentuser").body == {"currentUser": None}
