@@ -5,6 +5,12 @@
 client on ``EVENTHIVE_CLIENT_PORT``. The services run with ``EVENTHIVE_PROXY_HOPS=1``, so they
 believe the ``X-Forwarded-*`` headers this one proxy sets, and only those.
 
+A second listener, ``FRONT_INTERNAL_PORT``, routes the same API paths for the web client alone
+(it listens on the loopback, which only the example's own processes reach). The client calls
+the API there on behalf of a browser and says whose request it is in ``X-Forwarded-For``,
+``-Proto`` and ``-Host``; this listener passes those on as they came, so the services count
+the browser's address in their rate limits, not the client's one address.
+
 Usage: ``python front.py`` prints the configuration for the ports in the environment (the
 defaults below); ``run.py`` calls :func:`render` and writes it into the data folder.
 """
@@ -19,6 +25,7 @@ from pathlib import Path
 #: The port each service listens on unless ``PORT_<ROLE>`` says otherwise (``eventhive service``'s defaults).
 DEFAULT_PORTS = {"auth": 3001, "tickets": 3002, "orders": 3003, "payments": 3004, "expiration": 3005}
 DEFAULT_FRONT_PORT = 8080
+DEFAULT_INTERNAL_PORT = 8081
 DEFAULT_CLIENT_PORT = 3000
 
 #: The path each service answers under; the expiration service has no routes, so the front skips it.
@@ -61,6 +68,21 @@ http {{
             proxy_pass http://127.0.0.1:{client_port};
         }}
     }}
+
+    # The web client's way in: the API only, and the browser's X-Forwarded-* as the client sent
+    # them (the client is the one proxy the services hear of). Never expose this listener.
+    server {{
+        listen 127.0.0.1:{internal_port};
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $http_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;
+        proxy_set_header X-Forwarded-Host $http_x_forwarded_host;
+{locations}
+        location / {{
+            return 404;
+        }}
+    }}
 }}
 """
 
@@ -83,7 +105,7 @@ def ports_from(env: Mapping[str, str]) -> dict[str, int]:
     return {role: int(env.get(f"PORT_{role.upper()}", default)) for role, default in DEFAULT_PORTS.items()}
 
 
-def render(folder: Path, ports: Mapping[str, int], front_port: int, client_port: int) -> str:
+def render(folder: Path, ports: Mapping[str, int], front_port: int, client_port: int, internal_port: int) -> str:
     """Return the nginx configuration.
 
     Args:
@@ -91,12 +113,18 @@ def render(folder: Path, ports: Mapping[str, int], front_port: int, client_port:
         ports: The port of each service (auth, tickets, orders, payments; others are ignored).
         front_port: The port the front listens on (the address to open).
         client_port: The web client's port, for every path the services do not own.
+        internal_port: The port the web client calls the API on.
     """
     # A regular expression, not a prefix: /api/tickets and /api/tickets/1 go to tickets, /api/ticketsX does not.
     upstreams = "".join(UPSTREAM.format(role=role, port=ports[role]) for role in ROUTED)
     locations = "".join(LOCATION.format(path=path, role=role) for role, path in ROUTED.items())
     return TEMPLATE.format(
-        folder=folder, front_port=front_port, client_port=client_port, upstreams=upstreams, locations=locations
+        folder=folder,
+        front_port=front_port,
+        client_port=client_port,
+        internal_port=internal_port,
+        upstreams=upstreams,
+        locations=locations,
     )
 
 
@@ -105,7 +133,8 @@ def main() -> None:
     folder = Path(os.environ.get("DATA_DIR", Path(__file__).parent / "data")).resolve() / "front"
     front_port = int(os.environ.get("FRONT_PORT", DEFAULT_FRONT_PORT))
     client_port = int(os.environ.get("EVENTHIVE_CLIENT_PORT", DEFAULT_CLIENT_PORT))
-    sys.stdout.write(render(folder, ports_from(os.environ), front_port, client_port))
+    internal_port = int(os.environ.get("FRONT_INTERNAL_PORT", DEFAULT_INTERNAL_PORT))
+    sys.stdout.write(render(folder, ports_from(os.environ), front_port, client_port, internal_port))
 
 
 if __name__ == "__main__":

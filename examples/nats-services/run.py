@@ -22,7 +22,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from front import DEFAULT_CLIENT_PORT, DEFAULT_FRONT_PORT, ports_from, render
+from front import DEFAULT_CLIENT_PORT, DEFAULT_FRONT_PORT, DEFAULT_INTERNAL_PORT, ports_from, render
 
 HERE = Path(__file__).resolve().parent
 ROLES = ("auth", "tickets", "orders", "payments", "expiration")
@@ -54,6 +54,7 @@ class Settings:
         self.data_dir = Path(value["DATA_DIR"]).resolve()
         self.front_port = int(env.get("FRONT_PORT") or DEFAULT_FRONT_PORT)
         self.client_port = int(env.get("EVENTHIVE_CLIENT_PORT") or DEFAULT_CLIENT_PORT)
+        self.internal_port = int(env.get("FRONT_INTERNAL_PORT") or DEFAULT_INTERNAL_PORT)
         self.ports = ports_from({k: v for k, v in env.items() if v})
         self.nginx = env.get("NGINX_BIN") or shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -143,9 +144,10 @@ def dotenv(settings: Settings) -> str:
     for role in ROLES:
         values[f"PORT_{role.upper()}"] = str(settings.ports[role])
         values[f"DATABASE_URL_{role.upper()}"] = settings.database_url(role)
-    # The client renders the pages by calling the API through the front, as a browser would.
+    # The client renders the pages by calling the API through the front's listener for it, which
+    # passes on the browser's address the client forwards.
     values["PORT_CLIENT"] = str(settings.client_port)
-    values["API_URL"] = f"http://127.0.0.1:{settings.front_port}"
+    values["API_URL"] = f"http://127.0.0.1:{settings.internal_port}"
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
 
@@ -156,7 +158,7 @@ def prepare(settings: Settings) -> None:
     front = settings.data_dir / "front"
     front.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "nginx.conf").write_text(
-        render(front, settings.ports, settings.front_port, settings.client_port)
+        render(front, settings.ports, settings.front_port, settings.client_port, settings.internal_port)
     )
     write_private(settings.data_dir / ".env", dotenv(settings))  # it names the databases, passwords included
 

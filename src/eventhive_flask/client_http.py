@@ -10,10 +10,11 @@ unchanged, so the browser holds the very cookie the API set. The API's error bod
 The standard library's :mod:`http.client` makes the calls: none of the declared dependencies is
 an HTTP client, and these calls need no more than a timeout, no redirects and no cookie jar.
 
-What the JSON API does not send, the views fill in as best they can: an order's amount is its
-ticket's price times its quantity; a ticket's units neither free nor sold count as held (the API
-tells free units only); an order's cancel reason is unknown (the page says "cancelled"); and the
-creation times, which the pages never show, are the Unix epoch.
+What the JSON API does not send, the views fill in: an order's amount is its ticket's price
+times its quantity, and the creation times, which the pages never show, are the Unix epoch. An
+API older than the client's (a rolling upgrade) may lack a ticket's ``held`` and ``sold`` and an
+order's ``cancelReason``: then the units neither free nor sold count as held, and the order page
+says "cancelled" without the reason.
 """
 
 from __future__ import annotations
@@ -166,6 +167,39 @@ def refusal_from(status: int, body: bytes) -> EventHiveError:
     return ApiRefusal(status, message or f"The request was refused ({status})")
 
 
+def forwarded_headers(remote_addr: str | None, scheme: str, host: str) -> dict[str, str]:
+    """Return the ``X-Forwarded-*`` headers that tell the API about the browser's request.
+
+    Args:
+        remote_addr: The browser's address as this process sees it (after its own
+            ``EVENTHIVE_PROXY_HOPS``), or None when unknown.
+        scheme: The scheme the browser used (``https`` behind a TLS front).
+        host: The host (and port) the browser asked for.
+
+    Examples:
+        >>> forwarded_headers("203.0.113.7", "https", "eventhive.dev")
+        {'X-Forwarded-For': '203.0.113.7', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'eventhive.dev'}
+    """
+    headers = {"X-Forwarded-Proto": scheme, "X-Forwarded-Host": host}
+    if remote_addr:
+        headers = {"X-Forwarded-For": remote_addr, **headers}
+    return headers
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise EventHiveError()
+    return int(value)
+
+
+def _reason(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise EventHiveError()
+    return value
+
+
 def _page_cursor(link: str | None) -> str | None:
     # The API's Link header: <https://front/api/tickets?cursor=...>; rel="next"
     if not link or 'rel="next"' not in link:
@@ -185,10 +219,22 @@ class HttpClient:
         currency: The currency of the API's prices (``EVENTHIVE_CURRENCY``, the same on both sides).
         clock: Where the countdown's "now" comes from.
         timeout: Seconds to wait to connect, and then between bytes of the answer.
+        forwarded: Headers sent with every call, ``X-Forwarded-For``, ``-Proto`` and ``-Host`` of
+            the browser's request (:func:`forwarded_headers`): a front that trusts the client
+            passes them on, so the API's rate limits count the browser's address and its cookies
+            and links follow the browser's scheme and host.
     """
 
     def __init__(
-        self, api_url: str, *, cookie_name: str, token: str | None, currency: str, clock: Clock, timeout: float
+        self,
+        api_url: str,
+        *,
+        cookie_name: str,
+        token: str | None,
+        currency: str,
+        clock: Clock,
+        timeout: float,
+        forwarded: Mapping[str, str] | None = None,
     ) -> None:
         parts = urlsplit(api_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -202,6 +248,7 @@ class HttpClient:
         self._currency = currency
         self._clock = clock
         self._timeout = timeout
+        self._forwarded = dict(forwarded or {})
         self._set_cookies: list[str] = []
         self._identity: tuple[Identity | None] | None = None
 
@@ -219,7 +266,7 @@ class HttpClient:
         args = {key: value for key, value in (query or {}).items() if value is not None}
         if args:
             target += "?" + urlencode(args)
-        sent = {"Accept": "application/json", **(headers or {})}
+        sent = {"Accept": "application/json", **self._forwarded, **(headers or {})}
         if self._token is not None:
             sent["Cookie"] = f"{self._cookie_name}={self._token}"
         data = None
@@ -274,9 +321,9 @@ class HttpClient:
             owner_id=str(ticket["userId"]),
             capacity=capacity,
             available=available,
-            # The API tells free units only: the others are held or sold, and it does not say which.
-            held=capacity - available,
-            sold=0,
+            # An older API tells free units only: the others count as held.
+            held=_count(ticket.get("held", capacity - available)),
+            sold=_count(ticket.get("sold", 0)),
             version=int(str(ticket["version"])),
             created_at=UNKNOWN_TIME,
         )
@@ -295,6 +342,7 @@ class HttpClient:
             expires_at=datetime.fromisoformat(str(order["expiresAt"])),
             created_at=UNKNOWN_TIME,
             version=int(str(order["version"])),
+            cancel_reason=_reason(order.get("cancelReason")),
             ticket=TicketSummary(str(ticket["id"]), str(ticket["title"]), price, int(str(ticket["version"]))),
         )
 
@@ -400,4 +448,4 @@ class HttpClient:
             response.headers.add("Set-Cookie", header)
 
 
-__all__ = ["UNKNOWN_TIME", "ApiRefusal", "ApiUnavailable", "HttpClient", "refusal_from"]
+__all__ = ["UNKNOWN_TIME", "ApiRefusal", "ApiUnavailable", "HttpClient", "forwarded_headers", "refusal_from"]

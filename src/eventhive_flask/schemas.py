@@ -259,7 +259,12 @@ class TokenOut(ResponseModel):
 
 
 class TicketOut(ResponseModel):
-    """A ticket: the original's fields plus ``capacity`` and ``available`` (units free now)."""
+    """A ticket: the original's fields plus its units.
+
+    ``capacity`` is how many units it has; ``available`` how many are free now, ``held`` how many
+    unpaid orders hold, ``sold`` how many complete orders bought (the three add up to
+    ``capacity``, except for a moment in a split deployment whose replica is catching up).
+    """
 
     id: Id
     title: str
@@ -268,6 +273,8 @@ class TicketOut(ResponseModel):
     version: int
     capacity: int = Field(json_schema_extra={"minimum": 1, "maximum": MAX_CAPACITY})
     available: int = Field(json_schema_extra={"minimum": 0, "maximum": MAX_CAPACITY})
+    held: int = Field(json_schema_extra={"minimum": 0})
+    sold: int = Field(json_schema_extra={"minimum": 0})
 
     @classmethod
     def from_view(cls, view: TicketView) -> TicketOut:
@@ -280,6 +287,8 @@ class TicketOut(ResponseModel):
             version=view.version,
             capacity=view.capacity,
             available=view.available,
+            held=view.held,
+            sold=view.sold,
         )
 
 
@@ -298,7 +307,11 @@ class OrderTicketOut(ResponseModel):
 
 
 class OrderOut(ResponseModel):
-    """An order: the original's fields plus ``quantity``."""
+    """An order: the original's fields plus ``quantity`` and, once cancelled, ``cancelReason``.
+
+    ``cancelReason`` is ``buyer`` (the buyer cancelled), ``expired`` (the hold ran out unpaid) or
+    ``refunded`` (the seller refunded it), and null while the order is not cancelled.
+    """
 
     id: Id
     user_id: Id
@@ -307,6 +320,7 @@ class OrderOut(ResponseModel):
     ticket: OrderTicketOut
     version: int
     quantity: int = Field(json_schema_extra={"minimum": 1})
+    cancel_reason: Literal["buyer", "expired", "refunded"] | None
 
     @classmethod
     def from_view(cls, view: OrderView) -> OrderOut:
@@ -319,6 +333,7 @@ class OrderOut(ResponseModel):
             ticket=OrderTicketOut.from_summary(view.ticket),
             version=view.version,
             quantity=view.quantity,
+            cancel_reason=view.cancel_reason,
         )
 
 

@@ -252,6 +252,49 @@ def test_the_buyer_can_cancel_an_open_order_from_its_page(app: Flask) -> None:
     assert "You cancelled this order" in text_of(buyer.get(order_path))
 
 
+def test_an_order_just_paid_but_not_yet_confirmed_says_so_and_offers_no_second_payment(app: Flask) -> None:
+    # In a split the orders service completes the order a delivery after the payment: the page
+    # the buyer lands on after paying (?paid=1) may still see it open.
+    seller = signed_up(app, "seller@example.com")
+    buyer = signed_up(app, "buyer@example.com")
+    order_path = submit(buyer, f"/tickets/{listed_ticket(seller)}").headers["Location"]
+
+    page = text_of(buyer.get(f"{order_path}?paid=1"))
+
+    assert "data-confirming" in page
+    assert "Payment sent: waiting for the order to confirm it." in page
+    assert 'name="action" value="pay"' not in page
+    assert 'name="action" value="cancel"' not in page
+    assert "Time left to pay" in page  # the countdown still bounds the wait
+
+
+def test_paying_from_the_page_lands_on_the_order_which_in_one_process_is_already_complete(app: Flask) -> None:
+    seller = signed_up(app, "seller@example.com")
+    buyer = signed_up(app, "buyer@example.com")
+    order_path = submit(buyer, f"/tickets/{listed_ticket(seller)}").headers["Location"]
+
+    paid = submit(buyer, order_path, action="pay", token="tok_visa")
+
+    assert paid.headers["Location"] == f"{order_path}?paid=1"  # type: ignore[attr-defined]
+    landed = text_of(buyer.get(paid.headers["Location"]))  # type: ignore[attr-defined]
+    assert "data-status>complete<" in landed
+    assert "data-confirming" not in landed
+
+
+def test_an_order_the_seller_refunded_says_so_on_its_page(app: Flask) -> None:
+    seller = signed_up(app, "seller@example.com")
+    buyer = signed_up(app, "buyer@example.com")
+    order_path = submit(buyer, f"/tickets/{listed_ticket(seller)}").headers["Location"]
+    submit(buyer, order_path, action="pay", token="tok_visa")
+    order_id = order_path.rsplit("/", 1)[-1]
+
+    assert seller.post(f"/api/orders/{order_id}/refund", json={}).status_code == 200
+
+    page = text_of(buyer.get(order_path))
+    assert "data-status>cancelled<" in page
+    assert "The seller refunded this order." in page
+
+
 def test_someone_elses_order_page_is_refused(app: Flask) -> None:
     seller = signed_up(app, "seller@example.com")
     ticket_id = listed_ticket(seller)

@@ -30,7 +30,7 @@ from eventhive_core import (
     SystemClock,
     ValidationFailed,
 )
-from eventhive_flask.client_http import ApiRefusal, ApiUnavailable, HttpClient, refusal_from
+from eventhive_flask.client_http import ApiRefusal, ApiUnavailable, HttpClient, forwarded_headers, refusal_from
 from eventhive_flask.testing import UNREACHED_RATE_LIMITS
 
 from .conftest import EVENTHIVE, START_TIMEOUT, Server, _healthy, free_port, wait_until
@@ -42,11 +42,12 @@ PASSWORD = "secret12"
 _numbers = itertools.count()
 
 
-def start_serve(folder: Path) -> Server:
+def start_serve(folder: Path, **env: str) -> Server:
     """Run ``eventhive serve`` on a free port with a fresh data folder; fail the test if it does not answer."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("EVENTHIVE_")}
     environment.update(UNREACHED_RATE_LIMITS)
+    environment.update(env)
     command = [EVENTHIVE, "serve", "--port", str(port), "--workers", "1", "--data-dir", str(folder / "data")]
     with (folder / "serve.log").open("w") as log:
         process = subprocess.Popen(
@@ -208,6 +209,8 @@ def test_paying_completes_the_order_and_a_declined_card_raises_a_bad_request_wit
 
     assert buyer.order(order.id).status is OrderStatus.COMPLETE
     assert buyer.order(order.id).amount == Money(4000, "USD")
+    (mine,) = seller.my_tickets().items
+    assert (mine.available, mine.held, mine.sold) == (0, 0, 2)
 
 
 def test_cancelling_an_order_frees_its_units(api: str, clock: SystemClock) -> None:
@@ -216,10 +219,12 @@ def test_cancelling_an_order_frees_its_units(api: str, clock: SystemClock) -> No
     ticket = seller.create_ticket("concert", "20", 1)
     order = buyer.place_order(ticket.id, 1, None)
 
+    assert (buyer.ticket(ticket.id).held, buyer.ticket(ticket.id).sold) == (1, 0)
     buyer.cancel_order(order.id)
 
-    assert buyer.order(order.id).status is OrderStatus.CANCELLED
-    assert buyer.ticket(ticket.id).available == 1
+    cancelled = buyer.order(order.id)
+    assert (cancelled.status, cancelled.cancel_reason) == (OrderStatus.CANCELLED, "buyer")
+    assert (buyer.ticket(ticket.id).available, buyer.ticket(ticket.id).held) == (1, 0)
 
 
 def test_signing_out_revokes_the_token_and_passes_the_apis_cleared_cookie(api: str, clock: SystemClock) -> None:
@@ -276,3 +281,31 @@ def test_prices_are_read_as_decimals_never_through_a_float(api: str, clock: Syst
     ticket = seller.create_ticket("concert", "0.29", 1)
 
     assert ticket.price.to_decimal() == Decimal("0.29")
+
+
+def test_the_api_counts_each_browsers_sign_ins_by_the_address_the_client_forwards(
+    tmp_path: Path, clock: SystemClock
+) -> None:
+    # The API trusts one proxy hop: the client, as behind the split's front listener for it.
+    server = start_serve(tmp_path, EVENTHIVE_PROXY_HOPS="1", EVENTHIVE_RATE_LIMIT_SIGNIN="2 per minute")
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+
+        def browser(address: str) -> HttpClient:
+            forwarded = forwarded_headers(address, "http", f"127.0.0.1:{server.port}")
+            return HttpClient(
+                url, cookie_name=COOKIE, token=None, currency="USD", clock=clock, timeout=5, forwarded=forwarded
+            )
+
+        for _ in range(2):
+            with pytest.raises(InvalidCredentials):
+                browser("203.0.113.7").sign_in("nobody@example.com", "wrong password")
+        with pytest.raises(ApiRefusal) as limited:
+            browser("203.0.113.7").sign_in("nobody@example.com", "wrong password")
+        assert limited.value.status_code == 429
+
+        # Another browser behind the same client has its own budget.
+        with pytest.raises(InvalidCredentials):
+            browser("203.0.113.8").sign_in("nobody@example.com", "wrong password")
+    finally:
+        server.stop()

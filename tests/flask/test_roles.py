@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
 import typing
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from eventhive_core import ConfigurationError, HiveSettings
+from eventhive_core import ConfigurationError, HiveSettings, Money, OrderStatus, OrderView, TicketSummary
 from eventhive_core.adapters.jwt_tokens import generate_ed25519_keypair
 from eventhive_core.testing.fakes import FrozenClock
 from eventhive_flask import EventHive
@@ -61,13 +64,13 @@ def role_app(key_pair: tuple[str, str], clock: FrozenClock) -> Iterator[Callable
         if role == "client":
             # The pages' client calls the API wherever it is; these tests never reach it.
             key.update(EVENTHIVE_API_URL="http://127.0.0.1:9", SECRET_KEY="client-csrf-secret-" + "x" * 24)
+        key.update(config)
         app = make_test_app(
             clock=clock,
             EVENTHIVE_ROLE=role,
             EVENTHIVE_JWT_ALGORITHM="EdDSA",
             EVENTHIVE_JWT_SECRET=None,
             **key,
-            **config,
         )
         built.append(app)
         return app
@@ -246,3 +249,103 @@ def test_the_whole_platform_keeps_every_route_and_its_pages(clock: FrozenClock) 
         assert "eventhive_pages" in app.blueprints
     finally:
         EventHive.hive_for(app).close()
+
+
+class _RecordingApi(http.server.BaseHTTPRequestHandler):
+    """An API stand-in that lists no tickets and keeps the headers of each call it answers."""
+
+    calls: typing.ClassVar[list[dict[str, str]]] = []
+
+    def do_GET(self) -> None:
+        self.calls.append(dict(self.headers.items()))
+        body = b"[]"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def recording_api() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RecordingApi)
+    _RecordingApi.calls = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _RecordingApi.calls
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_client_tells_the_api_the_browsers_address_scheme_and_host_as_its_proxy_resolved_them(
+    role_app: Callable[..., Flask], recording_api: tuple[str, list[dict[str, str]]]
+) -> None:
+    url, calls = recording_api
+    app = role_app("client", EVENTHIVE_API_URL=url, EVENTHIVE_PROXY_HOPS=1)
+    forwarded_by_the_front = {
+        "X-Forwarded-For": "198.51.100.4",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "eventhive.dev",
+    }
+
+    page = app.test_client().get("/", headers=forwarded_by_the_front, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+
+    assert page.status_code == 200
+    (call,) = calls
+    assert {name: call.get(name) for name in forwarded_by_the_front} == forwarded_by_the_front
+
+
+def test_without_a_trusted_proxy_the_client_forwards_the_peers_address_not_what_the_browser_claims(
+    role_app: Callable[..., Flask], recording_api: tuple[str, list[dict[str, str]]]
+) -> None:
+    url, calls = recording_api
+    app = role_app("client", EVENTHIVE_API_URL=url)
+    claimed = {"X-Forwarded-For": "198.51.100.4", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}
+
+    page = app.test_client().get("/", headers=claimed, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+
+    assert page.status_code == 200
+    (call,) = calls
+    assert (call["X-Forwarded-For"], call["X-Forwarded-Proto"], call["X-Forwarded-Host"]) == (
+        "10.0.0.2",
+        "http",
+        "localhost",
+    )
+
+
+def test_the_clients_stripe_form_posts_to_the_api_where_the_front_serves_it_on_the_pages_origin(
+    role_app: Callable[..., Flask],
+) -> None:
+    from eventhive_flask.views.pages import _stripe_form
+
+    app = role_app(
+        "client",
+        EVENTHIVE_PAYMENT_PROVIDER="stripe",
+        EVENTHIVE_STRIPE_SECRET_KEY="sk_test_client",
+        EVENTHIVE_STRIPE_WEBHOOK_SECRET="whsec_client",
+        EVENTHIVE_STRIPE_PUBLISHABLE_KEY="pk_test_client",
+    )
+    order = OrderView(
+        id=SOME_ID,
+        status=OrderStatus.CREATED,
+        buyer_id=SOME_ID,
+        quantity=1,
+        amount=Money(2000),
+        expires_at=datetime(2026, 1, 1, tzinfo=UTC),
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        version=0,
+        ticket=TicketSummary(SOME_ID, "concert", Money(2000), 0),
+    )
+
+    with app.test_request_context("/orders/" + SOME_ID):
+        form = _stripe_form(order)
+
+    assert form is not None
+    assert (form.pay_url, form.order_url, form.publishable_key) == (
+        "/api/payments",
+        f"/api/orders/{SOME_ID}",
+        "pk_test_client",
+    )

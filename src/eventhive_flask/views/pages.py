@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, Response, g, make_response, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
@@ -33,7 +33,7 @@ from eventhive_core import (
 )
 from eventhive_flask.auth import SAFE_METHODS, clear_token_cookie, cookie_token
 from eventhive_flask.bodies import drain_body
-from eventhive_flask.client_http import HttpClient
+from eventhive_flask.client_http import HttpClient, forwarded_headers
 from eventhive_flask.client_inprocess import InProcessClient
 from eventhive_flask.client_port import ClientPort
 from eventhive_flask.errors import from_unexpected
@@ -118,11 +118,15 @@ class StripeForm:
         js_url: Where Stripe.js loads from (``EVENTHIVE_STRIPE_JS_URL``).
         publishable_key: Stripe's publishable key.
         attempt_key: A key of this rendered form, the stem of its payments' Idempotency-Keys.
+        pay_url: Where the form's script posts the payment (``POST /api/payments``).
+        order_url: Where it reads the order back (``GET /api/orders/<id>``).
     """
 
     js_url: str
     publishable_key: str
     attempt_key: str
+    pay_url: str
+    order_url: str
 
 
 def current_client() -> ClientPort:
@@ -138,6 +142,7 @@ def current_client() -> ClientPort:
                 currency=state.settings.currency,
                 clock=state.hive.clock,
                 timeout=state.flask.api_timeout,
+                forwarded=forwarded_headers(request.remote_addr, request.scheme, request.host),
             )
         else:
             client = InProcessClient(state.hive)
@@ -321,21 +326,31 @@ def _seconds_left(view: OrderView) -> int:
     return max(0, math.ceil(left))
 
 
-def _stripe_form() -> StripeForm | None:
+def _stripe_form(view: OrderView) -> StripeForm | None:
     state = current_state()
     if state.settings.payment_provider != "stripe" or not state.settings.stripe_publishable_key:
         return None
-    return StripeForm(state.flask.stripe_js_url, state.settings.stripe_publishable_key, new_form_key())
+    if state.flask.api_url:
+        # The client of a split serves no API route: the browser's script calls the API where the
+        # front serves it, on this same origin.
+        pay_url, order_url = "/api/payments", f"/api/orders/{quote(view.id, safe='')}"
+    else:
+        pay_url, order_url = url_for("eventhive_api.pay"), url_for("eventhive_api.show_order", order_id=view.id)
+    key = state.settings.stripe_publishable_key
+    return StripeForm(state.flask.stripe_js_url, key, new_form_key(), pay_url, order_url)
 
 
 def _order_page(view: OrderView, errors: FormErrors, status: int = 200) -> Response:
     provider = current_state().settings.payment_provider
-    stripe = _stripe_form()
+    stripe = _stripe_form(view)
     page = render_template(
         "eventhive/orders/show.html",
         order=view,
         seconds_left=_seconds_left(view),
         errors=errors,
+        # Just paid, and the order not complete yet: in a split the orders service settles the
+        # payment a delivery later, so the page says so and looks again (countdown.js).
+        confirming=request.args.get("paid") == "1" and not view.status.is_final and not errors,
         fake_cards=FAKE_CARDS if provider == "fake" else (),
         chosen_token=_form("token") or FAKE_CARDS[0][0],
         stripe=stripe,
@@ -367,6 +382,7 @@ def order(order_id: str) -> Response:
             current_client().cancel_order(view.id)
         else:
             current_client().pay(view.id, _form("token"))
+            return _see_other(url_for("eventhive_pages.order", order_id=view.id, paid=1))
     except EventHiveError as exc:
         errors = _refusal(exc)
         return _order_page(_order_now(order_id), errors, exc.status_code)

@@ -37,4 +37,12 @@
 
   timer = window.setInterval(tick, 250);
   tick();
+
+  // Just paid, and the order not confirmed yet (a split settles payments a delivery later):
+  // look again shortly, until the server shows it complete or the countdown ends the wait.
+  if (document.querySelector("[data-confirming]")) {
+    window.setTimeout(function () {
+      window.location.reload();
+    }, 1000);
+  }
 })();
