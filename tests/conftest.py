@@ -13,6 +13,7 @@ import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -196,3 +197,50 @@ def stripe_gateway(stripe_stand_in):  # type: ignore[no-untyped-def]
         api_base=stripe_stand_in.url,
         max_network_retries=0,
     )
+
+
+# --- the browser (tests/browser, and the split's pages in tests/e2e/split) ----------------------------
+# One Playwright per test process: its sync API cannot start twice, so the fixtures live here,
+# shared by every directory that drives Chromium.
+
+os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+
+#: Debian's Chromium; EVENTHIVE_TEST_CHROMIUM points elsewhere (or at nothing, to see the skip).
+CHROMIUM = Path(os.environ.get("EVENTHIVE_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require_browser(reason: str) -> None:
+    """Skip for a missing browser or library, or fail when ``CI=true`` (CI never passes by skipping)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: the browser tests must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        require_browser(f"Chromium is not installed at {CHROMIUM} (bash .ci/install-browser installs it)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require_browser('Playwright is not installed (pip install -e ".[test]")')
+    manager = sync_playwright().start()
+    yield manager
+    manager.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()

@@ -7,7 +7,8 @@ Playwright the browser tests skip with the reason, except under ``CI=true``, whe
 
 Each test that looks at a page goes through :meth:`PageCheck.look`: a full-page screenshot under
 ``artifacts/screenshots/``, axe-core with no serious or critical violation, and no sideways
-scrolling (the page fits the phone it is shown on).
+scrolling (the page fits the phone it is shown on). The ``playwright`` and ``browser`` fixtures
+live in tests/conftest.py: one Playwright per test process serves every directory.
 """
 
 from __future__ import annotations
@@ -31,20 +32,6 @@ import pytest
 
 from eventhive_flask.testing import UNREACHED_RATE_LIMITS
 
-os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-
-#: Debian's Chromium; EVENTHIVE_TEST_CHROMIUM points elsewhere (or at nothing, to see the skip).
-CHROMIUM = Path(os.environ.get("EVENTHIVE_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 EVENTHIVE = shutil.which("eventhive", path=os.path.dirname(sys.executable)) or "eventhive"
 START_TIMEOUT = 30.0
@@ -53,13 +40,6 @@ BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 #: A phone's screen (CSS pixels), for the buyer.
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-
-
-def require(reason: str) -> None:
-    """Skip for a missing browser or library, or fail when ``CI=true`` (CI never passes by skipping)."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the browser tests must run)", pytrace=False)
-    pytest.skip(reason)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
@@ -129,26 +109,6 @@ def start_server(folder: Path, **env: str) -> Server:
         server.stop()
         pytest.fail(f"eventhive serve did not start:\n{log_path.read_text()}")
     return server
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        require(f"Chromium is not installed at {CHROMIUM} (bash .ci/install-browser installs it)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require('Playwright is not installed (pip install -e ".[test]")')
-    manager = sync_playwright().start()
-    yield manager
-    manager.stop()
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Any) -> Iterator[Any]:
-    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield launched
-    launched.close()
 
 
 @pytest.fixture(scope="session")

@@ -105,7 +105,7 @@ def test_a_seller_sells_and_a_buyer_buys_pays_and_the_ticket_leaves_the_listing(
     check.look(buyer, "07-order-declined")
     buyer.get_by_label("Visa ending 4242 (pays)").check()
     buyer.get_by_role("button", name=re.compile(r"^Pay ")).click()
-    expect(buyer).to_have_url(order_url)
+    expect(buyer).to_have_url(f"{order_url}?paid=1")
     expect(buyer.locator("[data-status]")).to_have_text("complete")
     expect(buyer.locator("[data-countdown]")).to_have_count(0)
     check.look(buyer, "08-order-complete")

@@ -31,8 +31,10 @@ from eventhive_core.adapters.jwt_tokens import generate_ed25519_keypair
 from eventhive_flask.roles import ROLE_ROUTES
 from eventhive_flask.testing import UNREACHED_RATE_LIMITS
 
+from ...browser.conftest import check, new_context  # noqa: F401 (the pages' tests)
 from ...integration.nats.conftest import nats_prefix, nats_url  # noqa: F401 (fixtures this directory uses)
 from ..conftest import EVENTHIVE, Browser, Response, free_port, wait_until
+from .nats_example import example  # noqa: F401 (the example's tests)
 
 ROLES: tuple[str, ...] = ("auth", "tickets", "orders", "payments", "expiration")
 START_TIMEOUT = 60.0
