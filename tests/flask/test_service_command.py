@@ -236,3 +236,67 @@ def test_the_banner_hides_the_credentials_of_the_nats_url() -> None:
 
 def test_flask_eventhive_does_not_offer_the_service_command() -> None:
     assert "service" in STANDALONE_COMMANDS
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        pytest.param(
+            {},
+            "Cannot start the client service: it renders the pages by calling the JSON API: set EVENTHIVE_API_URL "
+            "to the front's address (e.g. http://127.0.0.1:8080)",
+            id="no-api-url",
+        ),
+        pytest.param(
+            {"EVENTHIVE_API_URL": "http://127.0.0.1:8081", "EVENTHIVE_JWT_PRIVATE_KEY": "secret-pem"},
+            "Cannot start the client service: only auth signs tokens, and the client asks the API who is signed in: "
+            "unset EVENTHIVE_JWT_PRIVATE_KEY",
+            id="private-key",
+        ),
+        pytest.param(
+            {"EVENTHIVE_API_URL": "http://127.0.0.1:8081", "EVENTHIVE_JWT_SECRET": "secret-pem"},
+            "Cannot start the client service: only auth signs tokens, and the client asks the API who is signed in: "
+            "unset EVENTHIVE_JWT_SECRET",
+            id="shared-secret",
+        ),
+    ],
+)
+def test_what_the_client_cannot_work_with_is_refused_in_one_line_before_anything_starts(
+    env: dict[str, str], line: str, environ: dict[str, str], tmp_path: Path
+) -> None:
+    environ.update(env)
+
+    result = _invoke("client", tmp_path)
+
+    assert result.exit_code == 1
+    assert result.output == f"Error: {line}\n"
+    assert "secret-pem" not in result.output
+    assert "EVENTHIVE_ROLE" not in environ
+
+
+def test_the_client_keeps_nothing_and_drops_the_database_and_keys_a_shared_environment_gives_it(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "EVENTHIVE_API_URL": "http://127.0.0.1:8081",
+        "EVENTHIVE_DATABASE_URL": "postgresql+psycopg://ann:secret@db:5432/orders",
+        "EVENTHIVE_JWT_ALGORITHM": "EdDSA",
+        "EVENTHIVE_JWT_PUBLIC_KEY": "pem",
+        "EVENTHIVE_STORAGE": "sqlalchemy",
+    }
+
+    notes = service.prepare_service_environment(env, "client", tmp_path, "127.0.0.1")
+
+    assert env == {
+        "EVENTHIVE_API_URL": "http://127.0.0.1:8081",
+        "EVENTHIVE_ROLE": "client",
+        "EVENTHIVE_PRODUCER": "client",
+        "EVENTHIVE_PAGES": "true",
+        "EVENTHIVE_STORAGE": "memory",
+        "EVENTHIVE_EVENT_BUS": "inprocess",
+        "EVENTHIVE_SCHEDULER": "none",
+        "EVENTHIVE_RUN_BACKGROUND": "false",
+        "EVENTHIVE_DATA_DIR": str(tmp_path),
+        "EVENTHIVE_COOKIE_SECURE": "false",
+    }
+    assert [note.split(":")[0] for note in notes] == ["cookies"]
