@@ -162,6 +162,7 @@ class Split:
                 "FRONT_PORT": str(_free_port()),
                 # Nothing listens there (no client role yet); the benchmark never asks the front for pages.
                 "EVENTHIVE_CLIENT_PORT": str(_free_port()),
+                "FRONT_INTERNAL_PORT": str(_free_port()),
             }
         )
         for role in split_example.ROLES:
