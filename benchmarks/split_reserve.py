@@ -160,7 +160,7 @@ class Split:
                 "EVENTHIVE_NATS_PREFIX": f"eventhive_bench_{tag}",
                 "DATA_DIR": str(folder / "split"),
                 "FRONT_PORT": str(_free_port()),
-                # Nothing listens there (no client role yet); the benchmark never asks the front for pages.
+                # The client runs there too; the benchmark never asks the front for pages.
                 "EVENTHIVE_CLIENT_PORT": str(_free_port()),
                 "FRONT_INTERNAL_PORT": str(_free_port()),
             }
