@@ -253,3 +253,35 @@ def test_two_services_claiming_one_empty_database_at_once_leave_exactly_one_owne
     for thread in threads:
         thread.join()
     assert sorted(outcomes.values()) == ["claimed", "refused"]
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "portable"])
+def test_a_ticket_committed_after_a_units_reservation_missed_it_stays_unknown_to_that_unit(
+    clean_postgres_url: str, fast_path: bool
+) -> None:
+    # A split's orders service: an order for a ticket whose ticket:created is being applied at
+    # that moment. Read committed lets a later statement of the order's unit see the replica the
+    # reservation did not: the order must then be "not found" (the buyer tries again), never
+    # "sold out" for a ticket with every unit free.
+    from eventhive_core.domain.ids import TicketId
+    from eventhive_core.domain.money import Money
+    from eventhive_core.domain.ticket import Ticket
+
+    storage = SqlAlchemyStorage(clean_postgres_url, fast_path=fast_path)
+    now = datetime.now(UTC)
+    seller = User(UserId(new_id()), "seller@example.com", "hash", now)
+    ticket = Ticket(TicketId(new_id()), "Gig", Money(1000), seller.id, now, capacity=1_000)
+    try:
+        with storage.unit_of_work() as order_unit:
+            assert not order_unit.tickets.reserve(ticket.id, 1, now)
+            with storage.unit_of_work() as replica_unit:
+                replica_unit.users.add(seller)
+                replica_unit.tickets.add(ticket)
+                replica_unit.commit()
+
+            assert order_unit.tickets.get(ticket.id) is None
+        with storage.unit_of_work() as next_unit:
+            assert next_unit.tickets.reserve(ticket.id, 1, now)
+            assert next_unit.tickets.get(ticket.id) == ticket
+    finally:
+        storage.close()

@@ -257,6 +257,7 @@ class SqlTicketRepository:
 
     def add(self, ticket: Ticket) -> None:
         """Insert a new ticket with no unit taken, its capacity split into stripes."""
+        self._session.tickets_read.pop(ticket.id, None)
         self._session.execute(
             sa.insert(tickets).values(
                 id=ticket.id,
@@ -279,12 +280,19 @@ class SqlTicketRepository:
         A ticket read once is served from the unit's memory until this unit saves it: units
         change only counters, which a Ticket does not carry, and a second read inside a
         reservation would otherwise cost a round trip while a stripe is locked.
+
+        A ticket this unit's reservation found missing stays missing for the unit, even if it
+        was committed since (read committed would show it): a replica applying the ticket's
+        ``ticket:created`` while an order for it is placed must not make that order read as
+        sold out, with every unit free. The order is "not found", and the buyer's next try sees it.
         """
-        ticket = self._session.tickets_read.get(ticket_id)
-        if ticket is None:
-            ticket = self._load(ticket_id)
-            if ticket is not None:
-                self._session.tickets_read[ticket_id] = ticket
+        cache = self._session.tickets_read
+        if ticket_id in cache:
+            cached: Ticket | None = cache[ticket_id]
+            return cached
+        ticket = self._load(ticket_id)
+        if ticket is not None:
+            cache[ticket_id] = ticket
         return ticket
 
     def _load(self, ticket_id: str) -> Ticket | None:
@@ -381,7 +389,8 @@ class SqlTicketRepository:
         if self._session.writes_in_cte:
             row = self._session.first(_RESERVE_IN_A_STRIPE, params)
             if row is None:
-                return False  # no such ticket
+                self._session.tickets_read[ticket_id] = None  # no such ticket, for the rest of this unit
+                return False
             self._session.tickets_read[ticket_id] = ticket_from_row(row)
             if row.picked is not None and row.taken is None:
                 raise ConcurrencyConflict()
@@ -399,6 +408,8 @@ class SqlTicketRepository:
     def _reserve_at_the_margin(self, ticket_id: str, quantity: int, *, over_commit: bool = False) -> int | None:
         rows = self._session.execute(_LOCK_STRIPES, {"ticket": ticket_id}).all()
         if not rows:
+            # Every ticket has a stripe: no such ticket, for the rest of this unit (see ``get``).
+            self._session.tickets_read[ticket_id] = None
             return None
         original = {row.stripe: row.capacity for row in rows}
         taken = {row.stripe: row.held + row.sold for row in rows}

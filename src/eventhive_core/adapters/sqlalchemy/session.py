@@ -59,7 +59,8 @@ class SqlSession:
         stripes: How many stripes a new ticket's capacity is split into (at most one per unit).
         writes_in_cte: Whether the database runs an UPDATE inside a WITH clause (PostgreSQL does,
             SQLite does not); the reservation takes and reports its stripe in one statement there.
-        tickets_read: Tickets read in this transaction, by id (see ``SqlTicketRepository.get``).
+        tickets_read: Tickets read in this transaction, by id, None for one its reservation
+            found missing (see ``SqlTicketRepository.get``).
         reserved: Stripes whose units this transaction reserved and no order has claimed yet, by
             ticket id (``SqlTicketRepository.reserve`` adds, ``SqlOrderRepository.add`` takes).
     """
