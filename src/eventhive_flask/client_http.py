@@ -63,6 +63,7 @@ from eventhive_core import (
     ValidationFailed,
 )
 from eventhive_core.ports.auth import TokenClaims
+from eventhive_core.ports.payments import ChargeResult, PaymentProviderError, ProviderEvent
 
 #: The creation time of views built from the API's bodies, which do not carry it (the pages never show it).
 UNKNOWN_TIME = datetime.fromtimestamp(0, UTC)
@@ -165,6 +166,44 @@ def refusal_from(status: int, body: bytes) -> EventHiveError:
     if status == 400:
         return BadRequest(message)
     return ApiRefusal(status, message or f"The request was refused ({status})")
+
+
+class PaymentsElsewhere:
+    """The client's payment gateway: none. The payments service charges; the client only names the provider.
+
+    The pages need the provider's name (the fake cards, or Stripe.js with its publishable key)
+    and never move money themselves, so the client holds no provider secret: every call that
+    would is refused.
+
+    Args:
+        name: The provider ``EVENTHIVE_PAYMENT_PROVIDER`` names.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _refuse(self) -> PaymentProviderError:
+        return PaymentProviderError("The client service takes no payment: the payments service does, behind the API")
+
+    def minimum_charge(self, currency: str) -> int:
+        """Refused: the payments service knows the provider's minimum."""
+        raise self._refuse()
+
+    def charge(self, *, amount: Money, token: str, idempotency_key: str, metadata: Mapping[str, str]) -> ChargeResult:
+        """Refused: the payments service charges."""
+        raise self._refuse()
+
+    def cancel(self, *, provider_ref: str | None, idempotency_key: str) -> ChargeResult:
+        """Refused: the payments service cancels its attempts."""
+        raise self._refuse()
+
+    def refund(self, *, provider_ref: str, amount: Money, idempotency_key: str) -> str:
+        """Refused: the payments service refunds."""
+        raise self._refuse()
+
+    def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        """Refused: the provider's webhooks go to the payments service."""
+        raise self._refuse()
 
 
 def forwarded_headers(remote_addr: str | None, scheme: str, host: str) -> dict[str, str]:
@@ -448,4 +487,12 @@ class HttpClient:
             response.headers.add("Set-Cookie", header)
 
 
-__all__ = ["UNKNOWN_TIME", "ApiRefusal", "ApiUnavailable", "HttpClient", "forwarded_headers", "refusal_from"]
+__all__ = [
+    "UNKNOWN_TIME",
+    "ApiRefusal",
+    "ApiUnavailable",
+    "HttpClient",
+    "PaymentsElsewhere",
+    "forwarded_headers",
+    "refusal_from",
+]

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from eventhive_core import Clock, ConfigurationError, Hive, HiveSettings, bootstrap
 from eventhive_flask import config as cfg
 from eventhive_flask import specs_plugin
+from eventhive_flask.client_http import PaymentsElsewhere
 from eventhive_flask.errors import register_app_handlers
 from eventhive_flask.state import EXTENSION_KEY, EventHiveState, state_of
 
@@ -97,7 +98,11 @@ class EventHive:
                 "runs one service of a split, which serves its JSON API only: leave EVENTHIVE_PAGES unset (or false) "
                 "with a role, or unset EVENTHIVE_ROLE to serve the whole platform."
             )
-        hive = bootstrap(settings, plugins=(specs_plugin, *self.plugins), **self.overrides)
+        overrides: HiveOverrides = {**self.overrides}
+        if settings.role == cfg.CLIENT_ROLE:
+            # The client renders the payment form and never charges: it needs no provider secret.
+            overrides.setdefault("payment_gateway", PaymentsElsewhere(settings.payment_provider))
+        hive = bootstrap(settings, plugins=(specs_plugin, *self.plugins), **overrides)
         if flask_settings.pages and settings.payment_provider == "stripe" and not settings.stripe_publishable_key:
             # Checked after the provider itself, so a missing secret key is reported first.
             hive.close()

@@ -133,8 +133,16 @@ def prepare_client_environment(environ: MutableMapping[str, str], data_dir: Path
     environ["EVENTHIVE_SCHEDULER"] = "none"
     environ["EVENTHIVE_RUN_BACKGROUND"] = "false"
     environ["EVENTHIVE_DATA_DIR"] = str(data_dir)
-    for name in ("EVENTHIVE_DATABASE_URL", "EVENTHIVE_JWT_ALGORITHM", "EVENTHIVE_JWT_PUBLIC_KEY"):
-        environ.pop(name, None)  # a split's shared environment may carry them; the client uses none
+    # A split's shared environment may carry these; the client uses none, and holds no secret
+    # it does not need (the payments service charges: the pages need the publishable key only).
+    for name in (
+        "EVENTHIVE_DATABASE_URL",
+        "EVENTHIVE_JWT_ALGORITHM",
+        "EVENTHIVE_JWT_PUBLIC_KEY",
+        "EVENTHIVE_STRIPE_SECRET_KEY",
+        "EVENTHIVE_STRIPE_WEBHOOK_SECRET",
+    ):
+        environ.pop(name, None)
     return default_cookie_security(environ, host)
 
 

@@ -15,6 +15,7 @@ from flask import Flask
 
 from eventhive_core import ConfigurationError, HiveSettings, Money, OrderStatus, OrderView, TicketSummary
 from eventhive_core.adapters.jwt_tokens import generate_ed25519_keypair
+from eventhive_core.ports.payments import PaymentProviderError
 from eventhive_core.testing.fakes import FrozenClock
 from eventhive_flask import EventHive
 from eventhive_flask.roles import ROLE_ROUTES
@@ -316,7 +317,7 @@ def test_without_a_trusted_proxy_the_client_forwards_the_peers_address_not_what_
     )
 
 
-def test_the_clients_stripe_form_posts_to_the_api_where_the_front_serves_it_on_the_pages_origin(
+def test_the_clients_stripe_form_needs_no_secret_and_posts_to_the_api_where_the_front_serves_it(
     role_app: Callable[..., Flask],
 ) -> None:
     from eventhive_flask.views.pages import _stripe_form
@@ -324,8 +325,6 @@ def test_the_clients_stripe_form_posts_to_the_api_where_the_front_serves_it_on_t
     app = role_app(
         "client",
         EVENTHIVE_PAYMENT_PROVIDER="stripe",
-        EVENTHIVE_STRIPE_SECRET_KEY="sk_test_client",
-        EVENTHIVE_STRIPE_WEBHOOK_SECRET="whsec_client",
         EVENTHIVE_STRIPE_PUBLISHABLE_KEY="pk_test_client",
     )
     order = OrderView(
@@ -349,3 +348,14 @@ def test_the_clients_stripe_form_posts_to_the_api_where_the_front_serves_it_on_t
         f"/api/orders/{SOME_ID}",
         "pk_test_client",
     )
+
+
+def test_the_client_holds_no_payment_gateway_that_could_move_money(role_app: Callable[..., Flask]) -> None:
+    app = role_app("client", EVENTHIVE_PAYMENT_PROVIDER="stripe", EVENTHIVE_STRIPE_PUBLISHABLE_KEY="pk_test_client")
+    gateway = EventHive.hive_for(app).payment_gateway
+
+    assert gateway.name == "stripe"
+    with pytest.raises(PaymentProviderError, match="the payments service does"):
+        gateway.charge(amount=Money(2000), token="pm_card_visa", idempotency_key="k", metadata={})
+    with pytest.raises(PaymentProviderError):
+        gateway.refund(provider_ref="pi_1", amount=Money(2000), idempotency_key="k")

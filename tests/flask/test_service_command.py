@@ -274,7 +274,7 @@ def test_what_the_client_cannot_work_with_is_refused_in_one_line_before_anything
     assert "EVENTHIVE_ROLE" not in environ
 
 
-def test_the_client_keeps_nothing_and_drops_the_database_and_keys_a_shared_environment_gives_it(
+def test_the_client_keeps_nothing_and_drops_the_database_keys_and_provider_secrets_a_shared_environment_gives_it(
     tmp_path: Path,
 ) -> None:
     env = {
@@ -283,12 +283,18 @@ def test_the_client_keeps_nothing_and_drops_the_database_and_keys_a_shared_envir
         "EVENTHIVE_JWT_ALGORITHM": "EdDSA",
         "EVENTHIVE_JWT_PUBLIC_KEY": "pem",
         "EVENTHIVE_STORAGE": "sqlalchemy",
+        "EVENTHIVE_PAYMENT_PROVIDER": "stripe",
+        "EVENTHIVE_STRIPE_SECRET_KEY": "sk_test_secret",
+        "EVENTHIVE_STRIPE_WEBHOOK_SECRET": "whsec_secret",
+        "EVENTHIVE_STRIPE_PUBLISHABLE_KEY": "pk_test_public",
     }
 
     notes = service.prepare_service_environment(env, "client", tmp_path, "127.0.0.1")
 
     assert env == {
         "EVENTHIVE_API_URL": "http://127.0.0.1:8081",
+        "EVENTHIVE_PAYMENT_PROVIDER": "stripe",
+        "EVENTHIVE_STRIPE_PUBLISHABLE_KEY": "pk_test_public",
         "EVENTHIVE_ROLE": "client",
         "EVENTHIVE_PRODUCER": "client",
         "EVENTHIVE_PAGES": "true",
