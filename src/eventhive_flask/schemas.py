@@ -398,6 +398,24 @@ class HealthOut(ResponseModel):
     version: str
 
 
+class ReadyOut(ResponseModel):
+    """``GET /api/health/ready`` when every backend answered."""
+
+    status: Literal["ready"] = "ready"
+    checks: dict[str, Literal["ok"]] = Field(
+        description="Each backend checked (storage, bus, and denylist when it is in Redis) and its outcome."
+    )
+
+
+class NotReadyOut(ResponseModel):
+    """``GET /api/health/ready`` (503) when a backend did not answer; why is logged, not sent."""
+
+    status: Literal["not_ready"] = "not_ready"
+    checks: dict[str, Literal["ok", "failed", "timeout"]] = Field(
+        description="Each backend checked and its outcome: ok, failed (it raised) or timeout (no answer in time)."
+    )
+
+
 def _message_and_maybe_field(schema: dict[str, Any]) -> None:
     _closed(schema)
     schema["required"] = ["message"]
@@ -440,6 +458,7 @@ __all__ = [
     "HealthOut",
     "Id",
     "NoBodyIn",
+    "NotReadyOut",
     "OrderIn",
     "OrderOut",
     "OrderTicketOut",
@@ -448,6 +467,7 @@ __all__ = [
     "Price",
     "PriceIn",
     "ProviderEventIn",
+    "ReadyOut",
     "ResponseModel",
     "SignUpIn",
     "Text",
