@@ -398,24 +398,6 @@ class HealthOut(ResponseModel):
     version: str
 
 
-class ReadyOut(ResponseModel):
-    """``GET /api/health/ready`` when every backend answered."""
-
-    status: Literal["ready"] = "ready"
-    checks: dict[str, Literal["ok"]] = Field(
-        description="Each backend checked (storage, bus, and denylist when it is in Redis) and its outcome."
-    )
-
-
-class NotReadyOut(ResponseModel):
-    """``GET /api/health/ready`` (503) when a backend did not answer; why is logged, not sent."""
-
-    status: Literal["not_ready"] = "not_ready"
-    checks: dict[str, Literal["ok", "failed", "timeout"]] = Field(
-        description="Each backend checked and its outcome: ok, failed (it raised) or timeout (no answer in time)."
-    )
-
-
 def _message_and_maybe_field(schema: dict[str, Any]) -> None:
     _closed(schema)
     schema["required"] = ["message"]
@@ -440,6 +422,28 @@ class ErrorOut(BaseModel):
     model_config = ConfigDict(json_schema_serialization_defaults_required=True, json_schema_extra=_closed)
 
     errors: list[ErrorEntry] = Field(json_schema_extra={"minItems": 1})
+
+
+class ReadyOut(ResponseModel):
+    """``GET /api/health/ready`` when every backend answered."""
+
+    status: Literal["ready"] = "ready"
+    checks: dict[str, Literal["ok"]] = Field(
+        description="Each backend checked (storage, bus, and denylist when it is in Redis) and its outcome."
+    )
+
+
+class NotReadyOut(ResponseModel):
+    """``GET /api/health/ready`` (503) when a backend did not answer; why is logged, not sent.
+
+    It carries ``errors`` as every error body does, so a client that reads errors reads this one.
+    """
+
+    errors: list[ErrorEntry] = Field(json_schema_extra={"minItems": 1})
+    status: Literal["not_ready"] = "not_ready"
+    checks: dict[str, Literal["ok", "failed", "timeout"]] = Field(
+        description="Each backend checked and its outcome: ok, failed (it raised) or timeout (no answer in time)."
+    )
 
 
 class EmptyOut(ResponseModel):

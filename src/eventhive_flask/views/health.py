@@ -11,7 +11,7 @@ import logging
 from flask import Response
 
 from eventhive_core import EventHiveError, TransientStorageError, __version__
-from eventhive_flask.responses import json_response
+from eventhive_flask.responses import json_response, json_text_response
 from eventhive_flask.schemas import HealthOut, NotReadyOut, ReadyOut
 from eventhive_flask.state import current_hive, current_state
 from eventhive_flask.views.blueprint import api
@@ -42,4 +42,8 @@ def ready() -> Response:
     if readiness.ready:
         return json_response(ReadyOut(checks={name: "ok" for name in readiness.checks}))
     # The outcomes are "ok", "failed" or "timeout": no URL, password or exception text can get here.
-    return json_response(NotReadyOut.model_validate({"checks": dict(readiness.checks)}), 503)
+    down = ", ".join(f"{name} ({outcome})" for name, outcome in readiness.checks.items() if outcome != "ok")
+    body = NotReadyOut.model_validate(
+        {"errors": [{"message": f"Not ready: {down}; retry shortly"}], "checks": dict(readiness.checks)}
+    )
+    return json_text_response(body.model_dump_json(by_alias=True, exclude_none=True), 503)
