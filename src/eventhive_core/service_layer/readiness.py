@@ -144,7 +144,7 @@ def describe(error: BaseException) -> str:
     """
     parts = [f"{type(error).__name__}: {error}".rstrip(": ")]
     cause = error.__cause__ or error.__context__
-    if cause is not None and cause is not error:
+    if cause is not None and cause is not error and str(cause) != str(error):
         parts.append(f"{type(cause).__name__}: {cause}".rstrip(": "))
     text = " (caused by ".join(parts) + (")" if len(parts) > 1 else "")
     text = _CREDENTIALS_IN_URL.sub(r"\1***@", " ".join(text.split()))
