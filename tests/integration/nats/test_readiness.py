@@ -61,5 +61,8 @@ def test_the_app_is_not_ready_when_its_nats_server_was_never_reachable(private_n
     finally:
         EventHive.hive_for(app).close()
 
-    # nats-py keeps trying a first connection until the bus's connect timeout (5 s): no answer in time.
-    assert (status, body["checks"]) == (503, {"storage": "ok", "bus": "timeout"})
+    # nats-py keeps trying a first connection until the bus's connect timeout (5 s), so the check runs out of
+    # time: whether the bus gives up first (failed) or the probe stops waiting first (timeout) is a race.
+    assert status == 503
+    assert body["checks"]["storage"] == "ok"
+    assert body["checks"]["bus"] in {"failed", "timeout"}

@@ -449,7 +449,7 @@ class NatsBus:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise PublishFailed(f"NATS at {self.url} did not answer within {timeout:.0f} s while {what}") from None
+            raise PublishFailed(f"NATS at {self.url} did not answer within {timeout:g} s while {what}") from None
         except (nats.errors.Error, OSError) as exc:
             raise PublishFailed(f"NATS at {self.url} failed while {what}: {type(exc).__name__}: {exc}") from exc
 
