@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from .private_servers import PrivateNats, PrivatePostgres, PrivateRedis, postgres_bin
+
 PG_URL_ENV = "EVENTHIVE_TEST_PG_URL"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -171,6 +173,45 @@ def redis_key_prefix(redis_server_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+# --- servers a test owns (and may stop) -------------------------------------------------------
+# The machine's shared servers are never stopped; these are started for one test (tests/private_servers.py).
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of this test's own, on a free port: ``.url()``, ``.stop()``, ``.start()``."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        require_service("PostgreSQL's initdb and pg_ctl are not installed (set EVENTHIVE_TEST_PG_BIN to their folder)")
+    server = PrivatePostgres(bin_dir)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A Redis server of this test's own (with a password), on a free port: ``.url``, ``.stop()``, ``.start()``."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        require_service("redis-server is not installed (apt-get install redis-server)")
+    server = PrivateRedis(binary)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def private_nats() -> Iterator[PrivateNats]:
+    """A NATS server with JetStream of this test's own, on a free port: ``.url``, ``.stop()``, ``.start()``."""
+    binary = shutil.which("nats-server") or (
+        "/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None
+    )
+    if binary is None:
+        require_service("nats-server is not installed (https://github.com/nats-io/nats-server/releases)")
+    server = PrivateNats(binary)
+    yield server
+    server.close()
 
 
 # --- Stripe ------------------------------------------------------------------------------------

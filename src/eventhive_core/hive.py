@@ -22,6 +22,7 @@ from eventhive_core.service_layer.messagebus import MessageBus
 from eventhive_core.service_layer.orders import ExpireResult
 from eventhive_core.service_layer.payment_events import WebhookOutcome
 from eventhive_core.service_layer.queries import Queries
+from eventhive_core.service_layer.readiness import Readiness, ReadinessProbe, readiness_checks
 from eventhive_core.service_layer.relay import relay_all, relay_once
 from eventhive_core.service_layer.services import Services
 from eventhive_core.service_layer.users import Identity, SignedIn, authenticate
@@ -74,6 +75,7 @@ class Hive:
             self._sweep_loop = Loop("expiry-requests", self.sweep, sweep_every)
         self._messagebus = MessageBus(services, after_command=self._relay_loop.nudge)
         self._expiries = ScheduledExpiries(self._expire_now, self.sweep, services.clock)
+        self._readiness = ReadinessProbe(readiness_checks(services.storage, bus, services.denylist))
         self._started = False
         self._closed = False
         self._lock = threading.Lock()
@@ -151,6 +153,14 @@ class Hive:
     def uow(self) -> UnitOfWork:
         """Open a unit of work on the storage (for plugins and maintenance)."""
         return self.services.storage.unit_of_work()
+
+    def readiness(self, timeout: float = 2.0) -> Readiness:
+        """Tell whether the storage, the event bus and a Redis denylist answer now, each within ``timeout`` s.
+
+        What a readiness probe asks (``GET /api/health/ready`` in Flask); see
+        :mod:`eventhive_core.service_layer.readiness`. Why a check failed is logged, not returned.
+        """
+        return self._readiness.check(timeout)
 
     def relay_outbox(self) -> int:
         """Publish every ready outbox event to the bus now; return how many were published."""

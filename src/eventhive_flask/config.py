@@ -205,6 +205,9 @@ class ConfigDefaults:
     EVENTHIVE_REDIS_URL: str | None = None
     """Redis for the rate limits' counters and the ``redis`` denylist; unset keeps the counters in each process."""
 
+    EVENTHIVE_READINESS_TIMEOUT = 2.0
+    """Seconds ``GET /api/health/ready`` waits for each backend (run at once) before it answers 503."""
+
     EVENTHIVE_RUN_BACKGROUND = False
     """Run the outbox relay, expiry scheduler and sweeper threads in this process (``serve`` sets it)."""
 
@@ -292,6 +295,9 @@ class FlaskSettings(BaseModel):
 
     redis_url: str | None = Field(default=None, pattern=r"^rediss?://")
     """``EVENTHIVE_REDIS_URL``."""
+
+    readiness_timeout: float = Field(default=2.0, gt=0, le=60)
+    """``EVENTHIVE_READINESS_TIMEOUT``."""
 
     run_background: bool = False
     """``EVENTHIVE_RUN_BACKGROUND``."""

@@ -64,6 +64,7 @@ class Operation:
         idempotent: Whether it honours ``Idempotency-Key``.
         replays: Statuses an earlier answer under the same key may be given again with.
         sets_cookie: Statuses whose response sets (or clears) the cookie.
+        descriptions: Statuses whose meaning here is not the usual one, and what it is.
     """
 
     method: str
@@ -77,6 +78,7 @@ class Operation:
     idempotent: bool = False
     replays: tuple[int, ...] = field(default=())
     sets_cookie: tuple[int, ...] = field(default=())
+    descriptions: dict[int, str] = field(default_factory=dict)
 
 
 _E = s.ErrorOut
@@ -213,6 +215,13 @@ OPERATIONS: tuple[Operation, ...] = (
         body=s.ProviderEventIn,
     ),
     Operation("get", "/health", "Liveness and storage reachability", {200: s.HealthOut, **_COMMON}),
+    Operation(
+        "get",
+        "/health/ready",
+        "Readiness: the storage, the event bus and a Redis denylist answer",
+        {200: s.ReadyOut, 500: _E, 503: s.NotReadyOut},
+        descriptions={503: "Not ready: a check failed or timed out (its name is given, the reason is logged)"},
+    ),
 )
 
 _QUERY_SCHEMAS: dict[str, dict[str, object]] = {
@@ -382,7 +391,7 @@ def _operation(op: Operation, server: _Server) -> dict[str, object]:
         }
     responses: dict[str, object] = {}
     for status, model in sorted(op.responses.items()):
-        entry: dict[str, object] = {"description": _DESCRIPTIONS[status]}
+        entry: dict[str, object] = {"description": op.descriptions.get(status, _DESCRIPTIONS[status])}
         if headers := _headers(op, status):
             entry["headers"] = headers
         if model is not None:

@@ -424,6 +424,28 @@ class ErrorOut(BaseModel):
     errors: list[ErrorEntry] = Field(json_schema_extra={"minItems": 1})
 
 
+class ReadyOut(ResponseModel):
+    """``GET /api/health/ready`` when every backend answered."""
+
+    status: Literal["ready"] = "ready"
+    checks: dict[str, Literal["ok"]] = Field(
+        description="Each backend checked (storage, bus, and denylist when it is in Redis) and its outcome."
+    )
+
+
+class NotReadyOut(ResponseModel):
+    """``GET /api/health/ready`` (503) when a backend did not answer; why is logged, not sent.
+
+    It carries ``errors`` as every error body does, so a client that reads errors reads this one.
+    """
+
+    errors: list[ErrorEntry] = Field(json_schema_extra={"minItems": 1})
+    status: Literal["not_ready"] = "not_ready"
+    checks: dict[str, Literal["ok", "failed", "timeout"]] = Field(
+        description="Each backend checked and its outcome: ok, failed (it raised) or timeout (no answer in time)."
+    )
+
+
 class EmptyOut(ResponseModel):
     """``{}`` (sign-out)."""
 
@@ -440,6 +462,7 @@ __all__ = [
     "HealthOut",
     "Id",
     "NoBodyIn",
+    "NotReadyOut",
     "OrderIn",
     "OrderOut",
     "OrderTicketOut",
@@ -448,6 +471,7 @@ __all__ = [
     "Price",
     "PriceIn",
     "ProviderEventIn",
+    "ReadyOut",
     "ResponseModel",
     "SignUpIn",
     "Text",

@@ -63,6 +63,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str, tuple[int, int, int]]] 
     ("POST", "/api/users/signout", {}, "buyer", (200, 200, 200)),
     ("POST", "/api/users/tokens", {"email": "buyer@test.com", "password": "password"}, "buyer", (200, 200, 200)),
     ("GET", "/api/health", None, "buyer", (200, 200, 200)),
+    ("GET", "/api/health/ready", None, "buyer", (200, 200, 200)),
     ("GET", "/api/openapi.json", None, "buyer", (200, 200, 200)),
 ]
 

@@ -46,7 +46,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
 )
 
 #: Paths every service answers.
-SHARED = (("GET", "/api/health"), ("GET", "/api/openapi.json"))
+SHARED = (("GET", "/api/health"), ("GET", "/api/health/ready"), ("GET", "/api/openapi.json"))
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +132,14 @@ def test_every_service_answers_its_health_route(role: str, role_app: Callable[..
 
 
 @pytest.mark.parametrize("role", ROLES)
+def test_every_service_answers_its_readiness_route(role: str, role_app: Callable[..., Flask]) -> None:
+    response = role_app(role).test_client().get("/api/health/ready")
+
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ready", "checks": {"storage": "ok", "bus": "ok"}}
+
+
+@pytest.mark.parametrize("role", ROLES)
 def test_the_openapi_document_lists_the_paths_the_service_routes(role: str, role_app: Callable[..., Flask]) -> None:
     app = role_app(role)
     document = app.test_client().get("/api/openapi.json").get_json()
@@ -149,7 +157,7 @@ def test_the_openapi_document_lists_the_paths_the_service_routes(role: str, role
         if method not in {"HEAD", "OPTIONS"}
     }
     assert documented == served
-    assert ("GET", "/api/health") in documented
+    assert {("GET", "/api/health"), ("GET", "/api/health/ready")} <= documented
 
 
 def test_the_auth_service_signs_users_up_and_in(role_app: Callable[..., Flask]) -> None:

@@ -84,6 +84,15 @@ class InProcessBus:
     def start(self) -> None:
         """Do nothing: delivery happens inside ``publish``."""
 
+    def check_reachable(self, timeout: float) -> None:
+        """Return at once: there is no server to reach, only this process.
+
+        Raises:
+            BusClosed: The bus was closed.
+        """
+        if self._closed:
+            raise BusClosed("The event bus is closed")
+
     def close(self) -> None:
         """Refuse further publishes and subscriptions; idempotent."""
         self._closed = True

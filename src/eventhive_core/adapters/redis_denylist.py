@@ -121,6 +121,20 @@ class RedisDenylist:
             raise TransientStorageError() from exc
         return bool(found)
 
+    def check_reachable(self, timeout: float) -> None:
+        """Return once Redis answered a ``PING`` (what readiness probes ask).
+
+        The client's own timeouts (:data:`TIMEOUT_SECONDS`) bound the wait; the caller's
+        ``timeout`` bounds how long it waits for this method.
+
+        Raises:
+            TransientStorageError: Redis did not answer.
+        """
+        try:
+            self._client.ping()
+        except self._redis_error as exc:
+            raise TransientStorageError() from exc
+
     def close(self) -> None:
         """Close the client's connections (idempotent)."""
         self._client.close()

@@ -22,8 +22,10 @@ __all__ = [
     "Delivery",
     "DeliveryFailed",
     "EventBus",
+    "ReachableBus",
     "Subscription",
     "SubscriptionTable",
+    "check_reachable",
     "deliver_to_each",
     "only_later",
     "publish_all",
@@ -258,6 +260,33 @@ class EventBus(Protocol):
     def close(self) -> None:
         """Stop consuming and release connections."""
         ...
+
+
+class ReachableBus(Protocol):
+    """A bus that can tell whether its server answers (what readiness probes ask).
+
+    Optional: a bus without :meth:`check_reachable` (a plugin's written before it existed, or one
+    with no server to reach) is taken as reachable; :func:`check_reachable` looks the method up.
+    """
+
+    def check_reachable(self, timeout: float) -> None:
+        """Return once the bus's server answered a round trip within ``timeout`` seconds.
+
+        Raises:
+            Exception: It did not (not connected, refused, timed out, closed); the text says why.
+        """
+        ...
+
+
+def check_reachable(bus: EventBus, timeout: float) -> None:
+    """Ask ``bus`` whether its server answers within ``timeout`` seconds; a bus that cannot say is reachable.
+
+    Raises:
+        Exception: Whatever the bus's own :meth:`ReachableBus.check_reachable` raised.
+    """
+    own = getattr(bus, "check_reachable", None)
+    if callable(own):
+        own(timeout)
 
 
 def publish_all(bus: EventBus, messages: Sequence[Message]) -> list[Exception | None]:

@@ -88,6 +88,14 @@ class CeleryEventBus:
     def start(self) -> None:
         """Do nothing: workers consume, not this object."""
 
+    def check_reachable(self, timeout: float) -> None:
+        """Return once the broker accepted a new connection within ``timeout`` seconds.
+
+        Raises:
+            Exception: The broker refused or did not answer in time (kombu's error).
+        """
+        self.sender.check_broker(timeout)
+
     def close(self) -> None:
         """Release the sender's own connections."""
         self.sender.close()

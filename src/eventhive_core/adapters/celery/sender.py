@@ -80,6 +80,22 @@ class TaskSender:
         )
         return str(result.id)
 
+    def check_broker(self, timeout: float) -> None:
+        """Open a connection of our own to the broker and close it; return once it answered within ``timeout`` s.
+
+        A new connection, not one from the producer pool: a pooled one may have been opened
+        before the broker went away. One retry at most, with no pause, so a lost packet does not
+        fail the check, and ``timeout`` bounds connecting (Redis and AMQP transports alike).
+
+        Raises:
+            ConfigurationError: No app is attached and no broker URL is configured.
+            Exception: The broker refused or did not answer in time (kombu's error).
+        """
+        with self.app.connection_for_write(connect_timeout=timeout) as connection:
+            # Each transport bounds its socket by its own option names; kombu reads them on connecting.
+            connection.transport_options.update(_socket_timeouts(connection.transport.driver_type, timeout))
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+
     def close(self) -> None:
         """Release the connections of the app built here, if any (an attached app is its owner's)."""
         with self._lock:
@@ -100,6 +116,15 @@ class TaskSender:
         app.conf.broker_transport_options = dict(self.options.transport_options)
         apply_defaults(app, self.options.queue)
         return app
+
+
+def _socket_timeouts(driver: str, timeout: float) -> dict[str, float]:
+    """The transport options that bound connecting to, and answers from, a broker of kind ``driver``."""
+    if driver == "redis":
+        return {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+    if driver == "amqp":
+        return {"read_timeout": timeout, "write_timeout": timeout}
+    return {}
 
 
 __all__ = ["TaskSender"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import threading
 import time
 from collections.abc import Coroutine, Iterable, Sequence
@@ -312,6 +313,18 @@ class NatsBus:
         if roles:
             self._run(self._start_consumers(roles), self.connect_timeout * (2 + len(roles)), what="starting consumers")
 
+    def check_reachable(self, timeout: float) -> None:
+        """Return once the connection (made now if there is none yet) answered a ping within ``timeout`` seconds.
+
+        While the client reconnects after losing the server, the check fails at once.
+
+        Raises:
+            BusClosed: The bus was closed.
+            PublishFailed: Not connected, or no answer in time.
+            ConfigurationError: The stream exists with another configuration (found on connecting).
+        """
+        self._run(self._ping(timeout), timeout, what="checking the connection")
+
     def close(self) -> None:
         """Finish the message in hand, give back the rest, close the connection; idempotent."""
         with self._lock:
@@ -436,7 +449,7 @@ class NatsBus:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise PublishFailed(f"NATS at {self.url} did not answer within {timeout:.0f} s while {what}") from None
+            raise PublishFailed(f"NATS at {self.url} did not answer within {timeout:g} s while {what}") from None
         except (nats.errors.Error, OSError) as exc:
             raise PublishFailed(f"NATS at {self.url} failed while {what}: {type(exc).__name__}: {exc}") from exc
 
@@ -538,6 +551,15 @@ class NatsBus:
                 f"{'; '.join(differences)}. EventHive never changes an existing stream: edit it "
                 "(nats stream edit), or choose another EVENTHIVE_NATS_PREFIX, or set the settings to match."
             )
+
+    async def _ping(self, timeout: float) -> None:
+        await self._jetstream()
+        nc = self._nc
+        if nc is None or not nc.is_connected:
+            raise PublishFailed(f"Not connected to NATS at {self.url} (reconnecting)")
+        # PING/PONG: the server itself answered, not only the socket's buffer. nats-py takes whole
+        # seconds; the caller's own wait (``_run``) holds the exact timeout.
+        await nc.flush(timeout=max(math.ceil(timeout), 1))
 
     async def _publish(self, message: Message) -> api.PubAck:
         # On the event's subject, its id as Nats-Msg-Id (the stream's de-duplication key).
