@@ -226,10 +226,10 @@ def use_multiprocess_dir(directory: str) -> None:
     define their metrics at import), so the choice is made again here, and any value made so far
     is dropped (the parent process has counted nothing worth keeping).
     """
+    for metric in METRICS:
+        metric.clear()  # before the switch: prometheus-client cannot clear values kept in files
     os.environ[MULTIPROC_ENV] = directory
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]  # prometheus-client is untyped here
-    for metric in METRICS:
-        metric.clear()
 
 
 def process_exited(pid: int) -> None:
