@@ -13,10 +13,7 @@ in the arbiter before the workers fork.
 
 from __future__ import annotations
 
-import atexit
 import hmac
-import shutil
-import tempfile
 import time
 from typing import Any
 
@@ -71,18 +68,12 @@ def _scrape(secret: bytes) -> Response:
 
 
 def multiprocess_for_workers() -> str:
-    """Give this server's processes one fresh multiprocess directory for their metrics; return it.
+    """Give gunicorn's workers one fresh multiprocess directory for their metrics; return it.
 
-    Called in gunicorn's arbiter before it forks the workers. A directory the environment names
-    already (``PROMETHEUS_MULTIPROC_DIR``) is used as it is: whoever set it wipes it between runs.
-    Otherwise a new temporary directory is made, and removed when the arbiter exits.
+    Called in the arbiter before it forks the workers (see
+    :func:`eventhive_core.observability.metrics.multiprocess_for_children`).
     """
-    directory = metrics.multiprocess_dir()
-    if directory is None:
-        directory = tempfile.mkdtemp(prefix="eventhive-metrics-")
-        atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    metrics.use_multiprocess_dir(directory)
-    return directory
+    return metrics.multiprocess_for_children()
 
 
 def worker_exited(arbiter: Any, worker: Any) -> None:

@@ -16,8 +16,11 @@ values at first use, which is after :func:`use_multiprocess_dir` in every worker
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Final
@@ -232,6 +235,22 @@ def use_multiprocess_dir(directory: str) -> None:
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]  # prometheus-client is untyped here
 
 
+def multiprocess_for_children() -> str:
+    """Give this process and the children it will fork one fresh multiprocess directory; return it.
+
+    Call it before forking (gunicorn's arbiter, Celery's prefork pool). A directory the
+    environment names already (``PROMETHEUS_MULTIPROC_DIR``) is used as it is: whoever set it
+    wipes it between runs. Otherwise a new temporary directory is made, and removed when this
+    process exits.
+    """
+    directory = multiprocess_dir()
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="eventhive-metrics-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    use_multiprocess_dir(directory)
+    return directory
+
+
 def process_exited(pid: int) -> None:
     """Tell the multiprocess directory a worker ``pid`` is gone (gunicorn's ``child_exit`` hook)."""
     if multiprocess_dir() is not None:
@@ -295,6 +314,7 @@ __all__ = [
     "holds_expired",
     "http_request",
     "multiprocess_dir",
+    "multiprocess_for_children",
     "payment",
     "process_exited",
     "reservation_placed",
