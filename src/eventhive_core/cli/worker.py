@@ -33,10 +33,9 @@ if TYPE_CHECKING:
 @click.option("--hostname", "-n", default=None, help="Worker node name (Celery's -n).")
 @click.option(
     "--metrics-port",
-    envvar="EVENTHIVE_WORKER_METRICS_PORT",
     default=None,
     type=click.IntRange(0, 65535),
-    help="Serve Prometheus metrics on this port (EVENTHIVE_WORKER_METRICS_PORT); unset: none.",
+    help="Serve Prometheus metrics at /metrics on this port (none by default).",
 )
 @click.option(
     "--metrics-host",
