@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -67,13 +68,14 @@ def _scrape(secret: bytes) -> Response:
     return Response(body, 200, {"Cache-Control": "no-store"}, content_type=content_type)
 
 
-def multiprocess_for_workers() -> str:
+def multiprocess_for_workers(data_dir: Path, port: int) -> str:
     """Give gunicorn's workers one fresh multiprocess directory for their metrics; return it.
 
-    Called in the arbiter before it forks the workers (see
-    :func:`eventhive_core.observability.metrics.multiprocess_for_children`).
+    Called in the arbiter before it forks the workers. The directory is ``metrics/<port>`` in
+    the data folder: the services of a split may share a folder, never a port. It is emptied
+    at start and kept at exit (see :func:`eventhive_core.observability.metrics.multiprocess_for_children`).
     """
-    return metrics.multiprocess_for_children()
+    return metrics.multiprocess_for_children(data_dir / "metrics" / str(port))
 
 
 def worker_exited(arbiter: Any, worker: Any) -> None:

@@ -427,7 +427,7 @@ def run_server(
         options = gunicorn_options(host, ready.port, workers, threads, listener_fd=fd, proc_name=proc_name)
         from eventhive_flask.metrics import multiprocess_for_workers, worker_exited
 
-        multiprocess_for_workers()  # before the fork: every worker's counts add up at each scrape
+        multiprocess_for_workers(ready.folder, ready.port)  # before the fork: the workers add up
         run_gunicorn({**options, "when_ready": ctrl_c.when_ready, "child_exit": worker_exited}, _load_app)
 
 

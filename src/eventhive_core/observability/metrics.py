@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Final
 
 from prometheus_client import (
@@ -235,16 +236,26 @@ def use_multiprocess_dir(directory: str) -> None:
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]  # prometheus-client is untyped here
 
 
-def multiprocess_for_children() -> str:
-    """Give this process and the children it will fork one fresh multiprocess directory; return it.
+def multiprocess_for_children(fresh: Path | None = None) -> str:
+    """Give this process and the children it will fork one multiprocess directory; return it.
 
     Call it before forking (gunicorn's arbiter, Celery's prefork pool). A directory the
     environment names already (``PROMETHEUS_MULTIPROC_DIR``) is used as it is: whoever set it
-    wipes it between runs. Otherwise a new temporary directory is made, and removed when this
-    process exits.
+    wipes it between runs. Otherwise ``fresh`` is emptied (or made) and used; it is left in
+    place at exit, since a worker that is still stopping may write to it, and the next start
+    empties it. Without ``fresh``, a new temporary directory is made and removed at exit.
+
+    Args:
+        fresh: A directory that belongs to this server alone (nothing else runs from it).
     """
     directory = multiprocess_dir()
-    if directory is None:
+    if directory is not None:
+        pass
+    elif fresh is not None:
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir(parents=True)
+        directory = str(fresh)
+    else:
         directory = tempfile.mkdtemp(prefix="eventhive-metrics-")
         atexit.register(shutil.rmtree, directory, ignore_errors=True)
     use_multiprocess_dir(directory)
