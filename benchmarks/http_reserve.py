@@ -282,6 +282,34 @@ def _admin(url: str) -> Any:
     )
 
 
+METRICS_TOKEN = "bench-metrics-" + secrets.token_hex(16)
+
+
+def _scrape_orders(port: int) -> dict[str, float]:
+    """Scrape ``/metrics`` once: what every worker counted of ``POST /api/orders`` and its reservations."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        answer = conn.getresponse()
+        text = answer.read().decode()
+    finally:
+        conn.close()
+    if answer.status != 200:
+        raise SystemExit(f"/metrics answered {answer.status}: {text[:200]}")
+    counted: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name == "eventhive_http_requests_total" and labels.get("route") == "/api/orders":
+                key = f"POST /api/orders {labels['status']}"
+                counted[key] = counted.get(key, 0.0) + sample.value
+            elif sample.name == "eventhive_reservations_total":
+                counted[f"reservations {labels['outcome']}"] = sample.value
+    return counted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
@@ -309,6 +337,8 @@ def main() -> None:
             "EVENTHIVE_RESERVATION_TTL": "3600",
             # serve as users get it, the limiter on, with an order ceiling the benchmark never reaches
             "EVENTHIVE_RATE_LIMIT_ORDERS": "1000000 per minute",
+            # and the metrics as users get them: always counted, scraped with the token at the end
+            "EVENTHIVE_METRICS_TOKEN": METRICS_TOKEN,
         },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -351,6 +381,8 @@ def main() -> None:
                 print(f"{side:9s} {results[side][-1]}", file=sys.stderr)
         best = {side: max(runs, key=lambda r: r["rps"]) for side, runs in results.items()}
         rss, pss = _tree_memory_mb(serve.pid)
+        counted = _scrape_orders(eventhive_port)
+        print(f"metrics   {counted}", file=sys.stderr)
         ratio = best["eventhive"]["rps"] / best["bare"]["rps"] if best["bare"]["rps"] else 0.0
         report = {
             "benchmark": "http_reserve",
@@ -362,6 +394,7 @@ def main() -> None:
             "ratio": round(ratio, 3),
             "serve_tree_rss_mb": round(rss, 1),
             "serve_tree_pss_mb": round(pss, 1),
+            "metrics": counted,
             "targets": {"ratio_at_least": 0.6, "p95_ms_under": 100, "rss_mb_under": 300},
             "meets_targets": {
                 "ratio": ratio >= 0.6,

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, overload
 from eventhive_core.clock import Clock
 from eventhive_core.domain import commands
 from eventhive_core.domain.read_models import OrderView, PaymentView, TicketView, UserView
+from eventhive_core.observability.metrics import OutboxCollector
 from eventhive_core.ports.event_bus import EventBus
+from eventhive_core.ports.messages import OutboxBacklog
 from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.ports.scheduler import ExpiryScheduler
 from eventhive_core.ports.storage import Storage, UnitOfWork
@@ -23,13 +25,14 @@ from eventhive_core.service_layer.orders import ExpireResult
 from eventhive_core.service_layer.payment_events import WebhookOutcome
 from eventhive_core.service_layer.queries import Queries
 from eventhive_core.service_layer.readiness import Readiness, ReadinessProbe, readiness_checks
-from eventhive_core.service_layer.relay import relay_all, relay_once
+from eventhive_core.service_layer.relay import outbox_backlog, relay_all, relay_once
 from eventhive_core.service_layer.services import Services
 from eventhive_core.service_layer.users import Identity, SignedIn, authenticate
 from eventhive_core.settings import HiveSettings
 
 if TYPE_CHECKING:
     import pluggy
+    from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +172,14 @@ class Hive:
     def relay_once(self, limit: int | None = None) -> int:
         """Publish one batch of ready outbox events (``limit``, else the batch size setting); return how many."""
         return relay_once(self.services, self.bus, limit)
+
+    def outbox_backlog(self) -> OutboxBacklog:
+        """Return how many events wait in the outbox to be published, and when the oldest occurred."""
+        return outbox_backlog(self.services)
+
+    def metrics_collectors(self) -> list[Collector]:
+        """Return the collectors a metrics scrape of this Hive adds: the outbox's backlog, read then."""
+        return [OutboxCollector(self.outbox_backlog, self.clock.now)]
 
     def sweep(self, batch_size: int | None = None) -> int:
         """Expire every due hold now, one transaction per batch; return how many orders were cancelled.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from eventhive_core import HiveSettings
 
@@ -207,6 +207,8 @@ class ConfigDefaults:
 
     EVENTHIVE_READINESS_TIMEOUT = 2.0
     """Seconds ``GET /api/health/ready`` waits for each backend (run at once) before it answers 503."""
+    EVENTHIVE_METRICS_TOKEN: str | None = None
+    """Bearer token ``GET /metrics`` asks for (16 characters or more); unset: no ``/metrics`` at all (404)."""
 
     EVENTHIVE_RUN_BACKGROUND = False
     """Run the outbox relay, expiry scheduler and sweeper threads in this process (``serve`` sets it)."""
@@ -298,6 +300,8 @@ class FlaskSettings(BaseModel):
 
     readiness_timeout: float = Field(default=2.0, gt=0, le=60)
     """``EVENTHIVE_READINESS_TIMEOUT``."""
+    metrics_token: SecretStr | None = None
+    """``EVENTHIVE_METRICS_TOKEN``."""
 
     run_background: bool = False
     """``EVENTHIVE_RUN_BACKGROUND``."""
@@ -321,6 +325,16 @@ class FlaskSettings(BaseModel):
             parse_many(value)
         except ValueError as exc:
             raise ValueError(f"not a rate limit ({exc}); write e.g. '5 per minute;50 per hour'") from exc
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError(
+                "EVENTHIVE_METRICS_TOKEN is too short to keep /metrics private; use 16 characters or more "
+                '(python -c "import secrets; print(secrets.token_urlsafe(32))")'
+            )
         return value
 
     @field_validator("trusted_origins", mode="before")

@@ -19,6 +19,7 @@ from eventhive_flask import config as cfg
 from eventhive_flask import specs_plugin
 from eventhive_flask.client_http import PaymentsElsewhere
 from eventhive_flask.errors import register_app_handlers
+from eventhive_flask.metrics import install as install_metrics
 from eventhive_flask.state import EXTENSION_KEY, EventHiveState, state_of
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ class EventHive:
         app.extensions[EXTENSION_KEY] = EventHiveState(
             hive=hive, settings=settings, flask=flask_settings, api_root=api_root
         )
+        install_metrics(app, flask_settings.url_prefix, flask_settings.metrics_token)
         _register_http(app, hive, api_root, settings.role)
         if flask_settings.pages:
             from eventhive_flask.views.pages import pages

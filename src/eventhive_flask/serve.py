@@ -425,7 +425,10 @@ def run_server(
         # gunicorn owns the socket from here (it closes this descriptor once it has its own copy).
         fd = ready.listener.detach()
         options = gunicorn_options(host, ready.port, workers, threads, listener_fd=fd, proc_name=proc_name)
-        run_gunicorn({**options, "when_ready": ctrl_c.when_ready}, _load_app)
+        from eventhive_flask.metrics import multiprocess_for_workers, worker_exited
+
+        multiprocess_for_workers(ready.folder, ready.port)  # before the fork: the workers add up
+        run_gunicorn({**options, "when_ready": ctrl_c.when_ready, "child_exit": worker_exited}, _load_app)
 
 
 def _get_ready(
@@ -524,6 +527,8 @@ def _serve_banner(ready: Ready) -> None:
             f"  note:      each of the {workers} workers counts on its own, so a client may get up to {workers} times "
             "each limit; set EVENTHIVE_REDIS_URL to share the counters"
         )
+    if flask_settings.metrics_token is not None:
+        click.echo(f"  metrics:   {root}/metrics (Authorization: Bearer EVENTHIVE_METRICS_TOKEN)")
     if flask_settings.proxy_hops:
         click.echo(f"  proxies:   trusting X-Forwarded-* from {flask_settings.proxy_hops} proxy hop(s)")
 

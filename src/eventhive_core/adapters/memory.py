@@ -31,7 +31,7 @@ from eventhive_core.domain.reservation import Units, count_units
 from eventhive_core.domain.ticket import Ticket
 from eventhive_core.domain.user import User
 from eventhive_core.markers import hookimpl
-from eventhive_core.ports.messages import Message, OutboxRecord
+from eventhive_core.ports.messages import Message, OutboxBacklog, OutboxRecord
 from eventhive_core.ports.storage import IdempotencyRecord
 
 if TYPE_CHECKING:
@@ -264,6 +264,10 @@ class _Outbox:
 
     def pending(self) -> int:
         return sum(1 for row in self._tables.outbox.values() if row.sent_at is None and not row.dead)
+
+    def backlog(self) -> OutboxBacklog:
+        unsent = [row.occurred_at for row in self._tables.outbox.values() if row.sent_at is None and not row.dead]
+        return OutboxBacklog(len(unsent), min(unsent, default=None))
 
 
 class _Processed:

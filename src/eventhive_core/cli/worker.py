@@ -6,10 +6,15 @@ The Hive comes from the checked ``EVENTHIVE_*`` environment, the broker from
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from eventhive_core.cli.context import source_of
 from eventhive_core.domain.errors import EventHiveError
+
+if TYPE_CHECKING:
+    from eventhive_core.hive import Hive
 
 
 @click.command("worker")
@@ -26,6 +31,18 @@ from eventhive_core.domain.errors import EventHiveError
 @click.option("--loglevel", "-l", default="INFO", show_default=True, help="Celery log level.")
 @click.option("--schedule-file", default=None, help="Where beat keeps its state (with --beat).")
 @click.option("--hostname", "-n", default=None, help="Worker node name (Celery's -n).")
+@click.option(
+    "--metrics-port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics at /metrics on this port (none by default).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics port listens on (with --metrics-port).",
+)
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -36,6 +53,8 @@ def worker(
     loglevel: str,
     schedule_file: str | None,
     hostname: str | None,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run a Celery worker for EventHive's tasks.
 
@@ -65,9 +84,27 @@ def worker(
         hostname=hostname,
     )
     try:
-        run_worker(options, bootstrap(settings))
+        hive = bootstrap(settings)
+        if metrics_port is not None:
+            _serve_metrics(hive, metrics_host, metrics_port, prefork=pool == "prefork")
+        run_worker(options, hive)
     except EventHiveError as exc:
         raise click.ClickException(exc.message) from exc
+
+
+def _serve_metrics(hive: Hive, host: str, port: int, *, prefork: bool) -> None:
+    from eventhive_core.observability import metrics
+
+    if prefork:
+        metrics.multiprocess_for_children()  # before Celery forks its pool: the children's counts add up
+    try:
+        address, bound = metrics.serve_metrics(host, port, hive.metrics_collectors())
+    except OSError as exc:
+        hive.close()
+        raise click.ClickException(
+            f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}; choose another --metrics-port"
+        ) from exc
+    click.echo(f"metrics: http://{address}:{bound}/metrics")
 
 
 __all__ = ["worker"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +39,15 @@ class OutboxRecord:
     attempts: int = 0
     sent_at: datetime | None = None
     last_error: str | None = None
+
+
+class OutboxBacklog(NamedTuple):
+    """What waits in an outbox: how many events, and since when.
+
+    Attributes:
+        events: Events not yet published (dead ones excluded).
+        oldest: When the oldest of them occurred, or None when there is none.
+    """
+
+    events: int
+    oldest: datetime | None

@@ -20,7 +20,7 @@ from eventhive_core.domain.read_models import OrderView, Page, TicketView, UserV
 from eventhive_core.domain.reservation import Units
 from eventhive_core.domain.ticket import Ticket
 from eventhive_core.domain.user import User
-from eventhive_core.ports.messages import Message, OutboxRecord
+from eventhive_core.ports.messages import Message, OutboxBacklog, OutboxRecord
 
 
 class UserRepository(Protocol):
@@ -194,6 +194,14 @@ class Outbox(Protocol):
 
     def pending(self) -> int:
         """Return how many rows are not yet sent (dead ones excluded)."""
+        ...
+
+    def backlog(self) -> OutboxBacklog:
+        """Return how many rows are not yet sent (dead ones excluded) and when the oldest occurred.
+
+        Read at every metrics scrape, so one cheap query. Optional for a storage plugin: without
+        it the metrics report ``pending()`` and no oldest age.
+        """
         ...
 
 

@@ -20,6 +20,7 @@ from eventhive_core.deprecation import deprecated_names
 from eventhive_core.domain import commands
 from eventhive_core.domain.errors import ConcurrencyConflict, NotThisService, TransientStorageError
 from eventhive_core.domain.events import DomainEvent
+from eventhive_core.observability import metrics
 from eventhive_core.ports.event_bus import Delivery, EventBus, Subscription
 from eventhive_core.ports.messages import Message
 from eventhive_core.ports.storage import UnitOfWork
@@ -32,6 +33,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "MessageBus",
     "SubscriberHandler",
+    "counting_failures",
     "make_delivery",
     "on_event",
     "subscribe_all",
@@ -95,10 +97,11 @@ class MessageBus:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 result = handler(command, self._services)
-            except (ConcurrencyConflict, TransientStorageError):
+            except (ConcurrencyConflict, TransientStorageError) as exc:
                 # Lost a race, or the database was briefly busy: the handler runs whole again.
                 if attempt == MAX_ATTEMPTS:
                     raise
+                metrics.command_retried(type(command).__name__, _retry_reason(exc))
                 # Jittered backoff so racing writers do not collide again in lock-step.
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - not for security
                 continue
@@ -106,6 +109,10 @@ class MessageBus:
             self._after_command()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retry_reason(exc: Exception) -> str:
+    return "conflict" if isinstance(exc, ConcurrencyConflict) else "transient"
 
 
 #: A subscriber's reaction to one event, run in its own unit of work; raise to have it delivered again.
@@ -158,11 +165,30 @@ def make_delivery(subscriber: Subscription[SubscriberHandler], services: Service
         with services.storage.unit_of_work() as uow:
             if not uow.processed.add(subscriber.name, message.id, services.clock.now()):
                 log.debug("Dropped duplicate %s (%s) for %s", message.type, message.id, subscriber.name)
+                metrics.event_consumed(subscriber.name, message.type, "duplicate")
                 return
             subscriber.handler(envelope, uow)
             uow.commit()
+        metrics.event_consumed(subscriber.name, message.type, "processed")
 
-    return deliver
+    return counting_failures(subscriber.name, deliver)
+
+
+def counting_failures(subscriber: str, deliver: Delivery) -> Delivery:
+    """Return ``deliver`` counting each delivery it raises on as ``failed`` for ``subscriber``.
+
+    Every bus calls a subscriber through its delivery callback, so this counts failures on every
+    bus alike; the callback itself counts what it processed and what it dropped as a duplicate.
+    """
+
+    def counted(message: Message) -> None:
+        try:
+            deliver(message)
+        except Exception:
+            metrics.event_consumed(subscriber, message.type, "failed")
+            raise
+
+    return counted
 
 
 def subscribe_all(bus: EventBus, subscribers: Iterable[Subscription[SubscriberHandler]], services: Services) -> None:

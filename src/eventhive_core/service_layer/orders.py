@@ -31,6 +31,7 @@ from eventhive_core.domain.ids import OrderId, TicketId, UserId, is_valid_id, ne
 from eventhive_core.domain.order import CancelReason, Order, OrderStatus
 from eventhive_core.domain.read_models import OrderView
 from eventhive_core.domain.validation import idempotency_key_errors, quantity_errors
+from eventhive_core.observability import metrics
 from eventhive_core.ports.storage import UnitOfWork
 from eventhive_core.service_layer.idempotency import fingerprint, is_kept, keep_refusal, replay_refusal
 from eventhive_core.service_layer.publishing import record
@@ -77,6 +78,7 @@ def expire_in(uow: UnitOfWork, services: Services, order: Order) -> Order:
     cancelled = order.moved_to(OrderStatus.CANCELLED, reason=CancelReason.EXPIRED)
     uow.orders.save(order, cancelled)
     record(uow, services, *events_of_cancelled(cancelled))
+    metrics.holds_expired("order", services.clock.now(), [order.expires_at])
     return cancelled
 
 
@@ -173,6 +175,17 @@ def place_order(cmd: PlaceOrder, services: Services) -> OrderView:
         IdempotencyKeyReused: The key placed or was refused another ticket or quantity.
         ReplayedRefusal: The key was refused before, for this ticket and quantity.
     """
+    try:
+        view = _place(cmd, services)
+    except SoldOut:
+        metrics.reservation_sold_out()
+        raise
+    if not view.replayed:
+        metrics.reservation_placed()
+    return view
+
+
+def _place(cmd: PlaceOrder, services: Services) -> OrderView:
     if cmd.idempotency_key is not None:
         return _place_keyed_order(cmd, cmd.idempotency_key, services)
     if problems := _order_problems(cmd, services):
@@ -328,6 +341,7 @@ def sweep_expired(cmd: SweepExpired, services: Services) -> int:
             cancelled = uow.orders.expire_due(services.clock.now(), cmd.batch_size)
             record(uow, services, *(event for order in cancelled for event in events_of_cancelled(order)))
             uow.commit()
+        metrics.holds_expired("sweep", services.clock.now(), [order.expires_at for order in cancelled])
         total += len(cancelled)
         if len(cancelled) < cmd.batch_size:
             return total

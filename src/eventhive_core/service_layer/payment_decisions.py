@@ -39,10 +39,11 @@ from eventhive_core.domain.ids import OrderId, PaymentId
 from eventhive_core.domain.money import Money
 from eventhive_core.domain.order import HOLDING_STATUSES, CancelReason, Order, OrderStatus
 from eventhive_core.domain.payment import Payment, PaymentStatus
+from eventhive_core.observability import metrics
 from eventhive_core.ports.event_bus import Delivery, Subscription
 from eventhive_core.ports.messages import Message
 from eventhive_core.ports.storage import UnitOfWork
-from eventhive_core.service_layer.messagebus import SubscriberHandler, on_event
+from eventhive_core.service_layer.messagebus import SubscriberHandler, counting_failures, on_event
 from eventhive_core.service_layer.orders import add_replacement, expire_in, order_completed, order_created
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.replicas import ReplicaBehind
@@ -134,8 +135,9 @@ def _refund_delivery(
         if picked is not None:
             payment, reason = picked
             refund_and_record(services, payment, reason, seen=Seen(name, message.id))
+        metrics.event_consumed(name, message.type, "processed")
 
-    return deliver
+    return counting_failures(name, deliver)
 
 
 def _refused_payment(event: DomainEvent, uow: UnitOfWork) -> tuple[Payment, RefundReason] | None:

@@ -16,6 +16,7 @@ from eventhive_core.domain.commands import ReceivePaymentEvent
 from eventhive_core.domain.errors import NotFound, WebhookRejected
 from eventhive_core.domain.ids import is_valid_id
 from eventhive_core.domain.payment import Payment, PaymentStatus
+from eventhive_core.observability import metrics
 from eventhive_core.ports.payments import InvalidWebhook, ProviderEvent, ProviderEventKind
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services
@@ -112,6 +113,16 @@ def receive_payment_event(cmd: ReceivePaymentEvent, services: Services) -> Webho
         WebhookRejected: The signature is missing, wrong or stale, or the body is not an event.
         PaymentProviderUnavailable: A refund it calls for could not be made now (the provider retries).
     """
+    try:
+        outcome = _receive(cmd, services)
+    except WebhookRejected:
+        metrics.webhook("rejected")
+        raise
+    metrics.webhook(outcome)
+    return outcome
+
+
+def _receive(cmd: ReceivePaymentEvent, services: Services) -> WebhookOutcome:
     if cmd.provider != services.payment_gateway.name:
         raise NotFound()
     headers = {name.lower(): value for name, value in cmd.headers.items()}

@@ -46,6 +46,7 @@ from eventhive_core.domain.order import Order, OrderStatus
 from eventhive_core.domain.payment import Payment, PaymentStatus, method_digest
 from eventhive_core.domain.read_models import PaymentView
 from eventhive_core.domain.validation import is_unicode_text, strip_space
+from eventhive_core.observability import metrics
 from eventhive_core.ports.payments import (
     ChargeOutcome,
     ChargeRefused,
@@ -224,6 +225,14 @@ def _start_over(services: Services, old: Payment, cancelled: ChargeResult, diges
         return attempt
 
 
+#: The ``outcome`` label of each answer to a charge (any other answer is a decline).
+_outcomes = {
+    ChargeOutcome.SUCCEEDED: "succeeded",
+    ChargeOutcome.REQUIRES_ACTION: "pending",
+    ChargeOutcome.PROCESSING: "pending",
+}
+
+
 def _charge(services: Services, attempt: Payment, token: str) -> PaymentView:
     """Steps 2 and 3: charge the leased attempt and settle what the provider answers."""
     try:
@@ -234,17 +243,21 @@ def _charge(services: Services, attempt: Payment, token: str) -> PaymentView:
             metadata={"order_id": attempt.order_id, "payment_id": attempt.id},
         )
     except PaymentOutcomeUnknown as exc:
+        metrics.payment("unknown")
         # Maybe charged, maybe not: keep the attempt open so a retry reuses its key.
         log.warning("Payment %s: the provider's answer was lost (%s); the attempt stays open", attempt.id, exc)
         release_attempt(services, attempt, exc.provider_ref)
         raise PaymentProviderUnavailable() from exc
     except ChargeRefused as exc:
+        metrics.payment("refused")
         fail_attempt(services, attempt)
         raise PaymentRefused(str(exc) or None) from exc
     except PaymentProviderError as exc:
+        metrics.payment("error")
         log.error("Payment %s: the provider refused the request: %s", attempt.id, exc)
         fail_attempt(services, attempt)
         raise PaymentProviderUnavailable() from exc
+    metrics.payment(_outcomes.get(result.outcome, "declined"))
     if result.outcome is ChargeOutcome.SUCCEEDED:
         settled = money_arrived(services, attempt, result.provider_ref)
         if settled.refunded is RefundReason.ORDER_NOT_LIVE:

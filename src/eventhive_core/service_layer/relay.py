@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from eventhive_core.observability import metrics
 from eventhive_core.ports.event_bus import EventBus, publish_all
+from eventhive_core.ports.messages import OutboxBacklog
 from eventhive_core.service_layer.services import Services
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ def relay_once(services: Services, bus: EventBus, limit: int | None = None) -> i
     sent: list[str] = []
     failed: list[tuple[str, int, str]] = []
     for record, exc in zip(claimed, publish_all(bus, [record.message for record in claimed]), strict=True):
+        metrics.event_published(record.message.type, sent=exc is None)
         if exc is not None:
             log.warning("Publishing %s (%s) failed: %s", record.message.type, record.message.id, exc)
             failed.append((record.message.id, record.attempts + 1, f"{type(exc).__name__}: {exc}"))
@@ -57,6 +60,20 @@ def relay_once(services: Services, bus: EventBus, limit: int | None = None) -> i
             )
         uow.commit()
     return len(sent)
+
+
+def outbox_backlog(services: Services) -> OutboxBacklog:
+    """Return how many events wait in the outbox and when the oldest occurred (one read-only query).
+
+    A storage plugin written before ``Outbox.backlog`` existed still reports its count
+    (``Outbox.pending``), without the oldest event's time.
+    """
+    with services.storage.unit_of_work() as uow:
+        backlog = getattr(uow.outbox, "backlog", None)
+        if backlog is None:
+            return OutboxBacklog(uow.outbox.pending(), None)
+        result: OutboxBacklog = backlog()
+        return result
 
 
 def relay_all(services: Services, bus: EventBus, max_batches: int = 1000) -> int:

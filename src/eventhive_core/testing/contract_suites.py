@@ -760,6 +760,17 @@ class OutboxContract(_Fixtures):
         assert claimed.attempts == 0
         assert claimed.sent_at is None
 
+    def test_the_backlog_counts_unsent_events_and_dates_the_oldest(self, storage: Storage, clock: FrozenClock) -> None:
+        with storage.unit_of_work() as uow:
+            assert uow.outbox.backlog() == (0, None)
+        first = clock.now()
+        oldest, *_ = self.add_messages(storage, clock, 3)
+        with storage.unit_of_work() as uow:
+            uow.outbox.mark_sent([oldest.id], clock.now())
+            uow.commit()
+        with storage.unit_of_work() as uow:
+            assert uow.outbox.backlog() == (2, first + timedelta(seconds=1))
+
     def test_an_event_of_a_rolled_back_unit_leaves_nothing(self, storage: Storage, clock: FrozenClock) -> None:
         with storage.unit_of_work() as uow:
             uow.outbox.add(Message(new_id(), "order:created", "{}"), clock.now())

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from eventhive_core.adapters.sqlalchemy.session import SqlSession, insert_ignoring_conflicts
 from eventhive_core.adapters.sqlalchemy.tables import idempotency_keys, outbox, processed_messages
-from eventhive_core.ports.messages import Message, OutboxRecord
+from eventhive_core.ports.messages import Message, OutboxBacklog, OutboxRecord
 from eventhive_core.ports.storage import IdempotencyRecord
 
 #: The longest error text kept per row.
@@ -110,6 +110,12 @@ class SqlOutbox:
     def pending(self) -> int:
         """Return how many rows are not yet sent (dead ones excluded)."""
         return int(self._session.execute(sa.select(sa.func.count()).select_from(outbox).where(_UNSENT)).scalar_one())
+
+    def backlog(self) -> OutboxBacklog:
+        """Return how many rows are not yet sent and when the oldest occurred, in one query on the unsent index."""
+        events, oldest = sa.func.count().label("events"), sa.func.min(outbox.c.occurred_at).label("oldest")
+        row = self._session.execute(sa.select(events, oldest).select_from(outbox).where(_UNSENT)).one()
+        return OutboxBacklog(int(row.events), row.oldest)
 
 
 class SqlProcessedMessages:
