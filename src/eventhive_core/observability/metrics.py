@@ -251,13 +251,11 @@ def multiprocess_for_children(fresh: Path | None = None) -> str:
         fresh: A directory that belongs to this server alone (nothing else runs from it).
     """
     directory = multiprocess_dir()
-    if directory is not None:
-        pass
-    elif fresh is not None:
+    if directory is None and fresh is not None:
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir(parents=True)
         directory = str(fresh)
-    else:
+    elif directory is None:
         directory = tempfile.mkdtemp(prefix="eventhive-metrics-")
         atexit.register(shutil.rmtree, directory, ignore_errors=True)
     use_multiprocess_dir(directory)
