@@ -110,6 +110,9 @@ class EventHive:
             hive=hive, settings=settings, flask=flask_settings, api_root=api_root
         )
         _register_http(app, hive, api_root, settings.role)
+        from eventhive_flask.request_ids import init_request_ids
+
+        init_request_ids(app)
         if flask_settings.pages:
             from eventhive_flask.views.pages import pages
 

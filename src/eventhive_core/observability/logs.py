@@ -52,6 +52,10 @@ _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s
 # digits pass the Luhn check, so order numbers and timestamps mostly stay readable.
 _CARD_NUMBER = re.compile(r"(?<![\w-])(?:\d{13,19}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7})(?![\w-])")
 
+#: The ``extra`` keys of a standard-library record that become fields of its line (others'
+#: extras, such as the task arguments Celery attaches, are left out).
+EXTRA_FIELDS: Final = ("method", "path", "route", "status", "duration_ms")
+
 _handler: logging.Handler | None = None
 
 
@@ -132,6 +136,7 @@ def _shared_processors() -> list[Processor]:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.ExtraAdder(allow=EXTRA_FIELDS),
         add_request_id,
         structlog.stdlib.PositionalArgumentsFormatter(),
         structlog.processors.StackInfoRenderer(),
@@ -271,6 +276,7 @@ def forget_configuration() -> None:
 
 
 __all__ = [
+    "EXTRA_FIELDS",
     "FORMAT_ENV",
     "LEVEL_ENV",
     "LOG_FORMATS",
