@@ -124,7 +124,8 @@ def test_every_log_line_is_json_without_secrets_and_a_purchase_is_followed_by_it
         }
     )
     port = free_port()
-    web = run("web", [EVENTHIVE, "serve", "--port", str(port), "--workers", "2", "--data-dir", str(tmp_path / "d")], env)
+    serve_argv = [EVENTHIVE, "serve", "--port", str(port), "--workers", "2", "--data-dir", str(tmp_path / "data")]
+    web = run("web", serve_argv, env)
     api = Browser(port)
 
     def healthy() -> bool:
@@ -157,9 +158,8 @@ def test_every_log_line_is_json_without_secrets_and_a_purchase_is_followed_by_it
     order = api.request("POST", "/api/orders", {"ticketId": concert.body["id"]}, {**bearer, "X-Request-ID": purchase})
     assert order.status == 201, order.body
     assert order.headers["X-Request-ID"] == purchase
-    paid = api.request(
-        "POST", "/api/payments", {"orderId": order.body["id"], "token": CARD_TOKEN}, {**bearer, "X-Request-ID": purchase}
-    )
+    payment = {"orderId": order.body["id"], "token": CARD_TOKEN}
+    paid = api.request("POST", "/api/payments", payment, {**bearer, "X-Request-ID": purchase})
     assert paid.status == 201, paid.body
     assert paid.headers["X-Request-ID"] == purchase
 
@@ -175,6 +175,7 @@ def test_every_log_line_is_json_without_secrets_and_a_purchase_is_followed_by_it
         )
 
     assert wait_until(lambda: worker.alive() and expired_by_the_worker(), 20), worker.everything()[-4000:]
+
     # The purchase's order:created reaches the worker, whose subscriber schedules its expiry.
     def delivered() -> bool:
         return any("deliver_event" in line for line in with_id(records(worker.lines(), "worker"), purchase))
@@ -205,7 +206,8 @@ def test_every_log_line_is_json_without_secrets_and_a_purchase_is_followed_by_it
         **{f"the {name} cookie of the seller": value for name, value in seller.cookies.items()},
         **{f"the {name} cookie of the buyer": value for name, value in buyer.cookies.items()},
     }
-    assert seller.cookies and buyer.cookies
+    assert seller.cookies
+    assert buyer.cookies
     for running in (web, worker):
         logged = "\n".join(running.lines())
         for what, value in secrets_used.items():

@@ -25,7 +25,7 @@ def test_a_safe_incoming_request_id_is_sent_back_and_carried_by_the_events_of_th
 
 @pytest.mark.parametrize(
     "incoming",
-    ["has space", "x" * 129, "quote\"inside", "new\\nline", "ünïcode", "-leading-dash"],
+    ["has space", "x" * 129, 'quote"inside', "new\\nline", "ünïcode", "-leading-dash"],
 )
 def test_an_unsafe_incoming_request_id_is_replaced_by_a_new_one(api: ApiHarness, incoming: str) -> None:
     response = api.client().get("/api/health", headers={"X-Request-ID": incoming})

@@ -117,7 +117,7 @@ def test_a_console_line_is_readable_text_with_the_request_id(configured: None) -
     text = out.getvalue()
     assert "payments are simulated" in text
     assert "purchase-2" in text
-    with pytest.raises(ValueError):
+    with pytest.raises(json.JSONDecodeError, match="Expecting value"):
         json.loads(text)
 
 
@@ -147,7 +147,8 @@ def test_a_process_that_never_configures_keeps_its_own_logging() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["password", "new_password", "token", "refresh_token", "Authorization", "cookie", "card_number", "jwt_secret"]
+    "key",
+    ["password", "new_password", "token", "refresh_token", "Authorization", "cookie", "card_number", "jwt_secret"],
 )
 def test_values_of_secret_named_keys_are_masked(key: str) -> None:
     assert redact(None, "info", {"event": "x", key: "value"})[key] == REDACTED

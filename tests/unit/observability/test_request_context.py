@@ -23,7 +23,7 @@ def test_a_short_id_of_safe_characters_is_honoured(candidate: str) -> None:
 
 @pytest.mark.parametrize(
     "candidate",
-    ["", "x" * 129, "two words", "line\nbreak", "tab\there", 'quote"d', "semi;colon", "ünï", "-starts-with-dash", "<b>"],
+    ["", "x" * 129, "two words", "line\nbreak", "tab\there", 'quote"d', "semi;colon", "ünï", "-dash-first", "<b>"],
 )
 def test_anything_else_is_refused_rather_than_cleaned(candidate: str) -> None:
     assert sanitize_request_id(candidate) is None
@@ -37,10 +37,17 @@ def test_a_new_id_is_safe_by_the_same_rule_and_never_repeats() -> None:
 
 
 def test_a_bound_id_is_put_back_when_the_block_ends_even_on_an_error() -> None:
-    with request_id_bound("outer"):
-        with pytest.raises(RuntimeError), request_id_bound("inner"):
-            assert current_request_id() == "inner"
+    inside: list[str | None] = []
+
+    def fail_inside() -> None:
+        with request_id_bound("inner"):
+            inside.append(current_request_id())
             raise RuntimeError("boom")
+
+    with request_id_bound("outer"):
+        with pytest.raises(RuntimeError, match="boom"):
+            fail_inside()
+        assert inside == ["inner"]
         assert current_request_id() == "outer"
         with request_id_bound(None):
             assert current_request_id() is None
