@@ -14,7 +14,7 @@ import logging
 import time
 from contextvars import Token
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 
 from eventhive_core.observability.request_context import (
     REQUEST_ID_HEADER,
@@ -30,9 +30,11 @@ REQUEST_LOGGER = "eventhive_flask.requests"
 
 log = logging.getLogger(REQUEST_LOGGER)
 
-# Names of what the hooks keep on flask.g (the contextvar's reset token, the start time).
-_BINDING = "eventhive_request_id_binding"
-_STARTED = "eventhive_request_started"
+# Keys of what the hooks keep in the request's WSGI environ (the contextvar's reset token, the
+# start time): per request, where flask.g is shared by requests nested in one app context (the
+# pages' in-process API calls), which would lose the outer request's token.
+_BINDING = "eventhive.request_id_binding"
+_STARTED = "eventhive.request_started"
 
 
 def init_request_ids(app: Flask) -> None:
@@ -46,18 +48,18 @@ def init_request_ids(app: Flask) -> None:
 
 def _bind() -> None:
     request_id = sanitize_request_id(request.headers.get(REQUEST_ID_HEADER)) or new_request_id()
-    setattr(g, _BINDING, bind_request_id(request_id))
-    setattr(g, _STARTED, time.perf_counter())
+    request.environ[_BINDING] = bind_request_id(request_id)
+    request.environ.setdefault(_STARTED, time.perf_counter())
 
 
 def _send_back(response: Response) -> Response:
     request_id = current_request_id()
-    if getattr(g, _BINDING, None) is None or request_id is None:
+    if request.environ.get(_BINDING) is None or request_id is None:
         # Another hook failed before ours ran: the answer still gets an id of its own.
         _bind()
         request_id = current_request_id()
     response.headers[REQUEST_ID_HEADER] = str(request_id)
-    started = getattr(g, _STARTED, None)
+    started = request.environ.get(_STARTED)
     duration_ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
     rule = request.url_rule.rule if request.url_rule is not None else None
     log.info(
@@ -77,7 +79,7 @@ def _send_back(response: Response) -> Response:
 
 
 def _unbind(exc: BaseException | None) -> None:
-    token: Token[str | None] | None = g.pop(_BINDING, None)
+    token: Token[str | None] | None = request.environ.pop(_BINDING, None)
     if token is not None:
         try:
             reset_request_id(token)

@@ -56,6 +56,10 @@ _CARD_NUMBER = re.compile(r"(?<![\w-])(?:\d{13,19}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1
 #: extras, such as the task arguments Celery attaches, are left out).
 EXTRA_FIELDS: Final = ("method", "path", "route", "status", "duration_ms")
 
+#: Libraries whose INFO lines say nothing an operator acts on (alembic announces its dialect each
+#: time a process checks the schema): below DEBUG, only their warnings are written.
+QUIET_LIBRARIES: Final = ("alembic",)
+
 _handler: logging.Handler | None = None
 
 
@@ -241,6 +245,8 @@ def configure_logging(
         root.removeHandler(previous)
     root.addHandler(handler)
     root.setLevel(threshold)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.NOTSET if threshold <= logging.DEBUG else logging.WARNING)
     logging.captureWarnings(True)
     structlog.configure(
         processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -271,6 +277,8 @@ def forget_configuration() -> None:
     if _handler is not None:
         logging.getLogger().removeHandler(_handler)
         _handler = None
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.NOTSET)
     logging.captureWarnings(False)
     structlog.reset_defaults()
 
@@ -281,6 +289,7 @@ __all__ = [
     "LEVEL_ENV",
     "LOG_FORMATS",
     "LOG_LEVELS",
+    "QUIET_LIBRARIES",
     "REDACTED",
     "LogFormat",
     "add_request_id",

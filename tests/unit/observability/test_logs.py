@@ -74,6 +74,17 @@ def test_the_level_setting_drops_what_is_below_it(configured: None) -> None:
     assert [line["message"] for line in lines(out)] == ["loud"]
 
 
+def test_a_chatty_library_s_info_lines_are_left_out_unless_debugging(configured: None) -> None:
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out)
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+    logging.getLogger("alembic.runtime.migration").warning("a warning still shows")
+    configure_logging("json", "DEBUG", stream=out)
+    logging.getLogger("alembic.runtime.migration").info("Will assume transactional DDL.")
+
+    assert [line["message"] for line in lines(out)] == ["a warning still shows", "Will assume transactional DDL."]
+
+
 def test_an_exception_is_one_json_line_with_its_traceback_and_its_secrets_masked(configured: None) -> None:
     out = io.StringIO()
     configure_logging("json", stream=out)
