@@ -173,6 +173,12 @@ class HiveSettings(BaseModel):
     nats_batch_size: int = Field(default=20, ge=1, le=1000)
     """Messages a role's consumer fetches at once (``nats``)."""
 
+    log_format: Literal["auto", "json", "console"] = "auto"
+    """Log lines of the ``eventhive`` commands: ``json``, ``console`` or ``auto`` (console on a terminal, else JSON)."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """The lowest level the ``eventhive`` commands log (an application that embeds EventHive keeps its own)."""
+
     @field_validator("storage_options", "event_bus_options", "payment_options", "scheduler_options", mode="before")
     @classmethod
     def _json_options(cls, value: object) -> object:
@@ -184,6 +190,14 @@ class HiveSettings(BaseModel):
                 raise ValueError('not JSON; write a JSON object, e.g. {"queue": "eventhive"}') from None
             if not isinstance(value, dict):
                 raise ValueError('write a JSON object, e.g. {"queue": "eventhive"}')
+        return value
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        # `info`, `Json`: names are matched without regard to case, as logging itself does.
+        if isinstance(value, str):
+            return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
         return value
 
     @field_validator("database_url")

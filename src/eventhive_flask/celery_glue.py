@@ -14,7 +14,13 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from eventhive_core.adapters.celery import WORKER_DEFAULTS, CeleryOptions, bind_hive, configure_celery
+from eventhive_core.adapters.celery import (
+    WORKER_DEFAULTS,
+    CeleryOptions,
+    bind_hive,
+    configure_celery,
+    keep_eventhive_logging,
+)
 from eventhive_core.adapters.celery.options import BROKER_URL_ENV
 from eventhive_flask.state import state_of
 
@@ -80,4 +86,4 @@ def init_celery(app: Flask) -> Celery:
     return celery_app
 
 
-__all__ = ["EXTENSION_KEY", "celery_config", "init_celery"]
+__all__ = ["EXTENSION_KEY", "celery_config", "init_celery", "keep_eventhive_logging"]

@@ -151,6 +151,12 @@ class ConfigDefaults:
     EVENTHIVE_NATS_BATCH_SIZE = 20
     """Messages a role's consumer fetches at once (``nats``)."""
 
+    EVENTHIVE_LOG_FORMAT = "auto"
+    """Log lines of the ``eventhive`` commands (``auto``, ``json``, ``console``); an app's own logging is untouched."""
+
+    EVENTHIVE_LOG_LEVEL = "INFO"
+    """The lowest level the ``eventhive`` commands log."""
+
     EVENTHIVE_URL_PREFIX = ""
     """Prefix before ``/api``; empty keeps the original's ``/api/...`` paths."""
 

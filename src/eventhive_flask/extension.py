@@ -117,6 +117,9 @@ class EventHive:
         )
         install_metrics(app, flask_settings.url_prefix, flask_settings.metrics_token)
         _register_http(app, hive, api_root, settings.role)
+        from eventhive_flask.request_ids import init_request_ids
+
+        init_request_ids(app)
         if flask_settings.pages:
             from eventhive_flask.views.pages import pages
 

@@ -210,6 +210,8 @@ def gunicorn_options(
         "accesslog": os.environ.get("EVENTHIVE_ACCESS_LOG") or None,
         "errorlog": "-",
         "loglevel": "warning",
+        # gunicorn's own lines in the format the eventhive command configured (JSON off a terminal).
+        "logger_class": "eventhive_flask.serve_logging.StructuredGunicornLogger",
         "proc_name": proc_name,
         "worker_int": _worker_quitting,
         # gunicorn would believe X-Forwarded-Proto from 127.0.0.1 by default; trust no one here,

@@ -13,6 +13,8 @@ import click
 
 from eventhive_core.cli.context import source_of
 from eventhive_core.cli.environment import SettingsError
+from eventhive_core.domain.errors import ConfigurationError
+from eventhive_core.observability.logs import configure_logging
 from eventhive_core.version import __version__
 
 
@@ -48,7 +50,15 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Run the CLI (the ``eventhive`` console script)."""
+    """Run the CLI (the ``eventhive`` console script), its log lines in EventHive's format.
+
+    ``EVENTHIVE_LOG_FORMAT`` and ``EVENTHIVE_LOG_LEVEL`` choose the format and level; an invalid
+    value leaves the defaults here, and the settings check then reports it before any command runs.
+    """
+    try:
+        configure_logging()
+    except ConfigurationError:
+        configure_logging("auto", "INFO", environ={})
     cli()
 
 

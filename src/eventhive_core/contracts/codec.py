@@ -61,6 +61,7 @@ def to_envelope(
     producer: str,
     occurred_at: datetime,
     event_id: str | None = None,
+    request_id: str | None = None,
 ) -> Envelope:
     """Wrap a domain event in an envelope of its type's current schema version.
 
@@ -69,6 +70,7 @@ def to_envelope(
         producer: Who publishes it, e.g. `eventhive/orders@0.1.0`.
         occurred_at: When the change committed; must be timezone-aware.
         event_id: The outbox row's id; a new UUIDv7 when None.
+        request_id: The id of the request that caused the event, if any.
 
     Returns:
         The envelope, with `data` as JSON-ready values.
@@ -103,6 +105,7 @@ def to_envelope(
             occurred_at=occurred_at,
             producer=producer,
             data=payload.model_dump(mode="json"),
+            request_id=request_id,
         )
     except ValidationError as exc:
         raise InvalidEnvelope(f"Cannot build the {event.type} envelope: {describe_validation_error(exc)}") from exc

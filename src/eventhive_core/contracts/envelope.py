@@ -8,18 +8,26 @@ payload has one, is the entity's optimistic-concurrency version, as in the origi
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from eventhive_core.contracts.errors import InvalidEnvelope, UnknownEventType, describe_validation_error
 from eventhive_core.contracts.payloads import PAYLOADS, EntityId, Payload, Text, UtcDatetime
+from eventhive_core.observability.request_context import MAX_REQUEST_ID_LENGTH, REQUEST_ID_PATTERN
 
 #: A subject: lower-case words joined by colons (`order:created`). No dots, so it maps to a NATS
 #: subject by replacing `:` with `.` and back without ambiguity.
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*)+$"
 
 EventTypeName = Annotated[str, StringConstraints(pattern=EVENT_TYPE_PATTERN)]
+
+#: A request id as the web process accepts one (short, safe characters): see
+#: :mod:`eventhive_core.observability.request_context`.
+RequestIdText = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_REQUEST_ID_LENGTH, pattern=REQUEST_ID_PATTERN.pattern)
+]
 
 
 class Envelope(BaseModel):
@@ -57,6 +65,8 @@ class Envelope(BaseModel):
     """Who published it: `eventhive/<component>@<release>`."""
     data: dict[str, Any]
     """The payload, as its model for `(type, version)` describes it."""
+    request_id: RequestIdText | None = None
+    """The id of the request that caused the event (`X-Request-ID`), to follow it through logs; absent when none."""
 
     def payload(self) -> Payload:
         """Validate `data` against the model registered for `(type, version)` and return it.
@@ -76,8 +86,11 @@ class Envelope(BaseModel):
             ) from exc
 
     def to_json(self) -> str:
-        """Return the envelope as compact JSON text (datetimes as ISO 8601 UTC)."""
-        return self.model_dump_json()
+        """Return the envelope as compact JSON text (datetimes as ISO 8601 UTC).
+
+        An envelope without a request id is written without the key, exactly as before it existed.
+        """
+        return self.model_dump_json(exclude={"request_id"} if self.request_id is None else None)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Envelope:
@@ -90,6 +103,27 @@ class Envelope(BaseModel):
             return cls.model_validate_json(text)
         except ValidationError as exc:
             raise InvalidEnvelope(f"Not a valid event envelope: {describe_validation_error(exc)}") from exc
+
+
+def request_id_in(body: str | bytes) -> str | None:
+    """Return the request id of an envelope's JSON text without validating the rest (None when absent or unsafe).
+
+    For logging only, where a full parse of every published event would cost too much.
+
+    Examples:
+        >>> request_id_in('{"id": "x", "request_id": "checkout-1"}'), request_id_in('{"id": "x"}')
+        ('checkout-1', None)
+        >>> request_id_in("not json") is None
+        True
+    """
+    from eventhive_core.observability.request_context import sanitize_request_id
+
+    try:
+        head = json.loads(body)
+    except ValueError:
+        return None
+    found = head.get("request_id") if isinstance(head, dict) else None
+    return sanitize_request_id(found) if isinstance(found, str) else None
 
 
 def payload_model(event_type: str, version: int) -> type[Payload]:

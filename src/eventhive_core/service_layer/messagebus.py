@@ -21,6 +21,7 @@ from eventhive_core.domain import commands
 from eventhive_core.domain.errors import ConcurrencyConflict, NotThisService, TransientStorageError
 from eventhive_core.domain.events import DomainEvent
 from eventhive_core.observability import metrics
+from eventhive_core.observability.request_context import request_id_bound
 from eventhive_core.ports.event_bus import Delivery, EventBus, Subscription
 from eventhive_core.ports.messages import Message
 from eventhive_core.ports.storage import UnitOfWork
@@ -156,12 +157,18 @@ def make_delivery(subscriber: Subscription[SubscriberHandler], services: Service
     """Return the callback a bus calls for ``subscriber``: parse, drop duplicates, react, commit.
 
     The processed-message id is inserted in the same transaction as the reaction's own writes,
-    so a redelivered event changes nothing, and a failed reaction is retried whole.
+    so a redelivered event changes nothing, and a failed reaction is retried whole. While it
+    runs, the envelope's request id is bound: the reaction's log lines and the events it records
+    carry the id of the request that started it all.
     """
     from eventhive_core.contracts.codec import parse_message
 
     def deliver(message: Message) -> None:
         envelope = parse_message(message)
+        with request_id_bound(envelope.request_id):
+            _react(envelope, message)
+
+    def _react(envelope: Envelope, message: Message) -> None:
         with services.storage.unit_of_work() as uow:
             if not uow.processed.add(subscriber.name, message.id, services.clock.now()):
                 log.debug("Dropped duplicate %s (%s) for %s", message.type, message.id, subscriber.name)
@@ -170,6 +177,7 @@ def make_delivery(subscriber: Subscription[SubscriberHandler], services: Service
             subscriber.handler(envelope, uow)
             uow.commit()
         metrics.event_consumed(subscriber.name, message.type, "processed")
+        log.debug("Delivered %s (%s) to %s", message.type, message.id, subscriber.name)
 
     return counting_failures(subscriber.name, deliver)
 

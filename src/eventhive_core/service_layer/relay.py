@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from eventhive_core.contracts.envelope import request_id_in
 from eventhive_core.observability import metrics
+from eventhive_core.observability.request_context import request_id_bound
 from eventhive_core.ports.event_bus import EventBus, publish_all
 from eventhive_core.ports.messages import OutboxBacklog
 from eventhive_core.service_layer.services import Services
@@ -44,12 +46,16 @@ def relay_once(services: Services, bus: EventBus, limit: int | None = None) -> i
     sent: list[str] = []
     failed: list[tuple[str, int, str]] = []
     for record, exc in zip(claimed, publish_all(bus, [record.message for record in claimed]), strict=True):
-        metrics.event_published(record.message.type, sent=exc is None)
-        if exc is not None:
-            log.warning("Publishing %s (%s) failed: %s", record.message.type, record.message.id, exc)
-            failed.append((record.message.id, record.attempts + 1, f"{type(exc).__name__}: {exc}"))
-        else:
-            sent.append(record.message.id)
+        message = record.message
+        metrics.event_published(message.type, sent=exc is None)
+        # Each line carries the request that caused the event, so a purchase can be followed here too.
+        with request_id_bound(request_id_in(message.body)):
+            if exc is not None:
+                log.warning("Publishing %s (%s) failed: %s", message.type, message.id, exc)
+                failed.append((message.id, record.attempts + 1, f"{type(exc).__name__}: {exc}"))
+            else:
+                log.info("Published %s (%s)", message.type, message.id)
+                sent.append(message.id)
     with services.storage.unit_of_work() as uow:
         done = services.clock.now()
         if sent:

@@ -177,6 +177,17 @@ class Process:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def messages(self) -> str:
+        """The output with each JSON log line (``eventhive worker`` writes them) reduced to its message."""
+        lines = []
+        for line in self.output().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            lines.append(str(record["message"]) if isinstance(record, dict) and "message" in record else line)
+        return "\n".join(lines)
+
     def wait_for(self, text: str, timeout: float = 30.0, after: int = 0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

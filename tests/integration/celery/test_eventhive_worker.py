@@ -53,4 +53,4 @@ def test_the_worker_log_shows_what_the_sweeper_and_relay_did_and_not_their_idle_
     assert "eventhive.sweep_expired" not in idle_lines
     assert "Sending due task" not in idle_lines
     # The tick that did something kept Celery's own line, with what it returned.
-    assert re.search(r"Task eventhive\.sweep_expired\[[^\]]+\] succeeded in [0-9.e-]+s: 1$", worker.output(), re.M)
+    assert re.search(r"Task eventhive\.sweep_expired\[[^\]]+\] succeeded in [0-9.e-]+s: 1$", worker.messages(), re.M)

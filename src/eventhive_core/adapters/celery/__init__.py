@@ -10,6 +10,7 @@ from eventhive_core.adapters.celery.app import WORKER_DEFAULTS, configure_celery
 from eventhive_core.adapters.celery.beat import beat_schedule
 from eventhive_core.adapters.celery.binding import bind_hive, hive_for, unbind_hive
 from eventhive_core.adapters.celery.bus import CeleryEventBus, UnknownSubscriber
+from eventhive_core.adapters.celery.log_setup import keep_eventhive_logging
 from eventhive_core.adapters.celery.options import DEFAULT_QUEUE, CeleryOptions
 from eventhive_core.adapters.celery.routing import apply_defaults
 from eventhive_core.adapters.celery.scheduler import CeleryScheduler
@@ -28,6 +29,7 @@ __all__ = [
     "bind_hive",
     "configure_celery",
     "hive_for",
+    "keep_eventhive_logging",
     "make_celery",
     "unbind_hive",
 ]

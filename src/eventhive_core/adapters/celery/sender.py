@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from eventhive_core.adapters.celery.options import BROKER_URL_ENV, CeleryOptions
+from eventhive_core.adapters.celery.request_ids import request_id_headers
 from eventhive_core.adapters.celery.routing import apply_defaults
 from eventhive_core.domain.errors import ConfigurationError
 
@@ -61,6 +62,9 @@ class TaskSender:
     ) -> str:
         """Publish task ``name`` with JSON ``args`` to our queue, to run at ``eta`` (aware) or at once; return its id.
 
+        The request id bound in this context, if any, goes along as a header (see
+        :mod:`~eventhive_core.adapters.celery.request_ids`).
+
         Raises:
             ValueError: ``eta`` is naive.
             Exception: Whatever the broker client raises when the message cannot be handed over;
@@ -77,6 +81,7 @@ class TaskSender:
             serializer="json",
             # A task sent from inside another task is not its child: nobody waits for results.
             add_to_parent=False,
+            headers=request_id_headers() or None,
         )
         return str(result.id)
 

@@ -21,6 +21,7 @@ from celery import Task, shared_task
 
 from eventhive_core.adapters.celery.binding import hive_for
 from eventhive_core.adapters.celery.bus import CeleryEventBus
+from eventhive_core.adapters.celery.request_ids import connect_request_id_signals
 from eventhive_core.adapters.celery.task_names import DELIVER_EVENT, EXPIRE_ORDER, RELAY_OUTBOX, SWEEP_EXPIRED
 from eventhive_core.domain.errors import ConcurrencyConflict, ConfigurationError, NotFound, TransientStorageError
 from eventhive_core.ports.messages import Message
@@ -30,6 +31,9 @@ from eventhive_core.service_layer.expiry import CATCH_UP_AFTER
 from eventhive_core.service_layer.orders import ExpireResult
 
 log = logging.getLogger(__name__)
+
+# Whoever registers these tasks runs them with the request id of their message bound.
+connect_request_id_signals()
 
 #: Errors worth running the same task again for.
 RETRY_ON: tuple[type[Exception], ...] = (ConcurrencyConflict, TransientStorageError)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from eventhive_core.adapters.celery.app import make_celery
+from eventhive_core.adapters.celery.log_setup import keep_eventhive_logging
+from eventhive_core.observability.logs import is_configured
 
 if TYPE_CHECKING:
     from eventhive_core.hive import Hive
@@ -74,6 +76,9 @@ class WorkerOptions:
 def run_worker(options: WorkerOptions, hive: Hive) -> None:
     """Run a Celery worker bound to ``hive`` until it is stopped, then close the Hive.
 
+    When this process configured EventHive's logging (the ``eventhive worker`` command does),
+    Celery keeps it instead of setting up its own.
+
     Args:
         options: How to run the worker.
         hive: The Hive the tasks act on (``eventhive worker`` bootstraps it from the environment).
@@ -89,6 +94,9 @@ def run_worker(options: WorkerOptions, hive: Hive) -> None:
                 "scheduler, the sweeper (beat) and lazy expiry.",
                 settings.scheduler,
             )
+        if is_configured():
+            # The command configured EventHive's log format: Celery keeps it instead of its own.
+            keep_eventhive_logging()
         app = make_celery(hive, queue=options.queue)
         queue = str(app.conf.task_default_queue)
         # Consumers of other buses start here; the relay and sweeper come from beat, not threads.
