@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from eventhive_core.adapters.sqlalchemy import SqlAlchemyStorage
 from eventhive_core.adapters.sqlalchemy.errors import is_retryable, translated_errors
-from eventhive_core.domain.errors import TransientStorageError
+from eventhive_core.domain.errors import ConcurrencyConflict, TransientStorageError
 from eventhive_core.domain.ids import UserId, new_id
 from eventhive_core.domain.user import User
 from eventhive_core.ports.messages import Message
@@ -283,5 +283,55 @@ def test_a_ticket_committed_after_a_units_reservation_missed_it_stays_unknown_to
         with storage.unit_of_work() as next_unit:
             assert next_unit.tickets.reserve(ticket.id, 1, now)
             assert next_unit.tickets.get(ticket.id) == ticket
+    finally:
+        storage.close()
+
+
+def test_a_reservation_that_lost_its_stripe_to_a_rival_is_retried_at_the_margin_which_cannot_lose_again(
+    clean_postgres_url: str,
+) -> None:
+    # Ann holds the last unit, uncommitted; Bob's pick sees it free, waits for Ann's lock, and
+    # finds it gone: his unit is retried whole. In a rush that retry could lose the same way
+    # until the retries run out (a 409 for Bob); it goes to the margin instead, which locks
+    # every stripe and gives the final answer.
+    from eventhive_core.domain.ids import TicketId
+    from eventhive_core.domain.money import Money
+    from eventhive_core.domain.ticket import Ticket
+
+    # The portable path, whose statements SQLAlchemy sees (the fast path takes the same steps).
+    storage = SqlAlchemyStorage(clean_postgres_url, fast_path=False)
+    now = datetime.now(UTC)
+    seller = User(UserId(new_id()), "seller@example.com", "hash", now)
+    ticket = Ticket(TicketId(new_id()), "Gig", Money(1000), seller.id, now, capacity=1)
+    with storage.unit_of_work() as uow:
+        uow.users.add(seller)
+        uow.tickets.add(ticket)
+        uow.commit()
+    bob: dict[str, object] = {}
+    sent: list[str] = []
+
+    def bob_tries_twice() -> None:
+        try:
+            with storage.unit_of_work() as uow:
+                uow.tickets.reserve(ticket.id, 1, now)
+        except ConcurrencyConflict as exc:
+            bob["first"] = exc
+        sa.event.listen(storage.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+        with storage.unit_of_work() as uow:
+            bob["second"] = uow.tickets.reserve(ticket.id, 1, now)
+
+    try:
+        with storage.unit_of_work() as ann:
+            assert ann.tickets.reserve(ticket.id, 1, now)
+            rival = threading.Thread(target=bob_tries_twice)
+            rival.start()
+            time.sleep(0.5)  # Bob's pick is waiting for Ann's lock
+            ann.commit()
+        rival.join(timeout=10)
+
+        assert isinstance(bob.get("first"), ConcurrencyConflict)
+        assert bob["second"] is False  # sold out: the final answer, not another conflict
+        assert not any("pick" in statement for statement in sent), sent  # no second pick
+        assert any("FOR UPDATE" in statement for statement in sent), sent
     finally:
         storage.close()

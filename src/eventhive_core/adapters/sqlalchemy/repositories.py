@@ -22,6 +22,7 @@ SQLite, whose write unit already holds the only write lock.
 from __future__ import annotations
 
 import secrets
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -185,6 +186,17 @@ _MOVE_UNITS = (
 def stripe_sum(column: sa.Column[int], ticket_id: sa.ColumnElement[str]) -> sa.ScalarSelect[int]:
     """The sum of a stripe counter over a ticket's stripes: a correlated subquery on their primary key."""
     return sa.select(sa.func.coalesce(sa.func.sum(column), 0)).where(_STRIPE.ticket_id == ticket_id).scalar_subquery()
+
+
+_THREAD = threading.local()
+
+
+def _contended_tickets() -> set[str]:
+    """Return the tickets this thread's last reservation lost a stripe of (its unit is being retried)."""
+    tickets: set[str] | None = getattr(_THREAD, "contended", None)
+    if tickets is None:
+        tickets = _THREAD.contended = set()
+    return tickets
 
 
 def _new_stripe(ticket_id: str, stripe: int, capacity: int) -> dict[str, Any]:
@@ -386,13 +398,23 @@ class SqlTicketRepository:
         if quantity < 1:
             return False
         params = {"ticket": ticket_id, "quantity": quantity, "start": secrets.randbelow(self._session.stripes)}
-        if self._session.writes_in_cte:
+        contended = _contended_tickets()
+        if ticket_id in contended:
+            # This thread's last try lost a stripe to a rival: a rush on few units. The retry goes
+            # to the margin straight away, which locks every stripe in order and cannot lose
+            # again; picking once more could lose again, and again, until the retries run out.
+            contended.discard(ticket_id)
+            stripe = self._reserve_at_the_margin(ticket_id, quantity, over_commit=over_commit)
+            if stripe is None:
+                return False
+        elif self._session.writes_in_cte:
             row = self._session.first(_RESERVE_IN_A_STRIPE, params)
             if row is None:
                 self._session.tickets_read[ticket_id] = None  # no such ticket, for the rest of this unit
                 return False
             self._session.tickets_read[ticket_id] = ticket_from_row(row)
             if row.picked is not None and row.taken is None:
+                contended.add(ticket_id)
                 raise ConcurrencyConflict()
             stripe = row.taken
         else:
@@ -400,8 +422,8 @@ class SqlTicketRepository:
             stripe = None if row is None else row.stripe
         if stripe is None:
             stripe = self._reserve_at_the_margin(ticket_id, quantity, over_commit=over_commit)
-        if stripe is None:
-            return False
+            if stripe is None:
+                return False
         self._session.reserved.setdefault(ticket_id, []).append(stripe)
         return True
 
