@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -257,13 +257,16 @@ class Deployment:
             process.wait_for(" ready.", after=0)
         return process
 
-    def eventhive_worker(self, name: str = "eventhive-worker", *, beat: bool = True) -> Process:
-        """``eventhive worker --beat``: the command for deployments without Flask."""
+    def eventhive_worker(
+        self, name: str = "eventhive-worker", *, beat: bool = True, extra: Sequence[str] = ()
+    ) -> Process:
+        """``eventhive worker --beat``: the command for deployments without Flask (``extra``: more options)."""
         argv = [
             str(Path(sys.executable).with_name("eventhive")),
             "worker",
             "--hostname",
             f"{name}-{self.broker.queue}@%h",
+            *extra,
         ]
         if beat:
             argv += ["--beat", "--schedule-file", str(self.tmp / "beat-schedule")]

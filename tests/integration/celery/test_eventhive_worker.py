@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import socket
 import time
+import urllib.request
 from collections import Counter
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from eventhive_core import OrderStatus
 
@@ -54,3 +58,46 @@ def test_the_worker_log_shows_what_the_sweeper_and_relay_did_and_not_their_idle_
     assert "Sending due task" not in idle_lines
     # The tick that did something kept Celery's own line, with what it returned.
     assert re.search(r"Task eventhive\.sweep_expired\[[^\]]+\] succeeded in [0-9.e-]+s: 1$", worker.messages(), re.M)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scraped(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample ``eventhive worker --metrics-port`` serves, by name and labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_the_worker_serves_the_metrics_of_its_pool_processes_and_the_outbox(deploy, make_hive, rows: Rows):
+    port = free_port()
+    deployment = deploy(scheduler="none", reservation_ttl=1, sweep_interval=0.5, outbox_poll_interval=0.25)
+    worker = deployment.eventhive_worker(beat=True, extra=["--metrics-port", str(port)])
+    worker.wait_for(f"metrics: http://127.0.0.1:{port}/metrics")
+    hive = make_hive(deployment)
+    market = Market.open(hive)
+    order = market.order(market.ticket())
+    wait_until(lambda: recorded(hive, order.id).status is OrderStatus.CANCELLED, timeout=15)
+    wait_until(lambda: all(e["sent_at"] is not None for e in rows.outbox()), timeout=10)
+
+    # The sweep and the relay ran in the pool's processes; their counts reach the worker's port.
+    def counted() -> bool:
+        samples = scraped(port)
+        return (
+            samples.get(("eventhive_events_published_total", (("outcome", "sent"), ("subject", "order:cancelled"))))
+            == 1
+        )
+
+    wait_until(counted, timeout=10)
+    samples = scraped(port)
+    assert samples[("eventhive_hold_expiry_lag_seconds_count", (("by", "sweep"),))] == 1
+    assert samples[("eventhive_events_published_total", (("outcome", "sent"), ("subject", "expiration:complete")))] == 1
+    assert samples[("eventhive_outbox_backlog", ())] == 0
