@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from ...browser.conftest import PageCheck
+from ...browser.test_pages_in_chromium import email_for, header, sign_up_on_the_page
 from ..conftest import wait_until
 from .nats_example import Example, wait_for_the_front
 
@@ -36,23 +37,8 @@ except ImportError:  # the browser fixtures skip (or fail under CI=true) with th
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(240)]
 
-PASSWORD = "secret1"
 #: How long a step may wait for a service to hear of another's change.
 CROSSING = 15.0
-
-
-def email_for(role: str) -> str:
-    return f"{role}-{uuid.uuid4().hex[:10]}@example.com"
-
-
-def sign_up_on_the_page(page: Any, email: str) -> None:
-    page.get_by_label("Email Address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("main").get_by_role("button", name="Sign Up").click()
-
-
-def header(page: Any) -> Any:
-    return page.get_by_role("navigation", name="Main")
 
 
 def again_until(what: str, attempt: Callable[[], bool], timeout: float = CROSSING) -> None:

@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import Broker, make_broker, wait_until
 
 REFERENCE = Path(__file__).parents[3] / "examples" / "reference"
 BIN = Path(sys.executable).parent
+METRICS_TOKEN = "reference-metrics-" + "0" * 16
 
 
 def _free_port() -> int:
@@ -134,6 +136,7 @@ def test_the_reference_deployment_sells_a_ticket_and_expires_an_unpaid_hold_over
                 "EVENTHIVE_RESERVATION_TTL": "4",
                 "EVENTHIVE_EXPIRY_GRACE": "0.2",
                 "EVENTHIVE_OUTBOX_POLL_INTERVAL": "0.5",
+                "EVENTHIVE_METRICS_TOKEN": METRICS_TOKEN,
             },
         )
     )
@@ -200,6 +203,23 @@ def test_the_reference_deployment_sells_a_ticket_and_expires_an_unpaid_hold_over
         status, again = api.call("POST", "/api/orders", {"ticketId": hold_ticket["id"]}, other)
         assert status == 201, again
         assert api.call("GET", f"/api/orders/{order['id']}", token=buyer)[1]["status"] == "complete"
+
+        # The web process writes EventHive's JSON lines, and its two workers' counts add up in one
+        # scrape (gunicorn.conf.py's multiprocess directory): the three orders placed, exactly.
+        web = [line.split("| ", 1)[1] for line in output().splitlines() if re.match(r"\S+ web\.1\s+\| ", line)]
+        loggers = {json.loads(line)["logger"] for line in web if line.startswith("{")}
+        assert "eventhive_flask.requests" in loggers, web[:20]
+        scrape = urllib.request.Request(
+            f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+        )
+        with urllib.request.urlopen(scrape, timeout=10) as response:
+            samples = {
+                (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(response.read().decode())
+                for sample in family.samples
+            }
+        assert samples[("eventhive_reservations_total", (("outcome", "placed"),))] == 3
+        assert list((folder / "eventhive-data" / "metrics" / "web").glob("counter_*.db"))  # the workers' files
     except BaseException:
         print(output()[-8000:])
         raise
