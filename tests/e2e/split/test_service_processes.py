@@ -65,7 +65,7 @@ def test_each_service_serves_its_own_routes_and_answers_404_for_another_services
     for path in ("/api/users/currentuser", "/api/tickets", "/api/orders"):
         assert user.on("expiration").request("GET", path).status == 404, path
     document = user.on("expiration").request("GET", "/api/openapi.json")
-    assert list(document.body["paths"]) == ["/api/health"]
+    assert list(document.body["paths"]) == ["/api/health", "/api/health/ready"]
 
 
 @pytest.mark.postgres
