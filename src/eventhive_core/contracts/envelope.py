@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from eventhive_core.contracts.errors import InvalidEnvelope, UnknownEventType, describe_validation_error
 from eventhive_core.contracts.payloads import PAYLOADS, EntityId, Payload, Text, UtcDatetime
-from eventhive_core.observability.request_context import MAX_REQUEST_ID_LENGTH, REQUEST_ID_PATTERN
+from eventhive_core.observability.request_context import (
+    MAX_REQUEST_ID_LENGTH,
+    REQUEST_ID_PATTERN,
+    sanitize_request_id,
+)
 
 #: A subject: lower-case words joined by colons (`order:created`). No dots, so it maps to a NATS
 #: subject by replacing `:` with `.` and back without ambiguity.
@@ -28,6 +32,16 @@ EventTypeName = Annotated[str, StringConstraints(pattern=EVENT_TYPE_PATTERN)]
 RequestIdText = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_REQUEST_ID_LENGTH, pattern=REQUEST_ID_PATTERN.pattern)
 ]
+
+
+def _safe_or_none(value: object) -> str | None:
+    # The id only helps follow logs: an unsafe one from another producer is dropped, never a
+    # reason to refuse (and so lose) the event it rides on.
+    return sanitize_request_id(value) if isinstance(value, str) else None
+
+
+#: The envelope's request id: a safe one, or None (an unsafe one reads as None).
+RequestIdField = Annotated[RequestIdText | None, BeforeValidator(_safe_or_none)]
 
 
 class Envelope(BaseModel):
@@ -65,7 +79,7 @@ class Envelope(BaseModel):
     """Who published it: `eventhive/<component>@<release>`."""
     data: dict[str, Any]
     """The payload, as its model for `(type, version)` describes it."""
-    request_id: RequestIdText | None = None
+    request_id: RequestIdField = None
     """The id of the request that caused the event (`X-Request-ID`), to follow it through logs; absent when none."""
 
     def payload(self) -> Payload:
@@ -116,8 +130,6 @@ def request_id_in(body: str | bytes) -> str | None:
         >>> request_id_in("not json") is None
         True
     """
-    from eventhive_core.observability.request_context import sanitize_request_id
-
     try:
         head = json.loads(body)
     except ValueError:
