@@ -54,6 +54,8 @@ from typing import Any
 from _machine import cpu_model, load_average
 from http_reserve import DEFAULT_URL, _admin, _free_port, _request, _tree_memory_mb, _wait_healthy
 
+from eventhive_flask.testing import UNREACHED_RATE_LIMITS
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "nats-services"
 # run.py imports front.py as a top-level module, so the folder itself goes on the path, not the repository.
@@ -62,19 +64,9 @@ import run as split_example  # noqa: E402
 
 CAPACITY = 1_000_000  # the most a ticket may have; no run comes near it
 PASSWORD = "secret1"
-# Sign-up, sign-in and orders come from one address and few accounts, far faster than people do.
-UNREACHED_LIMITS = {
-    name: "1000000 per minute"
-    for name in (
-        "EVENTHIVE_RATE_LIMIT_SIGNIN",
-        "EVENTHIVE_RATE_LIMIT_SIGNIN_ACCOUNT",
-        "EVENTHIVE_RATE_LIMIT_SIGNUP",
-        "EVENTHIVE_RATE_LIMIT_SIGNUP_ACCOUNT",
-        "EVENTHIVE_RATE_LIMIT_ORDERS",
-    )
-}
 # Holds that never lapse during a run: otherwise each side's expiry work would land in some phases and not others.
-COMMON_ENV = {**UNREACHED_LIMITS, "EVENTHIVE_RESERVATION_TTL": "3600", "PYTHONUNBUFFERED": "1"}
+# Sign-up, sign-in and orders come from one address and few accounts, far faster than people do.
+COMMON_ENV = {**UNREACHED_RATE_LIMITS, "EVENTHIVE_RESERVATION_TTL": "3600", "PYTHONUNBUFFERED": "1"}
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 
