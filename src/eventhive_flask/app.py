@@ -4,7 +4,8 @@
 folder (the app's instance folder) is ``EVENTHIVE_DATA_DIR`` (default ``./eventhive-data``): the
 SQLite database lives there, and so do the secrets generated on first start: a token-signing
 secret when neither ``EVENTHIVE_JWT_SECRET`` nor ``SECRET_KEY`` is given, and, when tokens are
-signed with an EdDSA key pair and ``SECRET_KEY`` is not given, the secret of the pages' CSRF cookie.
+signed with an EdDSA key pair and neither ``SECRET_KEY`` nor ``EVENTHIVE_PAGES_SECRET`` is given, the
+secret of the pages' CSRF cookie.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def create_app(
     hs256 = str(app.config.get("EVENTHIVE_JWT_ALGORITHM") or "HS256") == "HS256"
     if hs256 and not app.config.get("EVENTHIVE_JWT_SECRET") and not app.config.get("SECRET_KEY"):
         app.config["EVENTHIVE_JWT_SECRET"] = datadir.signing_secret(data_dir)
-    if not hs256 and not app.config.get("SECRET_KEY"):
+    if not hs256 and not app.config.get("SECRET_KEY") and not app.config.get("EVENTHIVE_PAGES_SECRET"):
         # The pages sign their CSRF cookie with SECRET_KEY; an EdDSA key pair offers no shared
         # secret to fall back on, so the data folder keeps one for them.
         app.config["SECRET_KEY"] = datadir.signing_secret(data_dir, datadir.PAGES_SECRET_FILE)

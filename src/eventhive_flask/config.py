@@ -163,6 +163,13 @@ class ConfigDefaults:
     EVENTHIVE_PAGES = True
     """Serve the server-rendered web pages (``/``, ``/auth/...``, ``/tickets/...``...) at the prefix; off for a role."""
 
+    EVENTHIVE_PAGES_SECRET: str | None = None
+    """Secret (32 characters or more) signing the pages' CSRF cookie; unset: ``SECRET_KEY``, else the token secret.
+
+    Set it, the same in every replica, where the pages run on several machines and tokens are signed
+    with an EdDSA key pair (the split's client): otherwise each machine makes its own in its data folder.
+    """
+
     EVENTHIVE_API_URL: str | None = None
     """Where the pages call the JSON API (the front's address, ``http://front``); unset: in this process.
 
@@ -259,6 +266,9 @@ class FlaskSettings(BaseModel):
     pages: bool = True
     """``EVENTHIVE_PAGES``."""
 
+    pages_secret: SecretStr | None = None
+    """``EVENTHIVE_PAGES_SECRET``."""
+
     api_url: str | None = Field(default=None, pattern=r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
     """``EVENTHIVE_API_URL``."""
 
@@ -340,6 +350,16 @@ class FlaskSettings(BaseModel):
             raise ValueError(
                 "EVENTHIVE_METRICS_TOKEN is too short to keep /metrics private; use 16 characters or more "
                 '(python -c "import secrets; print(secrets.token_urlsafe(32))")'
+            )
+        return value
+
+    @field_validator("pages_secret")
+    @classmethod
+    def _long_pages_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError(
+                "EVENTHIVE_PAGES_SECRET is too short to sign the pages' CSRF cookie; use 32 characters or more "
+                '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
         return value
 

@@ -79,7 +79,9 @@ def prepare_environment(environ: MutableMapping[str, str], data_dir: Path, host:
         environ.setdefault("EVENTHIVE_DATABASE_URL", datadir.database_url(data_dir))
     if environ.get("EVENTHIVE_JWT_ALGORITHM", "HS256") == "HS256" and not environ.get("EVENTHIVE_JWT_SECRET"):
         environ["EVENTHIVE_JWT_SECRET"] = datadir.signing_secret(data_dir)
-    environ["EVENTHIVE_RUN_BACKGROUND"] = "true"
+    # On unless told: a web tier whose expiries, relay and sweeps run in Celery (Kubernetes, the
+    # reference deployment) sets it to false, so its replicas hold no timers of their own.
+    environ.setdefault("EVENTHIVE_RUN_BACKGROUND", "true")
     notes.extend(default_cookie_security(environ, host))
     return notes
 
@@ -104,6 +106,9 @@ def default_cookie_security(environ: MutableMapping[str, str], host: str) -> lis
 def migrate(environ: Mapping[str, str]) -> tuple[str, str, str, str, str]:
     """Build a Hive once in this process to validate the settings and migrate the database.
 
+    The database is upgraded to the newest schema unless ``EVENTHIVE_STORAGE_OPTIONS`` names its
+    own ``migrate`` mode (``check`` where a Job runs ``eventhive db upgrade`` before the rollout).
+
     Returns:
         The storage, database URL, event bus, scheduler and payment provider in use.
 
@@ -118,7 +123,9 @@ def migrate(environ: Mapping[str, str]) -> tuple[str, str, str, str, str]:
     try:
         settings = HiveSettings.from_mapping(config_from_env(environ), ignore_unknown=True)
         if settings.storage == "sqlalchemy":
-            options = {**settings.storage_options, "migrate": "upgrade"}
+            # Upgrade, unless EVENTHIVE_STORAGE_OPTIONS names a mode: a cluster that migrates in a
+            # Job of its own says "check", so a web replica never changes the schema under the others.
+            options = {"migrate": "upgrade", **settings.storage_options}
             bootstrap(settings.model_copy(update={"storage_options": options, "scheduler": "none"})).close()
     except (EventHiveError, ValidationError) as exc:
         message = exc.message if isinstance(exc, EventHiveError) else str(exc)

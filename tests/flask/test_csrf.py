@@ -5,13 +5,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
+from eventhive_core import ConfigurationError
 from eventhive_flask.testing import ApiHarness as Api
 from eventhive_flask.testing import messages_of
+from eventhive_flask.views.page_forms import signing_secret
 
 TICKET = {"title": "t", "price": 1}
 
@@ -117,3 +122,39 @@ def test_safe_requests_from_anywhere_are_fine(api: Api) -> None:
     user = api.user()
 
     assert user.get("/api/orders", headers={"Origin": "https://evil.example"}).status_code == 200
+
+
+def _client_replica(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **extra: str) -> Flask:
+    """One replica of the split's pages client, with its own data folder (its own machine)."""
+    from eventhive_flask.app import create_app
+    from eventhive_flask.service import prepare_client_environment
+
+    for name in [key for key in os.environ if key.startswith("EVENTHIVE_")]:
+        monkeypatch.delenv(name)
+    environ = {"EVENTHIVE_API_URL": "http://127.0.0.1:9", **extra}
+    prepare_client_environment(environ, data_dir, "0.0.0.0")
+    return create_app(environ)
+
+
+def test_client_replicas_on_different_machines_sign_the_csrf_cookie_alike_with_the_pages_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "pages-" + "s" * 40
+    one = _client_replica(tmp_path / "one", monkeypatch, EVENTHIVE_PAGES_SECRET=secret)
+    other = _client_replica(tmp_path / "other", monkeypatch, EVENTHIVE_PAGES_SECRET=secret)
+
+    assert signing_secret(one) == signing_secret(other) == secret
+
+
+def test_client_replicas_without_the_pages_secret_each_sign_with_a_secret_of_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = _client_replica(tmp_path / "one", monkeypatch)
+    other = _client_replica(tmp_path / "other", monkeypatch)
+
+    assert signing_secret(one) != signing_secret(other)
+
+
+def test_a_short_pages_secret_is_refused_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigurationError, match="EVENTHIVE_PAGES_SECRET is too short"):
+        _client_replica(tmp_path, monkeypatch, EVENTHIVE_PAGES_SECRET="short")

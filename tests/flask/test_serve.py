@@ -9,6 +9,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -202,3 +203,28 @@ def test_a_ctrl_c_gunicorn_missed_is_sent_again_once_its_handlers_are_set() -> N
         signal.signal(signal.SIGINT, previous)
 
     assert received == [signal.SIGINT]
+
+
+def test_a_web_tier_whose_timers_run_in_celery_keeps_its_background_threads_off(tmp_path: Path) -> None:
+    env = {"EVENTHIVE_RUN_BACKGROUND": "false"}
+
+    serve.prepare_environment(env, tmp_path, "0.0.0.0")
+
+    assert env["EVENTHIVE_RUN_BACKGROUND"] == "false"
+
+
+def test_serve_only_checks_the_schema_when_the_storage_options_ask_for_a_check(tmp_path: Path) -> None:
+    environ = {
+        "EVENTHIVE_STORAGE": "sqlalchemy",
+        "EVENTHIVE_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+        "EVENTHIVE_JWT_SECRET": "s" * 40,
+        "EVENTHIVE_STORAGE_OPTIONS": '{"migrate": "check"}',
+    }
+
+    with pytest.raises(click.ClickException, match="run `eventhive db upgrade`"):
+        serve.migrate(environ)
+
+    del environ["EVENTHIVE_STORAGE_OPTIONS"]
+    serve.migrate(environ)  # upgrades by default...
+    environ["EVENTHIVE_STORAGE_OPTIONS"] = '{"migrate": "check"}'
+    assert serve.migrate(environ)[0] == "sqlalchemy"  # ...after which the check passes

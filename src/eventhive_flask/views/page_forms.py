@@ -6,9 +6,9 @@ match (compared with :func:`hmac.compare_digest`). A cross-site page can make a 
 cookie but cannot read it, so it cannot fill in the field; and because the cookie is signed, a
 neighbouring subdomain that can write cookies cannot plant a token it knows either.
 
-The signing key is the app's ``SECRET_KEY``, or else the token-signing secret
-(``EVENTHIVE_JWT_SECRET``), always with a salt of its own so the CSRF signature can never pass
-for a token signature.
+The signing key is ``EVENTHIVE_PAGES_SECRET``, else the app's ``SECRET_KEY``, else the
+token-signing secret (``EVENTHIVE_JWT_SECRET``), always with a salt of its own so the CSRF
+signature can never pass for a token signature.
 """
 
 from __future__ import annotations
@@ -47,16 +47,20 @@ def signing_secret(app: Flask) -> str | bytes:
     """Return the secret the CSRF cookie is signed with.
 
     Raises:
-        ConfigurationError: Neither ``SECRET_KEY`` nor an HS256 token secret is set (EdDSA setups).
+        ConfigurationError: None of ``EVENTHIVE_PAGES_SECRET``, ``SECRET_KEY`` or an HS256 token
+            secret is set (EdDSA setups).
     """
+    pages_secret = state_of(app).flask.pages_secret
+    if pages_secret is not None:
+        return pages_secret.get_secret_value()
     if app.secret_key:
         return app.secret_key
     jwt_secret = state_of(app).settings.jwt_secret
     if jwt_secret is not None:
         return jwt_secret.get_secret_value()
     raise ConfigurationError(
-        "The EventHive pages sign their CSRF cookie with SECRET_KEY; set it (or turn the pages off with "
-        "EVENTHIVE_PAGES=false)."
+        "The EventHive pages sign their CSRF cookie with EVENTHIVE_PAGES_SECRET or SECRET_KEY; set one (or turn "
+        "the pages off with EVENTHIVE_PAGES=false)."
     )
 
 
