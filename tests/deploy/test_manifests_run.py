@@ -1,0 +1,202 @@
+"""The manifests' containers run for real, here, outside any container, with the environment Kubernetes would give them.
+
+Each container's environment comes from the rendered overlay (its ConfigMaps and values), the
+Secrets from this machine's services; only what a pod has and a test machine has not is changed:
+the listening address and port (loopback, a free one) and the data folder (the pod's volume).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import secrets
+import signal
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .manifests import IMAGE, Container, containers, environment
+
+pytestmark = pytest.mark.slow
+
+from ..e2e.conftest import EVENTHIVE, free_port, wait_until  # noqa: E402
+
+START_TIMEOUT = 60.0
+
+
+def _substituted(args: list[str], replacements: dict[str, str]) -> list[str]:
+    """The container's args with each option's value replaced where ``replacements`` names the option."""
+    result, pending = [], None
+    for arg in args:
+        if pending is not None:
+            result.append(replacements[pending])
+            pending = None
+            continue
+        result.append(arg)
+        if arg in replacements:
+            pending = arg
+    return result
+
+
+def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def _answers(port: int, path: str) -> bool:
+    try:
+        return _get(port, path)[0] == 200
+    except OSError:
+        return False
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def run_container(tmp_path: Path) -> Iterator[Callable[[list[str], dict[str, str], str], subprocess.Popen[str]]]:
+    """``start(argv, env, name)``: run ``eventhive *argv`` in the background, its output in a log file."""
+    started: list[tuple[subprocess.Popen[str], Path]] = []
+
+    def start(argv: list[str], env: dict[str, str], name: str) -> subprocess.Popen[str]:
+        log = tmp_path / f"{name}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [EVENTHIVE, *argv], env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+            )
+        started.append((process, log))
+        return process
+
+    yield start
+    for process, _ in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process, log in started:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        print(f"--- {log.name}\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture
+def single_secrets(postgres_database_factory: Callable[[], str], redis_server_url: str) -> dict[tuple[str, str], str]:
+    """What the operator's Secrets hold for the single overlay, pointing at this machine's services."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(postgres_database_factory()).set(drivername="postgresql+psycopg")
+    redis = redis_server_url.rsplit("/", 1)[0]
+    return {
+        ("eventhive", "database-url"): database.render_as_string(hide_password=False),
+        ("eventhive", "jwt-secret"): secrets.token_urlsafe(48),
+        # A database of Redis's own for this test's broker, so no other test's tasks reach its worker.
+        ("eventhive", "celery-broker-url"): f"{redis}/13",
+        ("eventhive", "redis-url"): f"{redis}/12",
+        ("eventhive", "metrics-token"): secrets.token_urlsafe(24),
+        ("eventhive-stripe", "secret-key"): "sk_test_" + "x" * 24,
+        ("eventhive-stripe", "webhook-secret"): "whsec_" + "x" * 24,
+    }
+
+
+def _single(name: str) -> list[Container]:
+    """The init and main containers of one single-overlay Deployment, in the order a pod runs them."""
+    found = [c for c in containers("single", image=IMAGE) if c.workload["metadata"]["name"] == name]
+    assert found
+    assert found[0].init, f"{name} has no init container"
+    return found
+
+
+def _env(container: Container, secret: dict[tuple[str, str], str], data_dir: Path) -> dict[str, str]:
+    env = environment(container, secret)
+    assert env["EVENTHIVE_DATA_DIR"] == "/var/lib/eventhive"  # the pod's volume...
+    env["EVENTHIVE_DATA_DIR"] = str(data_dir)  # ...is a folder here
+    return env
+
+
+def test_the_single_web_pod_migrates_then_answers_its_probes_and_the_metrics_scrape(
+    single_secrets: dict[tuple[str, str], str],
+    run_container: Callable[[list[str], dict[str, str], str], subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    migrate, web = _single("eventhive-web")
+    port = free_port()
+
+    upgraded = subprocess.run(
+        [EVENTHIVE, *migrate.spec["args"]],
+        env=_env(migrate, single_secrets, tmp_path / "init"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    argv = _substituted(web.spec["args"], {"--host": "127.0.0.1", "--port": str(port)})
+    process = run_container(argv, _env(web, single_secrets, tmp_path / "web"), "web")
+    assert wait_until(lambda: _answers(port, "/api/health") or process.poll() is not None, START_TIMEOUT)
+    assert process.poll() is None, "the web container exited"
+
+    for probe in ("readinessProbe", "livenessProbe"):
+        status, body = _get(port, web.spec[probe]["httpGet"]["path"])
+        assert status == 200, (probe, body)
+    readiness = json.loads(_get(port, web.spec["readinessProbe"]["httpGet"]["path"])[1])
+    assert set(readiness["checks"]) >= {"storage", "bus", "denylist"}
+    annotations = web.pod["metadata"]["annotations"]
+    token = single_secrets[("eventhive", "metrics-token")]
+    status, metrics = _get(port, annotations["prometheus.io/path"], {"Authorization": f"Bearer {token}"})
+    assert status == 200
+    assert b"eventhive_http_requests_total" in metrics
+
+
+def test_the_single_worker_and_beat_pods_start_and_serve_their_metrics_port(
+    single_secrets: dict[tuple[str, str], str],
+    run_container: Callable[[list[str], dict[str, str], str], subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    migrate, _ = _single("eventhive-worker")
+    upgraded = subprocess.run(
+        [EVENTHIVE, *migrate.spec["args"]],
+        env=_env(migrate, single_secrets, tmp_path / "init"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+
+    running = []
+    for name in ("eventhive-worker", "eventhive-beat"):
+        _, container = _single(name)
+        port = free_port()
+        data_dir = tmp_path / name
+        data_dir.mkdir()
+        replacements = {"--metrics-port": str(port), "--metrics-host": "127.0.0.1"}
+        if "--schedule-file" in container.spec["args"]:
+            replacements["--schedule-file"] = str(data_dir / "celerybeat-schedule")
+        argv = _substituted(container.spec["args"], replacements)
+        env = _env(container, single_secrets, data_dir)
+        running.append((run_container(argv, env, name), port, container))
+
+    for process, port, container in running:
+        probe_port = container.spec["livenessProbe"]["tcpSocket"]["port"]
+        assert probe_port == "metrics"
+        assert wait_until(
+            lambda port=port, process=process: _answers(port, "/metrics") or process.poll() is not None, START_TIMEOUT
+        )
+        assert process.poll() is None, f"{container.label} exited"
+        assert _listening(port)
+        status, body = _get(port, "/metrics")
+        # The pool's own metrics and the outbox gauge, read from the database at the scrape.
+        assert status == 200
+        assert b"eventhive_outbox_" in body, body[:500]
