@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +24,7 @@ from .manifests import IMAGE, Container, containers, environment
 
 pytestmark = pytest.mark.slow
 
+from ..conftest import require_service  # noqa: E402
 from ..e2e.conftest import EVENTHIVE, free_port, wait_until  # noqa: E402
 
 START_TIMEOUT = 60.0
@@ -65,15 +68,15 @@ def _listening(port: int) -> bool:
 
 
 @pytest.fixture
-def run_container(tmp_path: Path) -> Iterator[Callable[[list[str], dict[str, str], str], subprocess.Popen[str]]]:
-    """``start(argv, env, name)``: run ``eventhive *argv`` in the background, its output in a log file."""
+def run_process(tmp_path: Path) -> Iterator[Callable[[list[str], dict[str, str], str], subprocess.Popen[str]]]:
+    """``start(argv, env, name)``: run a program in the background, its output in ``<name>.log``; stopped at the end."""
     started: list[tuple[subprocess.Popen[str], Path]] = []
 
     def start(argv: list[str], env: dict[str, str], name: str) -> subprocess.Popen[str]:
         log = tmp_path / f"{name}.log"
         with log.open("w") as out:
             process = subprocess.Popen(
-                [EVENTHIVE, *argv], env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
             )
         started.append((process, log))
         return process
@@ -89,6 +92,18 @@ def run_container(tmp_path: Path) -> Iterator[Callable[[list[str], dict[str, str
             process.kill()
             process.wait()
         print(f"--- {log.name}\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture
+def run_container(
+    run_process: Callable[[list[str], dict[str, str], str], subprocess.Popen[str]],
+) -> Callable[[list[str], dict[str, str], str], subprocess.Popen[str]]:
+    """``start(argv, env, name)``: run ``eventhive *argv`` (the image's entry point) like ``run_process``."""
+
+    def start(argv: list[str], env: dict[str, str], name: str) -> subprocess.Popen[str]:
+        return run_process([EVENTHIVE, *argv], env, name)
+
+    return start
 
 
 @pytest.fixture
@@ -200,3 +215,99 @@ def test_the_single_worker_and_beat_pods_start_and_serve_their_metrics_port(
         # The pool's own metrics and the outbox gauge, read from the database at the scrape.
         assert status == 200
         assert b"eventhive_outbox_" in body, body[:500]
+
+
+# --- the split --------------------------------------------------------------------------------------
+
+ROLES = ("auth", "tickets", "orders", "payments", "expiration")
+
+
+def _expanded(args: list[str], env: dict[str, str]) -> list[str]:
+    """Kubernetes' ``$(NAME)`` expansion of a container's args from its environment."""
+    return [re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env[m.group(1)], arg) for arg in args]
+
+
+@pytest.fixture
+def split_secrets(postgres_database_factory: Callable[[], str], redis_server_url: str) -> dict[tuple[str, str], str]:
+    """What the operator's Secrets hold for the split overlay (the NATS URL is added once its server runs)."""
+    from sqlalchemy.engine import make_url
+
+    from eventhive_core.adapters.jwt_tokens import generate_ed25519_keypair
+
+    private_key, public_key = generate_ed25519_keypair()
+    redis = redis_server_url.rsplit("/", 1)[0]
+    values = {
+        ("eventhive-jwt", "private-key"): private_key,
+        ("eventhive-jwt", "public-key"): public_key,
+        ("eventhive-nats", "token"): secrets.token_urlsafe(16),
+        ("eventhive", "redis-url"): f"{redis}/12",
+        ("eventhive", "metrics-token"): secrets.token_urlsafe(24),
+        ("eventhive-stripe", "secret-key"): "sk_test_" + "x" * 24,
+        ("eventhive-stripe", "webhook-secret"): "whsec_" + "x" * 24,
+        ("eventhive-pages", "secret"): secrets.token_urlsafe(48),
+    }
+    for role in ROLES:
+        url = make_url(postgres_database_factory()).set(drivername="postgresql+psycopg")
+        values[(f"eventhive-{role}", "database-url")] = url.render_as_string(hide_password=False)
+    return values
+
+
+def _nats_from_the_manifest(
+    split_secrets: dict[tuple[str, str], str],
+    run_process: Callable[[list[str], dict[str, str], str], subprocess.Popen[str]],
+    folder: Path,
+) -> int:
+    """Start nats-server with the StatefulSet's own arguments; return its client port."""
+    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    if not Path(binary).exists():
+        require_service("nats-server is not installed")
+    (nats,) = containers("split", image="nats")
+    env = environment(nats, split_secrets)
+    client_port, monitor_port = free_port(), free_port()
+    args = _substituted(
+        _expanded(nats.spec["args"], env), {"--store_dir": str(folder), "--http_port": str(monitor_port)}
+    )
+    process = run_process([binary, *args, "--addr", "127.0.0.1", "--port", str(client_port)], env, "nats")
+    probe = nats.spec["readinessProbe"]["httpGet"]["path"]
+    assert wait_until(lambda: _answers(monitor_port, probe) or process.poll() is not None, START_TIMEOUT)
+    assert process.poll() is None, "nats-server exited"
+    return client_port
+
+
+def test_the_split_pods_migrate_and_answer_their_probes_on_nats_started_as_its_statefulset_says(
+    split_secrets: dict[tuple[str, str], str],
+    run_container: Callable[[list[str], dict[str, str], str], subprocess.Popen[str]],
+    run_process: Callable[[list[str], dict[str, str], str], subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    token = split_secrets[("eventhive-nats", "token")]
+    nats_port = _nats_from_the_manifest(split_secrets, run_process, tmp_path / "nats")
+    split_secrets[("eventhive-nats", "url")] = f"nats://{token}@127.0.0.1:{nats_port}"
+
+    started = []
+    for container in containers("split", image=IMAGE):
+        name = container.workload["metadata"]["name"]
+        env = _env(container, split_secrets, tmp_path / name)
+        if container.init:
+            upgraded = subprocess.run(
+                [EVENTHIVE, *container.spec["args"]], env=env, capture_output=True, text=True, timeout=120, check=False
+            )
+            assert upgraded.returncode == 0, f"{container.label}: {upgraded.stdout}{upgraded.stderr}"
+            continue
+        port = free_port()
+        # One worker a pod here: six servers share this machine's two cores (the pods' count is not under test).
+        argv = _substituted(container.spec["args"], {"--host": "127.0.0.1", "--port": str(port), "--workers": "1"})
+        started.append((run_container(argv, env, name), port, container))
+
+    assert sorted(c.spec["args"][1] for _, _, c in started) == sorted([*ROLES, "client"])
+    for process, port, container in started:
+        ready = container.spec["readinessProbe"]["httpGet"]["path"]
+        became_ready = wait_until(
+            lambda port=port, ready=ready, process=process: _answers(port, ready) or process.poll() is not None,
+            START_TIMEOUT,
+        )
+        assert became_ready, (
+            f"{container.label} never became ready: {_get(port, ready) if process.poll() is None else 'exited'}"
+        )
+        assert process.poll() is None, f"{container.label} exited"
+        assert _get(port, container.spec["livenessProbe"]["httpGet"]["path"])[0] == 200
