@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 #: The least wait of the expiration service of a split before asking again for an unanswered expiry.
 _ASK_AGAIN = timedelta(seconds=5)
 
+#: Seconds the relay waits after a command nudges it, so a rush's events go out in batches (one
+#: claim and one mark per batch) rather than one relay round per order; small beside any hold.
+RELAY_SETTLE = 0.02
+
 
 class Hive:
     """A running EventHive: commands in, queries out, events through the outbox.
@@ -65,7 +69,9 @@ class Hive:
         self.scheduler = scheduler
         self.plugins = plugins
         self.queries = Queries(services.storage.queries, services.clock)
-        self._relay_loop = Loop("relay", self.relay_outbox, services.settings.outbox_poll_interval.total_seconds())
+        self._relay_loop = Loop(
+            "relay", self.relay_outbox, services.settings.outbox_poll_interval.total_seconds(), settle=RELAY_SETTLE
+        )
         sweep_every = services.settings.sweep_interval.total_seconds()
         # Only where orders live are due holds swept; the expiration service of a split asks
         # the orders service to expire them instead (its order replica is never written here).

@@ -143,10 +143,12 @@ def init_limits(app: Flask, settings: FlaskSettings) -> Limiter | None:
             raise ConfigurationError(
                 'EVENTHIVE_REDIS_URL needs the redis client: pip install "eventhive-tickets[server]"'
             ) from exc
+    from eventhive_flask.limit_storage import SCHEME  # registers the scheme with limits
+
     limiter = Limiter(
         client_address,
         app=app,
-        storage_uri=settings.redis_url or "memory://",
+        storage_uri=settings.redis_url or f"{SCHEME}://",
         key_prefix="eventhive",
         strategy="moving-window",
         on_breach=refused,

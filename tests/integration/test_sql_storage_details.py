@@ -17,6 +17,7 @@ from eventhive_core.domain.errors import ConcurrencyConflict, TransientStorageEr
 from eventhive_core.domain.ids import UserId, new_id
 from eventhive_core.domain.user import User
 from eventhive_core.ports.messages import Message
+from eventhive_core.ports.storage import TokenStanding
 
 
 @pytest.fixture
@@ -335,3 +336,66 @@ def test_a_reservation_that_lost_its_stripe_to_a_rival_is_retried_at_the_margin_
         assert any("FOR UPDATE" in statement for statement in sent), sent
     finally:
         storage.close()
+
+
+def test_a_tokens_standing_gives_its_revocation_and_its_user_whether_or_not_the_user_is_stored(
+    storage: SqlAlchemyStorage,
+) -> None:
+    now = datetime.now(UTC)
+    ann = User(UserId(new_id()), "ann@example.com", "hash", now)
+    bob = User(UserId(new_id()), "bob@example.com", "hash", now, banned_at=now)
+    with storage.unit_of_work() as uow:
+        uow.users.add(ann)
+        uow.users.add(bob)
+        uow.revoked_tokens.revoke("signed-out", now + timedelta(hours=1))
+        uow.commit()
+
+    assert storage.token_standing("signed-out", ann.id) == TokenStanding(ann, revoked=True)
+    assert storage.token_standing("fresh", ann.id) == TokenStanding(ann, revoked=False)
+    assert storage.token_standing("fresh", bob.id) == TokenStanding(bob, revoked=False)
+    assert storage.token_standing("signed-out", new_id()) == TokenStanding(None, revoked=True)
+    assert storage.token_standing("fresh", new_id()) == TokenStanding(None, revoked=False)
+
+
+def test_a_tokens_standing_leaves_the_pooled_connection_transactional_for_the_next_unit(
+    storage: SqlAlchemyStorage,
+) -> None:
+    # On PostgreSQL the lookup runs in autocommit: the connection must go back to the pool without it.
+    storage.token_standing("any", new_id())
+    with storage.unit_of_work() as uow:
+        uow.users.add(User(UserId(new_id()), "kept@example.com", "hash", datetime.now(UTC)))
+        # no commit: the unit rolls back on exit
+
+    assert storage.token_standing("any", new_id()).user is None
+    with storage.unit_of_work() as uow:
+        assert uow.users.get_by_email("kept@example.com") is None
+
+
+def test_a_tokens_standing_on_sqlite_does_not_wait_for_a_writer_holding_the_lock(
+    sqlite_storage: SqlAlchemyStorage,
+) -> None:
+    user = User(UserId(new_id()), "ann@example.com", "hash", datetime.now(UTC))
+    with sqlite_storage.unit_of_work() as uow:
+        uow.users.add(user)
+        uow.commit()
+    answered = threading.Event()
+    standings: list[TokenStanding] = []
+    lock_held = [True]
+    answered_while_locked: list[bool] = []
+
+    def read() -> None:
+        standings.append(sqlite_storage.token_standing("any", user.id))
+        answered_while_locked.append(lock_held[0])
+        answered.set()
+
+    with sqlite_storage.unit_of_work() as writer:
+        writer.users.add(User(UserId(new_id()), "writer@example.com", "hash", datetime.now(UTC)))  # takes the lock
+        reader = threading.Thread(target=read)
+        reader.start()
+        # A write unit would queue behind this writer (5 s busy timeout); the read answers now.
+        answered.wait(4)
+        lock_held[0] = False
+    reader.join(10)
+
+    assert standings == [TokenStanding(user, revoked=False)]
+    assert answered_while_locked == [True]

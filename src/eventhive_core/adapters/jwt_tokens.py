@@ -7,8 +7,10 @@ never the system clock, so an injected clock decides when a token expires.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
@@ -29,6 +31,19 @@ Algorithm = Literal["HS256", "EdDSA"]
 MIN_SECRET_BYTES = 32
 
 _REQUIRED_CLAIMS = ("exp", "iat", "sub", "jti", "iss")
+
+#: How many good tokens a service remembers having checked (least recently used ones go first).
+VERIFIED_TOKENS_KEPT = 4096
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """A token whose signature, issuer and claims checked out; its times are checked on each use."""
+
+    claims: TokenClaims
+    issued_at: int
+    expires_at: int
+    not_before: int | None
 
 
 def generate_ed25519_keypair() -> tuple[str, str]:
@@ -186,6 +201,7 @@ class JwtTokenService:
                 )
             self._signing_key = signing
             self._verifying_key = verifying
+        self._signed_cache = functools.lru_cache(maxsize=VERIFIED_TOKENS_KEPT)(self._check_signed)
 
     def __repr__(self) -> str:
         return (
@@ -246,6 +262,20 @@ class JwtTokenService:
         moment = _aware(now).timestamp()
         if not isinstance(token, str) or not token:
             raise NotAuthorized()
+        signed = self._signed(token)
+        if moment >= signed.expires_at or signed.issued_at > moment or signed.issued_at >= signed.expires_at:
+            raise NotAuthorized()
+        if signed.not_before is not None and signed.not_before > moment:
+            raise NotAuthorized()
+        return signed.claims
+
+    def _signed(self, token: str) -> _Signed:
+        # The signature, issuer and claims of a token never change, so a token checked once is
+        # not checked again (a browser sends the same one with every request); its times are,
+        # on every call, against the caller's clock. Only good tokens are remembered.
+        return self._signed_cache(token)
+
+    def _check_signed(self, token: str) -> _Signed:
         try:
             payload: dict[str, object] = jwt.decode(
                 token,
@@ -254,24 +284,22 @@ class JwtTokenService:
                 issuer=self.issuer,
                 options={
                     "require": list(_REQUIRED_CLAIMS),
-                    # PyJWT would compare times with the system clock; we compare with `now` below.
+                    # PyJWT would compare times with the system clock; verify() compares with `now`.
                     "verify_exp": False,
                     "verify_iat": False,
                     "verify_nbf": False,
                 },
             )
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+            expires_at = _timestamp(payload, "exp")
+            issued_at = _timestamp(payload, "iat")
+            not_before = _timestamp(payload, "nbf") if "nbf" in payload else None
+            claims = TokenClaims(
+                user_id=_text(payload, "sub"),
+                email=_text(payload, "email"),
+                jti=_text(payload, "jti"),
+                issued_at=_instant(issued_at),
+                expires_at=_instant(expires_at),
+            )
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, OverflowError, NotAuthorized) as exc:
             raise NotAuthorized() from exc
-        expires_at = _timestamp(payload, "exp")
-        issued_at = _timestamp(payload, "iat")
-        if moment >= expires_at or issued_at > moment or issued_at >= expires_at:
-            raise NotAuthorized()
-        if "nbf" in payload and _timestamp(payload, "nbf") > moment:
-            raise NotAuthorized()
-        return TokenClaims(
-            user_id=_text(payload, "sub"),
-            email=_text(payload, "email"),
-            jti=_text(payload, "jti"),
-            issued_at=_instant(issued_at),
-            expires_at=_instant(expires_at),
-        )
+        return _Signed(claims, issued_at, expires_at, not_before)

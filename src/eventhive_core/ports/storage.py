@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from eventhive_core.domain.order import Order
 from eventhive_core.domain.payment import Payment
@@ -163,6 +163,38 @@ class RevokedTokens(Protocol):
 
     def is_revoked(self, jti: str) -> bool:
         """Tell whether the token with this id was revoked."""
+        ...
+
+
+@dataclass(frozen=True)
+class TokenStanding:
+    """What storage knows of a token at authentication: its user, and whether it was revoked.
+
+    Attributes:
+        user: The user the token names, or None when this storage keeps no such user.
+        revoked: Whether the token's id was revoked by signing out.
+    """
+
+    user: User | None
+    revoked: bool
+
+
+@runtime_checkable
+class TokenStandings(Protocol):
+    """An optional capability of a Storage: a token's standing in one read.
+
+    Every authenticated request asks storage whether its token was revoked and whether its user
+    exists and is not banned. A storage offering ``token_standing`` answers both at once, outside
+    any unit of work (one round trip on PostgreSQL); without it, authentication opens a unit of
+    work and asks ``revoked_tokens`` and ``users`` in turn. Same answers either way.
+    """
+
+    def token_standing(self, jti: str, user_id: str) -> TokenStanding:
+        """Return whether the token ``jti`` was revoked, and the user ``user_id`` (None if not stored).
+
+        Raises:
+            TransientStorageError: The storage cannot answer right now.
+        """
         ...
 
 
@@ -363,6 +395,8 @@ __all__ = [
     "RevokedTokens",
     "Storage",
     "TicketRepository",
+    "TokenStanding",
+    "TokenStandings",
     "UnitOfWork",
     "UserRepository",
     "claim_role",

@@ -16,10 +16,20 @@ log = logging.getLogger(__name__)
 class Loop:
     """Runs ``work`` every ``interval`` seconds (or sooner when nudged) on a daemon thread."""
 
-    def __init__(self, name: str, work: Callable[[], object], interval: float) -> None:
+    def __init__(self, name: str, work: Callable[[], object], interval: float, settle: float = 0.0) -> None:
+        """Prepare the loop (``start`` runs it).
+
+        Args:
+            name: The thread's name (``eventhive-<name>``) and the loop's in log lines.
+            work: One round of work.
+            interval: Seconds between rounds when nobody nudges.
+            settle: Seconds a nudged round waits first, so the burst of nudges that woke it is
+                taken in that one round rather than one round each.
+        """
         self._name = name
         self._work = work
         self._interval = interval
+        self._settle = settle
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -50,4 +60,5 @@ class Loop:
             except Exception:
                 # A failing round must not kill the loop; the next round retries.
                 log.exception("EventHive %s loop failed; retrying in %.1fs", self._name, self._interval)
-            self._wake.wait(self._interval)
+            if self._wake.wait(self._interval) and self._settle > 0:
+                self._stop.wait(self._settle)

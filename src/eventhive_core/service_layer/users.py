@@ -25,7 +25,7 @@ from eventhive_core.domain.read_models import UserView
 from eventhive_core.domain.user import User, normalize_email
 from eventhive_core.domain.validation import email_errors, password_errors
 from eventhive_core.ports.auth import IssuedToken, TokenClaims
-from eventhive_core.ports.storage import UnitOfWork
+from eventhive_core.ports.storage import TokenStanding, TokenStandings, UnitOfWork
 from eventhive_core.service_layer.publishing import record
 from eventhive_core.service_layer.services import Services
 
@@ -151,6 +151,15 @@ def ban_user(cmd: BanUser, services: Services) -> UserView:
     return _view(banned)
 
 
+def _token_standing(services: Services, jti: str, user_id: str) -> TokenStanding:
+    # Every authenticated request comes here: one read where the storage offers it.
+    if isinstance(services.storage, TokenStandings):
+        return services.storage.token_standing(jti, user_id)
+    with services.storage.unit_of_work() as uow:
+        revoked = uow.revoked_tokens.is_revoked(jti)
+        return TokenStanding(None if revoked else uow.users.get(user_id), revoked)
+
+
 def authenticate(token: str, services: Services) -> Identity:
     """Return who ``token`` belongs to, or raise NotAuthorized.
 
@@ -169,10 +178,10 @@ def authenticate(token: str, services: Services) -> Identity:
         raise NotAuthorized()
     if services.denylist is not None and services.denylist.is_denied(claims.jti, claims.user_id):
         raise NotAuthorized()
-    with services.storage.unit_of_work() as uow:
-        if uow.revoked_tokens.is_revoked(claims.jti):
-            raise NotAuthorized()
-        user = uow.users.get(claims.user_id)
+    standing = _token_standing(services, claims.jti, claims.user_id)
+    if standing.revoked:
+        raise NotAuthorized()
+    user = standing.user
     if user is None:
         if _can_issue(services):
             raise NotAuthorized()

@@ -391,3 +391,59 @@ def test_the_generated_keypair_is_a_matching_ed25519_pair(clock: FrozenClock) ->
 
     assert signer.verify(signer.issue(USER, "a@b.c", clock.now()).token, clock.now()).user_id == USER
     assert generate_ed25519_keypair()[0] != private_pem
+
+
+def test_a_token_checked_once_is_not_checked_for_its_signature_again(
+    service: JwtTokenService, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = service.issue(USER, "ann@example.com", clock.now()).token
+    decoded: list[str] = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: decoded.append(args[0]) or real_decode(*args, **kwargs))
+
+    first = service.verify(token, clock.now())
+    second = service.verify(token, clock.now() + timedelta(minutes=1))
+
+    assert first == second
+    assert decoded == [token]
+
+
+def test_a_remembered_token_is_still_refused_once_it_expires(service: JwtTokenService, clock: FrozenClock) -> None:
+    token = service.issue(USER, "ann@example.com", clock.now()).token
+    service.verify(token, clock.now())
+
+    with pytest.raises(NotAuthorized):
+        service.verify(token, clock.now() + TTL)
+
+
+def test_a_remembered_token_is_refused_before_it_was_issued(service: JwtTokenService, clock: FrozenClock) -> None:
+    token = service.issue(USER, "ann@example.com", clock.now()).token
+    service.verify(token, clock.now())
+
+    with pytest.raises(NotAuthorized):
+        service.verify(token, clock.now() - timedelta(seconds=1))
+
+
+def test_a_bad_token_is_refused_every_time_and_not_remembered(
+    service: JwtTokenService, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = service.issue(USER, "ann@example.com", clock.now()).token
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    decoded: list[str] = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: decoded.append(args[0]) or real_decode(*args, **kwargs))
+
+    for _ in range(2):
+        with pytest.raises(NotAuthorized):
+            service.verify(tampered, clock.now())
+
+    assert decoded == [tampered, tampered]
+
+
+def test_a_token_with_an_expiry_beyond_any_calendar_is_refused_not_an_error(clock: FrozenClock) -> None:
+    now = int(clock.now().timestamp())
+    claims = {"sub": USER, "email": "a@example.com", "jti": "j", "iat": now, "exp": 10**15, "iss": "eventhive"}
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+
+    with pytest.raises(NotAuthorized):
+        JwtTokenService("HS256", secret=SECRET, ttl=TTL).verify(token, clock.now())

@@ -211,3 +211,11 @@ def test_the_formatter_renders_records_it_did_not_configure(configured: None) ->
     line = json.loads(make_formatter("json").format(record))
 
     assert (line["message"], line["level"], line["logger"]) == ("Worker 42 timed out", "warning", "gunicorn.error")
+
+
+def test_a_request_id_or_method_a_client_sent_is_scrubbed_like_any_field() -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2lnbmF0dXJl"
+
+    line = redact(None, "info", {"event": "x", "request_id": token, "method": token, "level": "info"})
+
+    assert line == {"event": "x", "request_id": "[redacted]", "method": "[redacted]", "level": "info"}

@@ -48,7 +48,8 @@ from eventhive_core.domain.ticket import Ticket
 from eventhive_core.domain.user import User, normalize_email
 
 
-def _user(row: Any) -> User:
+def user_from_row(row: Any) -> User:
+    """Build a User from a row of ``users`` (any row giving its columns as attributes)."""
     return User(
         id=UserId(row.id),
         email=row.email,
@@ -243,12 +244,12 @@ class SqlUserRepository:
     def get(self, user_id: str) -> User | None:
         """Return the user with this id, or None."""
         row = self._session.first(_USER_BY_ID, {"id": user_id})
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     def get_by_email(self, email: str) -> User | None:
         """Return the user with this normalised email, or None."""
         row = self._session.execute(sa.select(users).where(users.c.email == normalize_email(email))).first()
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     def save(self, user: User) -> None:
         """Store changes to an existing user (ban)."""
@@ -780,4 +781,5 @@ __all__ = [
     "live_held",
     "order_from_row",
     "ticket_from_row",
+    "user_from_row",
 ]

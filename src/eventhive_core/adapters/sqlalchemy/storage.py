@@ -10,12 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from eventhive_core.adapters.sqlalchemy.engine import WRITE, create_engine
+from eventhive_core.adapters.sqlalchemy.errors import translated_errors
 from eventhive_core.adapters.sqlalchemy.pg_fast_path import PgFastPathSession
 from eventhive_core.adapters.sqlalchemy.queries import SqlReadQueries
+from eventhive_core.adapters.sqlalchemy.repositories import user_from_row
 from eventhive_core.adapters.sqlalchemy.session import SqlSession
-from eventhive_core.adapters.sqlalchemy.tables import service_role
+from eventhive_core.adapters.sqlalchemy.tables import revoked_tokens, service_role, users
 from eventhive_core.adapters.sqlalchemy.unit_of_work import SqlUnitOfWork
 from eventhive_core.domain.errors import ConfigurationError, RoleMismatch
+from eventhive_core.ports.storage import TokenStanding
 
 #: Stripes per new ticket on PostgreSQL: enough for a few dozen concurrent buyers of one ticket
 #: to rarely wait on each other (benchmarks/reserve_hot_ticket.py), few enough that summing
@@ -23,6 +26,14 @@ from eventhive_core.domain.errors import ConfigurationError, RoleMismatch
 DEFAULT_STRIPES = 16
 #: The most stripes a ticket may have.
 MAX_STRIPES = 256
+
+# A token's standing in one statement: one row even when the user is not stored here (its
+# columns then NULL), so the revocation is read either way.
+_ONE_ROW = sa.select(sa.literal_column("1").label("one")).subquery("one_row")
+_TOKEN_STANDING = sa.select(
+    sa.exists().where(revoked_tokens.c.jti == sa.bindparam("jti")).label("revoked"),
+    *users.c,
+).select_from(_ONE_ROW.outerjoin(users, users.c.id == sa.bindparam("user_id")))
 
 
 class SqlAlchemyStorage:
@@ -91,6 +102,21 @@ class SqlAlchemyStorage:
     def unit_of_work(self) -> SqlUnitOfWork:
         """Return a new, not yet entered, unit of work."""
         return SqlUnitOfWork(self.engine, self._session_type, self.stripes)
+
+    def token_standing(self, jti: str, user_id: str) -> TokenStanding:
+        """Return whether the token ``jti`` was revoked, and the user ``user_id`` (None if not stored).
+
+        One statement outside any unit of work: on PostgreSQL in autocommit, a single round trip
+        (no ``BEGIN`` and ``ROLLBACK`` around it); on SQLite a read transaction, not a write one.
+
+        Raises:
+            TransientStorageError: The database cannot answer right now.
+        """
+        options = {"isolation_level": "AUTOCOMMIT"} if self.dialect == "postgresql" else {}
+        with translated_errors(), self.engine.connect().execution_options(**options) as conn:
+            row = self._session_type(conn, self.stripes).first(_TOKEN_STANDING, {"jti": jti, "user_id": user_id})
+        assert row is not None  # the one-row join always returns its row
+        return TokenStanding(None if row.id is None else user_from_row(row), bool(row.revoked))
 
     @property
     def queries(self) -> SqlReadQueries:
