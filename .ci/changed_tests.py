@@ -70,6 +70,7 @@ RULES = (
         "the examples, which these groups run or import",
     ),
     Rule(("tools/*",), ("unit",), "the import-contract types (tests/unit/test_import_contracts.py)"),
+    Rule(("benchmarks/report.py",), ("docs",), "tests/docs/test_performance_report.py writes its page from a fixture"),
     Rule(("benchmarks/*",), (), "no test runs the benchmarks (lint always checks them)"),
     Rule(
         ("deploy/*", "Containerfile", ".containerignore", ".dockerignore", "skaffold.yaml", ".github/*"),

@@ -14,12 +14,13 @@ each buyer ``POST /api/orders`` for one unit of its own large-capacity ticket as
   JWT check, revoked-token and user lookups, ticket lookup, the conditional UPDATE of one of the
   ticket's stripes (picked at random), INSERT order, INSERT outbox, one transaction.
 
-Phases alternate (bare, eventhive, bare, eventhive) to even out a noisy machine and each side
-keeps its best phase. After the run it measures the resident memory of the whole
+Phases alternate (bare, eventhive, bare, eventhive; ``--rounds`` of each) to even out a noisy
+machine and each side keeps its best phase (every phase is listed too, with the load average at its
+start). After the run it measures the resident memory of the whole
 ``eventhive serve`` process tree. Targets (issue 5): at least 0.6x the bare app's requests per
 second, p95 under 100 ms, the serve tree under 300 MB.
 
-Usage: ``python benchmarks/http_reserve.py [--seconds 6] [--concurrency 8] [--url URL]``
+Usage: ``python benchmarks/http_reserve.py [--seconds 6] [--rounds 2] [--concurrency 8] [--url URL]``
 (``EVENTHIVE_BENCH_PG_URL`` also sets the server). The last line is one JSON object.
 """
 
@@ -314,8 +315,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2, help="phases per side, alternating")
     parser.add_argument("--url", default=os.environ.get("EVENTHIVE_BENCH_PG_URL", DEFAULT_URL))
     args = parser.parse_args()
+    load_start = [round(value, 2) for value in os.getloadavg()]
     from sqlalchemy.engine import make_url
 
     names = [f"eventhive_bench_http_{secrets.token_hex(4)}_{side}" for side in ("eventhive", "bare")]
@@ -375,9 +378,10 @@ def main() -> None:
         results: dict[str, list[dict[str, float]]] = {"bare": [], "eventhive": []}
         for side, port in ports.items():
             _load(port, *seeded[side], 1.0)  # warm-up: pools, caches
-        for _ in range(2):
+        for _ in range(args.rounds):
             for side, port in ports.items():
-                results[side].append(_load(port, *seeded[side], args.seconds))
+                load = round(os.getloadavg()[0], 2)
+                results[side].append(_load(port, *seeded[side], args.seconds) | {"loadavg_1m_at_start": load})
                 print(f"{side:9s} {results[side][-1]}", file=sys.stderr)
         best = {side: max(runs, key=lambda r: r["rps"]) for side, runs in results.items()}
         rss, pss = _tree_memory_mb(serve.pid)
@@ -395,6 +399,9 @@ def main() -> None:
             "serve_tree_rss_mb": round(rss, 1),
             "serve_tree_pss_mb": round(pss, 1),
             "metrics": counted,
+            "rounds": results,
+            "loadavg_start": load_start,
+            "loadavg_end": [round(value, 2) for value in os.getloadavg()],
             "targets": {"ratio_at_least": 0.6, "p95_ms_under": 100, "rss_mb_under": 300},
             "meets_targets": {
                 "ratio": ratio >= 0.6,

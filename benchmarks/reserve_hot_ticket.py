@@ -7,8 +7,9 @@ large-capacity ticket on PostgreSQL for a few seconds, through ``hive.handle(Pla
 the minimal equivalent SQL on the classic design, one transaction each: a conditional UPDATE of
 a single counter row (``units_held + units_sold + 1 <= capacity`` under a CHECK), an INSERT of
 the order and an INSERT of its outbox event. Phases alternate (baseline, core, baseline, core...)
-on the same database to even out a noisy machine; each side reports the median of its phases,
-and each phase records the machine's load average when it started.
+on the same database to even out a noisy machine; each side reports the median of its phases
+(throughput, and the p50 and p95 latency of every call in a phase, failed ones included), and
+each phase records the machine's load average when it started.
 
 ``--fill N`` first gives the core's ticket N live and sold orders (and its stripes the matching
 counters), then measures the same ticket empty and filled in alternating phases: the cost of a
@@ -48,13 +49,15 @@ def _core_worker(url: str, ticket_id: str, buyer_id: str, ready: Any, go: Any, s
     ready.release()
     go.wait()
     done, errors, deadline, cpu = 0, 0, time.perf_counter() + seconds, time.process_time()
-    while time.perf_counter() < deadline:
+    latencies: list[float] = []
+    while (began := time.perf_counter()) < deadline:
         try:
             hive.handle(PlaceOrder(buyer_id=buyer_id, ticket_id=ticket_id))
             done += 1
         except Exception:  # counted: a healthy run has none
             errors += 1
-    out.put((done, errors, time.process_time() - cpu))
+        latencies.append(time.perf_counter() - began)
+    out.put((done, errors, time.process_time() - cpu, latencies))
     hive.close()
 
 
@@ -80,7 +83,8 @@ def _baseline_worker(url: str, ticket_id: str, buyer_id: str, ready: Any, go: An
         ready.release()
         go.wait()
         done, errors, deadline, cpu = 0, 0, time.perf_counter() + seconds, time.process_time()
-        while time.perf_counter() < deadline:
+        latencies: list[float] = []
+        while (began := time.perf_counter()) < deadline:
             now = datetime.now(UTC)
             order_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
             try:
@@ -92,7 +96,8 @@ def _baseline_worker(url: str, ticket_id: str, buyer_id: str, ready: Any, go: An
                 done += 1
             except Exception:
                 errors += 1
-    out.put((done, errors, time.process_time() - cpu))
+            latencies.append(time.perf_counter() - began)
+    out.put((done, errors, time.process_time() - cpu, latencies))
 
 
 def _phase(kind: str, url: str, ticket_id: str, buyers: list[str], seconds: float) -> dict[str, Any]:
@@ -114,11 +119,14 @@ def _phase(kind: str, url: str, ticket_id: str, buyers: list[str], seconds: floa
         proc.join(30)
     done = sum(r[0] for r in results)
     cpu_ms = sum(r[2] for r in results) * 1000 / max(done, 1)
+    every = sorted(x for r in results for x in r[3])
     return {
         "per_s": done / elapsed,
         "done": done,
         "errors": sum(r[1] for r in results),
         "client_cpu_ms": cpu_ms,
+        "p50_ms": statistics.median(every) * 1000 if every else 0.0,
+        "p95_ms": every[max(int(len(every) * 0.95) - 1, 0)] * 1000 if every else 0.0,
         "loadavg_1m_at_start": load[0],
     }
 
@@ -198,6 +206,8 @@ def _summary(phases: list[dict[str, Any]]) -> dict[str, Any]:
         "rounds_per_s": [round(r["per_s"], 1) for r in phases],
         "rounds_loadavg_1m": [r["loadavg_1m_at_start"] for r in phases],
         "client_cpu_ms_per_op": round(statistics.median(r["client_cpu_ms"] for r in phases), 3),
+        "p50_ms": round(statistics.median(r["p50_ms"] for r in phases), 3),
+        "p95_ms": round(statistics.median(r["p95_ms"] for r in phases), 3),
         "errors": sum(int(r["errors"]) for r in phases),
     }
 

@@ -1,0 +1,236 @@
+"""benchmarks/report.py's pure parts: the page it writes from a results file, and how it records what it cannot run.
+
+No test here runs a benchmark (they take minutes) and none asserts a timing: the figures are fixture data.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS = ROOT / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def report() -> ModuleType:
+    sys.path.insert(0, str(BENCHMARKS))  # report.py imports its siblings (_machine, _postgres) as a script does
+    try:
+        spec = importlib.util.spec_from_file_location("performance_report", BENCHMARKS / "report.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _run(benchmark: str, level: int | None, load: float, result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "benchmark": benchmark,
+        "level": level,
+        "quick": False,
+        "command": f"python benchmarks/{benchmark}.py",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "load_at_start": [load, 0.5, 0.4],
+        "load_at_end": [load, 0.5, 0.4],
+        "seconds": 10.0,
+        "status": "ok",
+        "result": result,
+    }
+
+
+def _hot(level: int, core: float, baseline: float) -> dict[str, Any]:
+    return {
+        "benchmark": "reserve_hot_ticket",
+        "by_processes": {
+            str(level): {
+                "core": {"per_s": core, "p95_ms": 12.5, "errors": 0},
+                "baseline": {"per_s": baseline, "p95_ms": 9.25, "errors": 0},
+                "ratio": round(core / baseline, 3),
+            }
+        },
+        "oversold": 0,
+    }
+
+
+def _http(level: int) -> dict[str, Any]:
+    return {
+        "benchmark": "http_reserve",
+        "concurrency": level,
+        "eventhive": {"rps": 900.0 + level, "p50_ms": 4.0, "p95_ms": 20.0 + level},
+        "bare": {"rps": 1200.0 + level, "p50_ms": 3.0, "p95_ms": 15.0 + level},
+        "ratio": 0.75,
+        "serve_tree_pss_mb": 180.2,
+    }
+
+
+@pytest.fixture
+def results() -> dict[str, Any]:
+    return {
+        "generator": "benchmarks/report.py",
+        "quick": False,
+        "levels": [1, 8],
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "finished_at": "2026-01-01T01:00:00+00:00",
+        "machine": {"cpu": "Test CPU 9000", "cores": 4, "python": "3.12.1", "postgresql": "16.2"},
+        "runs": [
+            _run("reserve_hot_ticket", 1, 0.21, _hot(1, 1111.0, 2222.0)),
+            _run("reserve_hot_ticket", 8, 1.75, _hot(8, 3333.0, 4444.0)),
+            _run("http_reserve", 1, 0.31, _http(1)),
+            _run("http_reserve", 8, 0.41, _http(8)),
+            _run(
+                "pretix",
+                8,
+                0.51,
+                {"rates": {"pretix_inprocess": {"per_s": 555.0, "p95_ms": 30.0}, "pretix_http": {"rps": 77.0}}},
+            ),
+            _run("serve_startup", None, 0.61, {"fresh_median_seconds": 1.234, "restart_median_seconds": 0.987}),
+            {
+                "benchmark": "expiry_lag",
+                "level": None,
+                "command": "python benchmarks/expiry_lag.py",
+                "status": "skipped",
+                "reason": "Redis not reachable (127.0.0.1:6379)",
+            },
+            {
+                "benchmark": "split_reserve",
+                "level": 8,
+                "command": "python benchmarks/split_reserve.py --concurrency 8",
+                "started_at": "2026-01-01T00:30:00+00:00",
+                "load_at_start": [0.3, 0.3, 0.3],
+                "status": "failed",
+                "reason": "exit code 1",
+            },
+        ],
+    }
+
+
+@pytest.fixture
+def page(report: ModuleType, results: dict[str, Any], tmp_path: Path) -> str:
+    pytest.importorskip("matplotlib", reason="the page's plots need the bench extra (matplotlib)")
+    source = tmp_path / "results.json"
+    source.write_text(json.dumps(results))
+    out = tmp_path / "performance.md"
+    assert report.main(["--from-results", str(source), "--out", str(out)]) == 0
+    return out.read_text()
+
+
+def _rows(page: str) -> list[list[str]]:
+    """The rows of the table of every figure, as lists of cells."""
+    table = page.split("## Every figure", 1)[1].split("##", 1)[0]
+    lines = [line for line in table.splitlines() if line.startswith("|")][2:]  # past the header and the rule
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+def test_the_page_from_results_is_marked_generated_and_describes_the_machine(page: str) -> None:
+    assert page.startswith("<!-- generated by benchmarks/report.py; do not edit")
+    assert "Test CPU 9000" in page
+    assert "| PostgreSQL | 16.2 |" in page
+    assert "| Python | 3.12.1 |" in page
+    assert "Smoke run" not in page  # a full run carries no smoke banner
+
+
+def test_every_figure_of_the_results_has_a_row_with_its_client_count_and_value(page: str) -> None:
+    rows = _rows(page)
+    cells = {(row[0], row[1], row[2], row[4]) for row in rows}
+    assert ("reserve_hot_ticket", "1", "EventHive core (in-process)", "1,111/s") in cells
+    assert ("reserve_hot_ticket", "8", "raw SQL baseline (in-process)", "4,444/s") in cells
+    assert ("http_reserve", "8", "eventhive serve (HTTP)", "908/s") in cells
+    assert ("http_reserve", "8", "bare Flask app (HTTP)", "23 ms") in cells  # the p95 row
+    assert ("pretix", "8", "pretix in-process", "555/s") in cells
+    assert ("pretix", "8", "pretix REST (HTTP)", "77/s") in cells
+    assert ("serve_startup", "", "fresh data folder", "1.23 s") in cells
+
+
+def test_every_figure_carries_the_load_at_its_start_and_a_busy_one_is_flagged(page: str) -> None:
+    rows = [row for row in _rows(page) if row[3]]  # rows with a figure (not a skipped run)
+    assert rows
+    assert all(re.fullmatch(r"(\*\*)?\d+\.\d\d( \(busy\)\*\*)?", row[5]) for row in rows), rows
+    eight = [row for row in rows if row[0] == "reserve_hot_ticket" and row[1] == "8"]
+    assert eight
+    assert all(row[5] == "**1.75 (busy)**" for row in eight)
+    one = [row for row in rows if row[0] == "reserve_hot_ticket" and row[1] == "1"]
+    assert one
+    assert all(row[5] == "0.21" for row in one)
+
+
+def test_a_skipped_or_failed_benchmark_is_marked_in_the_table_and_its_section(page: str) -> None:
+    rows = {(row[0], row[1]): row[2] for row in _rows(page) if not row[3]}
+    assert rows[("expiry_lag", "")] == "**skipped** (Redis not reachable (127.0.0.1:6379))"
+    assert rows[("split_reserve", "8")] == "**failed** (exit code 1)"
+    assert "`python benchmarks/expiry_lag.py`: **skipped**" in page
+
+
+def test_the_page_links_both_plots_with_the_machine_and_load_beside_them(
+    page: str, tmp_path: Path, report: ModuleType
+) -> None:
+    for name in ("throughput.png", "p95.png"):
+        assert f"](performance/{name})" in page
+        assert (tmp_path / "performance" / name).read_bytes().startswith(b"\x89PNG")
+    captions = [line for line in page.splitlines() if line.startswith("*") and "against concurrency" in line]
+    assert len(captions) == 2
+    assert all("Test CPU 9000, 4 cores" in caption and "0.21 to 1.75" in caption for caption in captions)
+    assert all("busy" in caption for caption in captions)
+
+
+def test_a_smoke_run_carries_a_banner_that_its_figures_are_not_meaningful(
+    report: ModuleType, results: dict[str, Any]
+) -> None:
+    results["quick"] = True
+    page = report.render(results, report.figures(results), {}, "performance")
+    assert '!!! warning "Smoke run: figures not meaningful"' in page
+
+
+def test_a_missing_script_is_recorded_as_not_available_without_running_anything(
+    report: ModuleType, tmp_path: Path
+) -> None:
+    absent = report.Benchmark(
+        name="absent", title="Absent", script="benchmarks/no/such/script.py", extract=lambda result, add: None, how=""
+    )
+    record = report.run_one(absent, 8, quick=True, timeout=1.0, log_dir=tmp_path)
+    assert record["status"] == "not available"
+    assert "benchmarks/no/such/script.py" in record["reason"]
+    assert list(tmp_path.iterdir()) == []  # no log: nothing ran
+
+
+def test_a_results_line_is_the_last_json_object_of_the_output(report: ModuleType) -> None:
+    assert report.last_json('progress\nhuman summary\n{"benchmark": "x", "per_s": 1.5}\n\n') == {
+        "benchmark": "x",
+        "per_s": 1.5,
+    }
+    assert report.last_json('{"a": 1}\ntraceback at the end\n') is None
+    assert report.last_json("[1, 2]") is None
+    assert report.last_json("") is None
+
+
+def test_every_benchmark_script_is_listed_in_the_report(report: ModuleType) -> None:
+    scripts = {path.name for path in BENCHMARKS.glob("[!_]*.py")} - {"report.py"}
+    listed = {Path(benchmark.script).name for benchmark in report.BENCHMARKS}
+    assert scripts <= listed, f"benchmarks missing from report.py: {sorted(scripts - listed)}"
+
+
+def test_rerunning_only_some_benchmarks_keeps_the_others_results(report: ModuleType, results: dict[str, Any]) -> None:
+    fresh = {
+        "quick": True,
+        "levels": [8],
+        "started_at": "2026-02-01T00:00:00+00:00",
+        "finished_at": "2026-02-01T00:10:00+00:00",
+        "machine": results["machine"],
+        "runs": [_run("http_reserve", 8, 0.2, _http(8)) | {"quick": True}],
+    }
+    merged = report.merge(results, fresh)
+    http = [run for run in merged["runs"] if run["benchmark"] == "http_reserve"]
+    assert [run["level"] for run in http] == [8]  # the old http_reserve runs are replaced, not kept beside
+    assert [run["benchmark"] for run in merged["runs"]].count("reserve_hot_ticket") == 2
+    assert merged["started_at"] == "2026-01-01T00:00:00+00:00"  # the kept runs are older than the fresh one
+    assert merged["quick"] is True  # one quick run makes the page a smoke run
