@@ -83,11 +83,15 @@ def outbox_backlog(services: Services) -> OutboxBacklog:
 
 
 def relay_all(services: Services, bus: EventBus, max_batches: int = 1000) -> int:
-    """Publish until nothing is ready (or ``max_batches`` ran); return how many were published."""
+    """Publish until nothing is ready (or ``max_batches`` ran); return how many were published.
+
+    A batch smaller than the batch size took everything ready: the round ends there, without one
+    more claim to find the outbox empty (what arrives meanwhile nudges the next round).
+    """
     total = 0
     for _ in range(max_batches):
         published = relay_once(services, bus)
         total += published
-        if published == 0:
+        if published < services.settings.outbox_batch_size:
             break
     return total
