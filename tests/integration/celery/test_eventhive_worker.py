@@ -48,6 +48,11 @@ def test_the_worker_log_shows_what_the_sweeper_and_relay_did_and_not_their_idle_
     worker, _ = swept_and_relayed(deploy, make_hive, rows, sweep_interval=0.5, outbox_poll_interval=0.25)
     worker.wait_for("Sweeper expired 1 order(s)")
     worker.wait_for("Relay published")
+    # The rows are marked sent before the task that sent them logs its line: wait for the lines
+    # of every relay that published, so the quiet window below starts after the last of them.
+    events = len(rows.outbox())
+    relayed = re.compile(r"Task eventhive\.relay_outbox\[[^\]]+\] succeeded in [0-9.e-]+s: (\d+)$", re.M)
+    wait_until(lambda: sum(int(n) for n in relayed.findall(worker.messages())) >= events, timeout=10)
     # Beat keeps ticking: over 2 s about 8 relays and 4 sweeps run and find nothing to do.
     quiet_from = len(worker.output())
     time.sleep(2)
