@@ -8,7 +8,9 @@ process that calls them, as pretix does without a broker).
   leaves the machine (there is no mail server here, and SMTP latency is not what is measured).
 - Cache keys get a per-run prefix: every run starts a fresh database whose primary keys start at 1
   again, and a cache shared with an earlier run would otherwise hand back that run's objects.
-- Logging to the console is quieted to warnings, as an operator's production setup does.
+- Logging to the console is quieted to warnings, and kombu's warning that Celery's eager mode has no
+  broker host (it builds a producer only to learn the serializer) is silenced; pretix's log file keeps
+  its production level.
 """
 
 import os
@@ -24,3 +26,5 @@ for _cache in CACHES.values():
 for _handler in LOGGING.get("handlers", {}).values():
     if _handler.get("class") == "logging.StreamHandler":
         _handler["level"] = "WARNING"
+
+LOGGING.setdefault("loggers", {})["kombu.connection"] = {"level": "ERROR"}
