@@ -34,16 +34,16 @@ import secrets
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from _http_load import Call, timed  # benchmarks/ is on sys.path when a script runs
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 JWT_SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
@@ -208,43 +208,16 @@ def _tree_memory_mb(pid: int) -> tuple[float, float]:
 
 
 def _load(port: int, tickets: list[str], tokens: list[str], seconds: float) -> dict[str, float]:
-    latencies: list[list[float]] = [[] for _ in tokens]
-    failures = [0] * len(tokens)
-    start = threading.Barrier(len(tokens) + 1)
-    stop_at = [0.0]
-
-    def worker(index: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {tokens[index]}"}
-        body = json.dumps({"ticketId": tickets[index]})
-        start.wait()
-        while time.perf_counter() < stop_at[0]:
-            began = time.perf_counter()
-            conn.request("POST", "/api/orders", body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            latencies[index].append(time.perf_counter() - began)
-            if response.status != 201:
-                failures[index] += 1
-        conn.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(tokens))]
-    for thread in threads:
-        thread.start()
-    stop_at[0] = time.perf_counter() + seconds
-    start.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    every = sorted(x for per in latencies for x in per)
-    return {
-        "requests": len(every),
-        "failures": sum(failures),
-        "rps": round(len(every) / elapsed, 1),
-        "p50_ms": round(statistics.median(every) * 1000, 2),
-        "p95_ms": round(every[int(len(every) * 0.95) - 1] * 1000, 2),
-    }
+    calls = [
+        Call(
+            "POST",
+            "/api/orders",
+            json.dumps({"ticketId": ticket}).encode(),
+            {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
+        for ticket, token in zip(tickets, tokens, strict=True)
+    ]
+    return timed(port, calls, seconds)
 
 
 def _seed(url: str, buyers: int) -> tuple[list[str], list[str]]:
