@@ -338,9 +338,28 @@ def test_a_reservation_that_lost_its_stripe_to_a_rival_is_retried_at_the_margin_
         storage.close()
 
 
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres-fast", marks=pytest.mark.postgres),
+        pytest.param("postgres-portable", marks=pytest.mark.postgres),
+    ]
+)
+def every_path(request: pytest.FixtureRequest) -> Iterator[SqlAlchemyStorage]:
+    """SQLite, and PostgreSQL on the fast path and on the portable one."""
+    if request.param == "sqlite":
+        built = SqlAlchemyStorage(request.getfixturevalue("sqlite_url"))
+    else:
+        url = request.getfixturevalue("clean_postgres_url")
+        built = SqlAlchemyStorage(url, fast_path=request.param == "postgres-fast")
+    yield built
+    built.close()
+
+
 def test_a_tokens_standing_gives_its_revocation_and_its_user_whether_or_not_the_user_is_stored(
-    storage: SqlAlchemyStorage,
+    every_path: SqlAlchemyStorage,
 ) -> None:
+    storage = every_path
     now = datetime.now(UTC)
     ann = User(UserId(new_id()), "ann@example.com", "hash", now)
     bob = User(UserId(new_id()), "bob@example.com", "hash", now, banned_at=now)
@@ -358,8 +377,9 @@ def test_a_tokens_standing_gives_its_revocation_and_its_user_whether_or_not_the_
 
 
 def test_a_tokens_standing_leaves_the_pooled_connection_transactional_for_the_next_unit(
-    storage: SqlAlchemyStorage,
+    every_path: SqlAlchemyStorage,
 ) -> None:
+    storage = every_path
     # On PostgreSQL the lookup runs in autocommit: the connection must go back to the pool without it.
     storage.token_standing("any", new_id())
     with storage.unit_of_work() as uow:
@@ -399,3 +419,27 @@ def test_a_tokens_standing_on_sqlite_does_not_wait_for_a_writer_holding_the_lock
 
     assert standings == [TokenStanding(user, revoked=False)]
     assert answered_while_locked == [True]
+
+
+@pytest.mark.postgres
+def test_a_tokens_standing_on_a_connection_the_server_killed_is_transient_and_the_next_one_answers(
+    clean_postgres_url: str,
+) -> None:
+    storage = SqlAlchemyStorage(clean_postgres_url, engine_options={"pool_size": 1, "max_overflow": 0})
+    admin = sa.create_engine(clean_postgres_url, poolclass=sa.pool.NullPool)
+    try:
+        storage.token_standing("any", new_id())  # the pool's one connection, now idle in it
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        with pytest.raises(TransientStorageError):
+            storage.token_standing("any", new_id())
+
+        assert storage.token_standing("any", new_id()) == TokenStanding(None, revoked=False)
+    finally:
+        admin.dispose()
+        storage.close()

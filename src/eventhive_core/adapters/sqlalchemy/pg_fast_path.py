@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.engine import Connection, CursorResult, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
@@ -168,6 +168,43 @@ def decode_row(compiled: CompiledStatement, names: tuple[str, ...], values: tupl
     return _row_type(compiled.columns)(**row)
 
 
+def first_in_autocommit(engine: Engine, statement: sa.Select[Any], params: Mapping[str, Any]) -> Any | None:
+    """Run a prebuilt SELECT on a pooled connection in autocommit, on psycopg; return its first row or None.
+
+    One round trip: no ``BEGIN`` before it and no ``ROLLBACK`` after (a lone read needs neither),
+    and none of SQLAlchemy's per-connection work. The connection goes back to the pool as it came.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: The database refused or failed, wrapped as SQLAlchemy wraps
+            its own (a broken connection is dropped from the pool).
+    """
+    compiled = _compiled_for(statement, engine.dialect)
+    bound = _bound(compiled, params)
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        assert driver is not None
+        try:
+            driver.autocommit = True
+            try:
+                with driver.cursor() as cursor:
+                    cursor.execute(compiled.sql, bound)
+                    names = _returned_names.get(compiled.sql)
+                    if names is None:
+                        names = _returned_names[compiled.sql] = tuple(c.name for c in cursor.description or ())
+                    values = cursor.fetchone()
+            finally:
+                if not getattr(driver, "broken", False):
+                    driver.autocommit = False
+        except engine.dialect.loaded_dbapi.Error as error:
+            if getattr(driver, "broken", False):
+                pooled.invalidate(error)
+            raise exc.DBAPIError.instance(compiled.sql, bound, error, engine.dialect.loaded_dbapi.Error) from error
+    finally:
+        pooled.close()
+    return None if values is None else decode_row(compiled, names, values)
+
+
 class PgFastPathSession(SqlSession):
     """A unit of work's connection on PostgreSQL, with the hot statements on psycopg and inserts batched."""
 
@@ -283,4 +320,5 @@ __all__ = [
     "compile_insert",
     "compile_statement",
     "decode_row",
+    "first_in_autocommit",
 ]

@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL, Engine
 
 from eventhive_core.adapters.sqlalchemy.engine import WRITE, create_engine
 from eventhive_core.adapters.sqlalchemy.errors import translated_errors
-from eventhive_core.adapters.sqlalchemy.pg_fast_path import PgFastPathSession
+from eventhive_core.adapters.sqlalchemy.pg_fast_path import PgFastPathSession, first_in_autocommit
 from eventhive_core.adapters.sqlalchemy.queries import SqlReadQueries
 from eventhive_core.adapters.sqlalchemy.repositories import user_from_row
 from eventhive_core.adapters.sqlalchemy.session import SqlSession
@@ -112,9 +112,14 @@ class SqlAlchemyStorage:
         Raises:
             TransientStorageError: The database cannot answer right now.
         """
-        options = {"isolation_level": "AUTOCOMMIT"} if self.dialect == "postgresql" else {}
-        with translated_errors(), self.engine.connect().execution_options(**options) as conn:
-            row = self._session_type(conn, self.stripes).first(_TOKEN_STANDING, {"jti": jti, "user_id": user_id})
+        params = {"jti": jti, "user_id": user_id}
+        with translated_errors():
+            if self._session_type is PgFastPathSession:
+                row = first_in_autocommit(self.engine, _TOKEN_STANDING, params)
+            else:
+                options = {"isolation_level": "AUTOCOMMIT"} if self.dialect == "postgresql" else {}
+                with self.engine.connect().execution_options(**options) as conn:
+                    row = self._session_type(conn, self.stripes).first(_TOKEN_STANDING, params)
         assert row is not None  # the one-row join always returns its row
         return TokenStanding(None if row.id is None else user_from_row(row), bool(row.revoked))
 
