@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import shutil
@@ -12,7 +13,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from ..conftest import require_service
@@ -164,7 +164,12 @@ def secret_refs(overlay: str) -> set[tuple[str, str]]:
     return found
 
 
-def skip_unless(condition: bool, reason: str) -> None:
-    """Skip the test when ``condition`` is false (a plain pytest.skip with a reason)."""
-    if not condition:
-        pytest.skip(reason)
+def http_get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """GET ``path`` on the local ``port``; return the status and the body."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()

@@ -9,7 +9,6 @@ service's name in ``proxy_pass`` becomes a local server that answers with what i
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import signal
@@ -22,7 +21,7 @@ import pytest
 
 from ..e2e.conftest import free_port, wait_until
 from ..e2e.test_behind_a_proxy import NGINX, require
-from .manifests import of_kind, rendered
+from .manifests import http_get, of_kind, rendered
 
 SERVICES = ("auth", "tickets", "orders", "payments")
 
@@ -102,19 +101,9 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             server.shutdown()
 
 
-def _request(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", path, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
 def _status(port: int, path: str) -> int:
     try:
-        return _request(port, path)[0]
+        return http_get(port, path)[0]
     except OSError:
         return 0
 
@@ -132,7 +121,7 @@ def _status(port: int, path: str) -> int:
     ],
 )
 def test_the_router_sends_each_api_path_to_its_service(router: int, path: str, service: str) -> None:
-    status, body = _request(router, path)
+    status, body = http_get(router, path)
 
     assert status == 200
     assert json.loads(body)["service"] == service
@@ -141,7 +130,7 @@ def test_the_router_sends_each_api_path_to_its_service(router: int, path: str, s
 
 @pytest.mark.parametrize("path", ["/", "/tickets/new", "/api/ticketsX", "/api/health", "/api/usersadmin"])
 def test_the_router_answers_404_for_anything_but_the_services_paths(router: int, path: str) -> None:
-    assert _request(router, path)[0] == 404
+    assert http_get(router, path)[0] == 404
 
 
 def test_the_router_passes_on_the_browsers_address_scheme_and_host_as_the_client_sent_them(router: int) -> None:
@@ -152,7 +141,7 @@ def test_the_router_passes_on_the_browsers_address_scheme_and_host_as_the_client
         "X-Forwarded-Host": "eventhive.dev",
     }
 
-    status, body = _request(router, "/api/orders", forwarded)
+    status, body = http_get(router, "/api/orders", forwarded)
     received = {name.lower(): value for name, value in json.loads(body)["headers"].items()}
 
     assert status == 200

@@ -7,7 +7,6 @@ the listening address and port (loopback, a free one) and the data folder (the p
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import secrets
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .manifests import IMAGE, Container, containers, environment
+from .manifests import IMAGE, Container, containers, environment, http_get
 
 pytestmark = pytest.mark.slow
 
@@ -44,19 +43,9 @@ def _substituted(args: list[str], replacements: dict[str, str]) -> list[str]:
     return result
 
 
-def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", path, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
 def _answers(port: int, path: str) -> bool:
     try:
-        return _get(port, path)[0] == 200
+        return http_get(port, path)[0] == 200
     except OSError:
         return False
 
@@ -140,6 +129,15 @@ def _env(container: Container, secret: dict[tuple[str, str], str], data_dir: Pat
     return env
 
 
+def _run_init(container: Container, env: dict[str, str]) -> None:
+    """Run an init container's command to its end, as the pod would before its main container; it must succeed."""
+    assert container.init
+    done = subprocess.run(
+        [EVENTHIVE, *container.spec["args"]], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, f"{container.label}: {done.stdout}{done.stderr}"
+
+
 def test_the_single_web_pod_migrates_then_answers_its_probes_and_the_metrics_scrape(
     single_secrets: dict[tuple[str, str], str],
     run_container: Callable[[list[str], dict[str, str], str], subprocess.Popen[str]],
@@ -148,28 +146,20 @@ def test_the_single_web_pod_migrates_then_answers_its_probes_and_the_metrics_scr
     migrate, web = _single("eventhive-web")
     port = free_port()
 
-    upgraded = subprocess.run(
-        [EVENTHIVE, *migrate.spec["args"]],
-        env=_env(migrate, single_secrets, tmp_path / "init"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    _run_init(migrate, _env(migrate, single_secrets, tmp_path / "init"))
     argv = _substituted(web.spec["args"], {"--host": "127.0.0.1", "--port": str(port)})
     process = run_container(argv, _env(web, single_secrets, tmp_path / "web"), "web")
     assert wait_until(lambda: _answers(port, "/api/health") or process.poll() is not None, START_TIMEOUT)
     assert process.poll() is None, "the web container exited"
 
     for probe in ("readinessProbe", "livenessProbe"):
-        status, body = _get(port, web.spec[probe]["httpGet"]["path"])
+        status, body = http_get(port, web.spec[probe]["httpGet"]["path"])
         assert status == 200, (probe, body)
-    readiness = json.loads(_get(port, web.spec["readinessProbe"]["httpGet"]["path"])[1])
+    readiness = json.loads(http_get(port, web.spec["readinessProbe"]["httpGet"]["path"])[1])
     assert set(readiness["checks"]) >= {"storage", "bus", "denylist"}
     annotations = web.pod["metadata"]["annotations"]
     token = single_secrets[("eventhive", "metrics-token")]
-    status, metrics = _get(port, annotations["prometheus.io/path"], {"Authorization": f"Bearer {token}"})
+    status, metrics = http_get(port, annotations["prometheus.io/path"], {"Authorization": f"Bearer {token}"})
     assert status == 200
     assert b"eventhive_http_requests_total" in metrics
 
@@ -180,15 +170,7 @@ def test_the_single_worker_and_beat_pods_start_and_serve_their_metrics_port(
     tmp_path: Path,
 ) -> None:
     migrate, _ = _single("eventhive-worker")
-    upgraded = subprocess.run(
-        [EVENTHIVE, *migrate.spec["args"]],
-        env=_env(migrate, single_secrets, tmp_path / "init"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    _run_init(migrate, _env(migrate, single_secrets, tmp_path / "init"))
 
     running = []
     for name in ("eventhive-worker", "eventhive-beat"):
@@ -211,7 +193,7 @@ def test_the_single_worker_and_beat_pods_start_and_serve_their_metrics_port(
         )
         assert process.poll() is None, f"{container.label} exited"
         assert _listening(port)
-        status, body = _get(port, "/metrics")
+        status, body = http_get(port, "/metrics")
         # The pool's own metrics and the outbox gauge, read from the database at the scrape.
         assert status == 200
         assert b"eventhive_outbox_" in body, body[:500]
@@ -289,10 +271,7 @@ def test_the_split_pods_migrate_and_answer_their_probes_on_nats_started_as_its_s
         name = container.workload["metadata"]["name"]
         env = _env(container, split_secrets, tmp_path / name)
         if container.init:
-            upgraded = subprocess.run(
-                [EVENTHIVE, *container.spec["args"]], env=env, capture_output=True, text=True, timeout=120, check=False
-            )
-            assert upgraded.returncode == 0, f"{container.label}: {upgraded.stdout}{upgraded.stderr}"
+            _run_init(container, env)
             continue
         port = free_port()
         # One worker a pod here: six servers share this machine's two cores (the pods' count is not under test).
@@ -307,7 +286,7 @@ def test_the_split_pods_migrate_and_answer_their_probes_on_nats_started_as_its_s
             START_TIMEOUT,
         )
         assert became_ready, (
-            f"{container.label} never became ready: {_get(port, ready) if process.poll() is None else 'exited'}"
+            f"{container.label} never became ready: {http_get(port, ready) if process.poll() is None else 'exited'}"
         )
         assert process.poll() is None, f"{container.label} exited"
-        assert _get(port, container.spec["livenessProbe"]["httpGet"]["path"])[0] == 200
+        assert http_get(port, container.spec["livenessProbe"]["httpGet"]["path"])[0] == 200

@@ -176,7 +176,15 @@ def checkout(args: argparse.Namespace) -> dict[str, Any]:
 
     email = f"buyer{args.buyer}@bench.example"
     with scopes_disabled():
-        _checkout(args.event, args.warm_item, email)  # warm caches, the connection and the imports
+        # Warm caches, the connection and the imports. With many buyers warming at once pretix's
+        # quota lock can time out (and its eager task wrapper then fails with a TypeError): a
+        # warm-up that fails is tried again, then given up; it only warms.
+        for _ in range(3):
+            try:
+                _checkout(args.event, args.warm_item, email)
+                break
+            except Exception:  # any failure of a warm-up is harmless
+                continue
         print("ready", flush=True)
         sys.stdin.readline()
         done, refused, errors = 0, 0, 0
