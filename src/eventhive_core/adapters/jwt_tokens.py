@@ -262,18 +262,15 @@ class JwtTokenService:
         moment = _aware(now).timestamp()
         if not isinstance(token, str) or not token:
             raise NotAuthorized()
-        signed = self._signed(token)
+        # The signature, issuer and claims of a token never change, so a token checked once is
+        # not checked again (a browser sends the same one with every request); its times are,
+        # on every call, against the caller's clock. Only good tokens are remembered.
+        signed = self._signed_cache(token)
         if moment >= signed.expires_at or signed.issued_at > moment or signed.issued_at >= signed.expires_at:
             raise NotAuthorized()
         if signed.not_before is not None and signed.not_before > moment:
             raise NotAuthorized()
         return signed.claims
-
-    def _signed(self, token: str) -> _Signed:
-        # The signature, issuer and claims of a token never change, so a token checked once is
-        # not checked again (a browser sends the same one with every request); its times are,
-        # on every call, against the caller's clock. Only good tokens are remembered.
-        return self._signed_cache(token)
 
     def _check_signed(self, token: str) -> _Signed:
         try:
