@@ -12,13 +12,20 @@ This module is also the built-in plugin ``builtin.inprocess_bus``: it registers 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from eventhive_core.deprecation import deprecated_names
 from eventhive_core.markers import hookimpl
 from eventhive_core.ports import event_bus
-from eventhive_core.ports.event_bus import BusClosed, Delivery, DeliveryFailed, SubscriptionTable, deliver_to_each
+from eventhive_core.ports.event_bus import (
+    BusClosed,
+    Delivery,
+    DeliveryFailed,
+    SubscriptionTable,
+    deliver_in_batches,
+    deliver_to_each,
+)
 from eventhive_core.ports.messages import Message
 
 if TYPE_CHECKING:
@@ -80,6 +87,22 @@ class InProcessBus:
         if self._closed:
             raise BusClosed(f"Cannot publish {message.type} {message.id}: the event bus is closed")
         deliver_to_each(self._table.of_type(message.type), message)
+
+    def publish_all(self, messages: Sequence[Message]) -> list[Exception | None]:
+        """Deliver a batch (the relay's): each subscriber gets its messages at once; return each one's failure.
+
+        A subscriber that takes batches (every subscriber of the core does) records and handles
+        them in one unit of work, so a batch of orders costs one transaction per subscriber, not
+        one per order and subscriber. Each subscriber still sees its messages in order; what
+        changes is that it sees all of them before the next subscriber sees any.
+
+        Raises:
+            BusClosed: The bus was closed.
+        """
+        if self._closed:
+            raise BusClosed(f"Cannot publish {len(messages)} message(s): the event bus is closed")
+        types = {message.type for message in messages}
+        return deliver_in_batches([s for s in self._table.all() if s.event_type in types], messages)
 
     def start(self) -> None:
         """Do nothing: delivery happens inside ``publish``."""

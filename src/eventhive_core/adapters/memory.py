@@ -11,7 +11,7 @@ This module is also the built-in plugin ``builtin.memory_storage``: it registers
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -280,6 +280,9 @@ class _Processed:
             return False
         self._tables.processed.add(key)
         return True
+
+    def add_many(self, subscriber: str, message_ids: Sequence[str], now: datetime) -> set[str]:
+        return {message_id for message_id in message_ids if self.add(subscriber, message_id, now)}
 
 
 class _Idempotency:

@@ -106,8 +106,9 @@ def eventhive_register_subscribers(register: RegisterSubscriber) -> None:
     """Register extra reactions to integration events (mail, outgoing webhooks, metrics).
 
     Called at bootstrap; every subscriber registered is added to the event bus. Each runs after
-    the change that produced the event committed, in its own unit of work, at least once per
-    event: a redelivered event is dropped before the handler runs.
+    the change that produced the event committed, in its own unit of work (on the in-process bus,
+    one unit for the events of one outbox batch, each again on its own if any fails), at least once
+    per event: a redelivered event is dropped before the handler runs.
 
     Args:
         register: ``register(name, event_type, role, handler)``. ``name`` is stable and unique

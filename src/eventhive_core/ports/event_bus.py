@@ -12,11 +12,12 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from eventhive_core.ports.messages import Message
 
 __all__ = [
+    "BatchDelivery",
     "BusClosed",
     "DeliverLater",
     "Delivery",
@@ -26,6 +27,7 @@ __all__ = [
     "Subscription",
     "SubscriptionTable",
     "check_reachable",
+    "deliver_in_batches",
     "deliver_to_each",
     "only_later",
     "publish_all",
@@ -35,6 +37,25 @@ logger = logging.getLogger(__name__)
 
 #: A delivery callback: handles one message or raises to have it redelivered later.
 Delivery = Callable[[Message], None]
+
+
+@runtime_checkable
+class BatchDelivery(Protocol):
+    """A :data:`Delivery` that can also take several messages at once (what the core's subscribers give buses).
+
+    A bus holding several messages for one subscriber (the in-process bus, handed an outbox batch)
+    calls ``deliver_many`` once instead of the callback once per message: the core's subscribers
+    then record and handle the batch in one unit of work.
+    """
+
+    def __call__(self, message: Message) -> None:
+        """Handle one message, or raise to have it delivered again later."""
+        ...
+
+    def deliver_many(self, messages: Sequence[Message]) -> list[Exception | None]:
+        """Handle ``messages`` in order; return each one's failure, or None where it was handled."""
+        ...
+
 
 #: What a subscription calls: a :data:`Delivery` on a bus, a handler of envelopes before wiring.
 HandlerT = TypeVar("HandlerT", covariant=True)
@@ -224,16 +245,59 @@ def deliver_to_each(subscriptions: Iterable[Subscription[Delivery]], message: Me
         try:
             subscription.handler(message)
         except Exception as exc:  # one failing subscriber must not starve the others
-            logger.warning(
-                "Subscriber %s failed on %s %s; it will be retried",
-                subscription.name,
-                message.type,
-                message.id,
-                exc_info=True,
-            )
+            _log_failure(subscription, message, exc)
             errors[subscription.name] = exc
     if errors:
         raise DeliveryFailed(message, errors)
+
+
+def deliver_in_batches(
+    subscriptions: Iterable[Subscription[Delivery]], messages: Sequence[Message]
+) -> list[Exception | None]:
+    """Deliver ``messages`` to every subscription of their types; return each message's failure, or None.
+
+    Each subscription is called once with all of its messages, in order, when its callback is a
+    :class:`BatchDelivery`, else once per message. As with :func:`deliver_to_each`, a failing
+    subscriber starves no other, and a message some subscriber failed on fails as a whole
+    (:class:`DeliveryFailed` naming each), to be delivered again to all.
+    """
+    errors: list[dict[str, Exception]] = [{} for _ in messages]
+    for subscription in subscriptions:
+        mine = [n for n, message in enumerate(messages) if message.type == subscription.event_type]
+        if not mine:
+            continue
+        batch = [messages[n] for n in mine]
+        handler = subscription.handler
+        outcomes = handler.deliver_many(batch) if isinstance(handler, BatchDelivery) else _one_by_one(handler, batch)
+        if len(outcomes) != len(batch):
+            raise ValueError(f"Subscriber {subscription.name} answered for {len(outcomes)} of {len(batch)} messages")
+        for n, exc in zip(mine, outcomes, strict=True):
+            if exc is not None:
+                _log_failure(subscription, messages[n], exc)
+                errors[n][subscription.name] = exc
+    return [DeliveryFailed(m, failed) if failed else None for m, failed in zip(messages, errors, strict=True)]
+
+
+def _one_by_one(deliver: Delivery, messages: Sequence[Message]) -> list[Exception | None]:
+    outcomes: list[Exception | None] = []
+    for message in messages:
+        try:
+            deliver(message)
+        except Exception as exc:
+            outcomes.append(exc)
+        else:
+            outcomes.append(None)
+    return outcomes
+
+
+def _log_failure(subscription: Subscription[Delivery], message: Message, exc: Exception) -> None:
+    logger.warning(
+        "Subscriber %s failed on %s %s; it will be retried",
+        subscription.name,
+        message.type,
+        message.id,
+        exc_info=exc,
+    )
 
 
 class EventBus(Protocol):

@@ -8,7 +8,7 @@ inside a :class:`UnitOfWork` (one transaction); nothing is visible to others bef
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -245,6 +245,24 @@ class ProcessedMessages(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchProcessedMessages(Protocol):
+    """An optional capability of ``UnitOfWork.processed``: record a batch of events in one statement.
+
+    The in-process bus hands a subscriber the events of one outbox batch together; where the
+    storage offers ``add_many``, their ids are recorded in one statement and the reactions run in
+    one unit of work, instead of one unit (and one commit) per event. Without it each event is
+    delivered on its own, with the same outcome.
+    """
+
+    def add_many(self, subscriber: str, message_ids: Sequence[str], now: datetime) -> set[str]:
+        """Record each pair not recorded yet; return the ids recorded now (the others were already there).
+
+        An id given twice is recorded, and returned, once.
+        """
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     """A stored response for an Idempotency-Key.
@@ -385,6 +403,7 @@ class Storage(Protocol):
 
 
 __all__ = [
+    "BatchProcessedMessages",
     "IdempotencyRecord",
     "IdempotencyStore",
     "OrderRepository",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 from eventhive_core.contracts.envelope import Envelope
@@ -22,9 +22,9 @@ from eventhive_core.domain.errors import ConcurrencyConflict, NotThisService, Tr
 from eventhive_core.domain.events import DomainEvent
 from eventhive_core.observability import metrics
 from eventhive_core.observability.request_context import request_id_bound
-from eventhive_core.ports.event_bus import Delivery, EventBus, Subscription
+from eventhive_core.ports.event_bus import BatchDelivery, Delivery, EventBus, Subscription
 from eventhive_core.ports.messages import Message
-from eventhive_core.ports.storage import UnitOfWork
+from eventhive_core.ports.storage import BatchProcessedMessages, UnitOfWork
 from eventhive_core.service_layer import orders, payment_events, payments, refunds, tickets, users
 from eventhive_core.service_layer.services import Services
 
@@ -33,6 +33,7 @@ __all__ = [
     "HANDLERS",
     "MAX_ATTEMPTS",
     "MessageBus",
+    "SubscriberDelivery",
     "SubscriberHandler",
     "counting_failures",
     "make_delivery",
@@ -120,6 +121,7 @@ def _retry_reason(exc: Exception) -> str:
 SubscriberHandler: TypeAlias = Callable[[Envelope, UnitOfWork], None]
 
 EventT = TypeVar("EventT", bound=DomainEvent)
+DeliveryT = TypeVar("DeliveryT", bound=Delivery)
 
 
 def on_event(
@@ -153,41 +155,116 @@ def on_event(
     return Subscription(name=name, event_type=event_class.type, role=role, handler=handler)
 
 
-def make_delivery(subscriber: Subscription[SubscriberHandler], services: Services) -> Delivery:
+def make_delivery(subscriber: Subscription[SubscriberHandler], services: Services) -> BatchDelivery:
     """Return the callback a bus calls for ``subscriber``: parse, drop duplicates, react, commit.
 
     The processed-message id is inserted in the same transaction as the reaction's own writes,
     so a redelivered event changes nothing, and a failed reaction is retried whole. While it
     runs, the envelope's request id is bound: the reaction's log lines and the events it records
-    carry the id of the request that started it all.
+    carry the id of the request that started it all. The callback also takes a batch
+    (``deliver_many``): see :class:`SubscriberDelivery`.
     """
-    from eventhive_core.contracts.codec import parse_message
+    return counting_failures(subscriber.name, SubscriberDelivery(subscriber, services))
 
-    def deliver(message: Message) -> None:
+
+class SubscriberDelivery:
+    """One subscriber's delivery callback: a message in its own unit of work, or a batch in one.
+
+    A batch (``deliver_many``, what the in-process bus hands over from one outbox batch) records
+    every id in one statement and runs every reaction in one unit of work, one commit for all,
+    where the storage can record a batch (:class:`~eventhive_core.ports.storage.BatchProcessedMessages`).
+    If anything in it fails, nothing of it is kept and each message is delivered again on its own,
+    so one bad event fails alone and the others still go through.
+    """
+
+    def __init__(self, subscriber: Subscription[SubscriberHandler], services: Services) -> None:
+        self._subscriber = subscriber
+        self._services = services
+
+    def __repr__(self) -> str:
+        return f"SubscriberDelivery({self._subscriber.name!r})"
+
+    def __call__(self, message: Message) -> None:
+        """Handle one message in its own unit of work; raise to have it delivered again."""
+        from eventhive_core.contracts.codec import parse_message
+
         envelope = parse_message(message)
         with request_id_bound(envelope.request_id):
-            _react(envelope, message)
+            with self._services.storage.unit_of_work() as uow:
+                if not uow.processed.add(self._subscriber.name, message.id, self._services.clock.now()):
+                    self._done(message, "duplicate")
+                    return
+                self._subscriber.handler(envelope, uow)
+                uow.commit()
+            self._done(message, "processed")
 
-    def _react(envelope: Envelope, message: Message) -> None:
-        with services.storage.unit_of_work() as uow:
-            if not uow.processed.add(subscriber.name, message.id, services.clock.now()):
-                log.debug("Dropped duplicate %s (%s) for %s", message.type, message.id, subscriber.name)
-                metrics.event_consumed(subscriber.name, message.type, "duplicate")
-                return
-            subscriber.handler(envelope, uow)
+    def deliver_many(self, messages: Sequence[Message]) -> list[Exception | None]:
+        """Handle ``messages`` in one unit of work if possible, else one by one; return each one's failure."""
+        if len(messages) > 1:
+            try:
+                outcomes = self._together(messages)
+            except Exception as exc:
+                log.debug(
+                    "A batch of %d for %s failed (%s: %s); delivering each on its own",
+                    len(messages),
+                    self._subscriber.name,
+                    type(exc).__name__,
+                    exc,
+                )
+            else:
+                if outcomes is not None:
+                    for message, outcome in zip(messages, outcomes, strict=True):
+                        self._done(message, outcome)
+                    return [None] * len(messages)
+        failures: list[Exception | None] = []
+        for message in messages:
+            try:
+                self(message)
+            except Exception as exc:
+                failures.append(exc)
+            else:
+                failures.append(None)
+        return failures
+
+    def _together(self, messages: Sequence[Message]) -> list[str] | None:
+        # Each message's outcome ("processed" or "duplicate"), or None when storage cannot batch.
+        from eventhive_core.contracts.codec import parse_message
+
+        envelopes = [parse_message(message) for message in messages]
+        with self._services.storage.unit_of_work() as uow:
+            processed = uow.processed
+            if not isinstance(processed, BatchProcessedMessages):
+                return None
+            fresh = processed.add_many(self._subscriber.name, [m.id for m in messages], self._services.clock.now())
+            outcomes: list[str] = []
+            for envelope, message in zip(envelopes, messages, strict=True):
+                if message.id not in fresh:
+                    outcomes.append("duplicate")
+                    continue
+                fresh.discard(message.id)  # the same id twice in a batch reacts once
+                with request_id_bound(envelope.request_id):
+                    self._subscriber.handler(envelope, uow)
+                outcomes.append("processed")
             uow.commit()
-        metrics.event_consumed(subscriber.name, message.type, "processed")
-        log.debug("Delivered %s (%s) to %s", message.type, message.id, subscriber.name)
+        return outcomes
 
-    return counting_failures(subscriber.name, deliver)
+    def _done(self, message: Message, outcome: str) -> None:
+        metrics.event_consumed(self._subscriber.name, message.type, outcome)
+        if outcome == "duplicate":
+            log.debug("Dropped duplicate %s (%s) for %s", message.type, message.id, self._subscriber.name)
+        else:
+            log.debug("Delivered %s (%s) to %s", message.type, message.id, self._subscriber.name)
 
 
-def counting_failures(subscriber: str, deliver: Delivery) -> Delivery:
+def counting_failures(subscriber: str, deliver: DeliveryT) -> DeliveryT:
     """Return ``deliver`` counting each delivery it raises on as ``failed`` for ``subscriber``.
 
     Every bus calls a subscriber through its delivery callback, so this counts failures on every
     bus alike; the callback itself counts what it processed and what it dropped as a duplicate.
+    A :class:`~eventhive_core.ports.event_bus.BatchDelivery` stays one, its batches counted too.
     """
+    if isinstance(deliver, BatchDelivery):
+        return _CountedBatches(subscriber, deliver)  # type: ignore[return-value]
 
     def counted(message: Message) -> None:
         try:
@@ -196,7 +273,30 @@ def counting_failures(subscriber: str, deliver: Delivery) -> Delivery:
             metrics.event_consumed(subscriber, message.type, "failed")
             raise
 
-    return counted
+    return counted  # type: ignore[return-value]
+
+
+class _CountedBatches:
+    def __init__(self, subscriber: str, deliver: BatchDelivery) -> None:
+        self._subscriber = subscriber
+        self._deliver = deliver
+
+    def __repr__(self) -> str:
+        return f"counting_failures({self._subscriber!r}, {self._deliver!r})"
+
+    def __call__(self, message: Message) -> None:
+        try:
+            self._deliver(message)
+        except Exception:
+            metrics.event_consumed(self._subscriber, message.type, "failed")
+            raise
+
+    def deliver_many(self, messages: Sequence[Message]) -> list[Exception | None]:
+        failures = self._deliver.deliver_many(messages)
+        for message, failure in zip(messages, failures, strict=True):
+            if failure is not None:
+                metrics.event_consumed(self._subscriber, message.type, "failed")
+        return failures
 
 
 def subscribe_all(bus: EventBus, subscribers: Iterable[Subscription[SubscriberHandler]], services: Services) -> None:

@@ -40,7 +40,7 @@ from eventhive_core.domain.reservation import Units
 from eventhive_core.domain.ticket import Ticket
 from eventhive_core.domain.user import User
 from eventhive_core.ports.messages import Message
-from eventhive_core.ports.storage import Storage
+from eventhive_core.ports.storage import BatchProcessedMessages, Storage
 from eventhive_core.testing.fakes import FrozenClock
 
 #: The hold length the suites use.
@@ -908,6 +908,37 @@ class OutboxContract(_Fixtures):
             assert uow.processed.add("orders.schedule", "m-1", clock.now()) is True
         with storage.unit_of_work() as uow:
             assert uow.processed.add("orders.schedule", "m-1", clock.now()) is True
+
+    def test_a_batch_of_processed_ids_records_only_the_new_ones_once(
+        self, storage: Storage, clock: FrozenClock
+    ) -> None:
+        """``add_many`` is optional (``BatchProcessedMessages``); where offered, it agrees with ``add``."""
+        with storage.unit_of_work() as uow:
+            if not isinstance(uow.processed, BatchProcessedMessages):
+                pytest.skip("this storage records processed ids one at a time only")
+            assert uow.processed.add("orders.schedule", "m-1", clock.now()) is True
+            uow.commit()
+        with storage.unit_of_work() as uow:
+            assert isinstance(uow.processed, BatchProcessedMessages)
+            fresh = uow.processed.add_many("orders.schedule", ["m-1", "m-2", "m-3", "m-2"], clock.now())
+            assert fresh == {"m-2", "m-3"}
+            assert uow.processed.add_many("payments.cancel", ["m-1"], clock.now()) == {"m-1"}
+            assert uow.processed.add_many("payments.cancel", [], clock.now()) == set()
+            uow.commit()
+        with storage.unit_of_work() as uow:
+            assert uow.processed.add("orders.schedule", "m-3", clock.now()) is False
+            assert uow.processed.add("payments.cancel", "m-1", clock.now()) is False
+
+    def test_a_batch_of_processed_ids_of_a_rolled_back_unit_is_not_recorded(
+        self, storage: Storage, clock: FrozenClock
+    ) -> None:
+        with storage.unit_of_work() as uow:
+            if not isinstance(uow.processed, BatchProcessedMessages):
+                pytest.skip("this storage records processed ids one at a time only")
+            assert uow.processed.add_many("orders.schedule", ["m-1", "m-2"], clock.now()) == {"m-1", "m-2"}
+        with storage.unit_of_work() as uow:
+            assert isinstance(uow.processed, BatchProcessedMessages)
+            assert uow.processed.add_many("orders.schedule", ["m-2", "m-1"], clock.now()) == {"m-1", "m-2"}
 
     def test_an_idempotency_key_runs_once_then_replays_its_response(self, storage: Storage, clock: FrozenClock) -> None:
         now, until = clock.now(), clock.now() + timedelta(hours=24)

@@ -173,3 +173,80 @@ def test_a_subscriber_added_while_others_publish_is_safe() -> None:
     bus.publish(CREATED)
     assert set(counts) == {f"s{i}" for i in range(50)}
     assert counts["s0"] >= counts["s49"]
+
+
+class BatchRecorder:
+    """A batch-taking delivery: records each batch it is handed, fails the ids it is told to."""
+
+    def __init__(self, fail: frozenset[str] = frozenset()) -> None:
+        self.batches: list[list[str]] = []
+        self.singles: list[str] = []
+        self.fail = fail
+
+    def __call__(self, message: Message) -> None:
+        self.singles.append(message.id)
+
+    def deliver_many(self, messages: list[Message]) -> list[Exception | None]:
+        self.batches.append([m.id for m in messages])
+        return [RuntimeError(f"no {m.id}") if m.id in self.fail else None for m in messages]
+
+
+def created(n: int) -> Message:
+    return Message(id=f"c-{n}", type="order:created", body="{}")
+
+
+def test_a_published_batch_reaches_a_batch_taking_subscriber_once_with_its_messages_in_order() -> None:
+    bus, log = InProcessBus(), []
+    batches = BatchRecorder()
+    bus.subscribe("batches", "order:created", "expiration", batches)
+    bus.subscribe("single", "order:created", "orders", recorder(log, "single"))
+    bus.subscribe("cancels", "order:cancelled", "orders", recorder(log, "cancels"))
+    messages = [created(1), CANCELLED, created(2), created(3)]
+
+    assert bus.publish_all(messages) == [None, None, None, None]
+
+    assert batches.batches == [["c-1", "c-2", "c-3"]]
+    assert batches.singles == []
+    # A plain callback still gets one call per message of its type, in order.
+    assert log == [("single", "c-1"), ("single", "c-2"), ("single", "c-3"), ("cancels", "evt-2")]
+
+
+def test_a_batch_fails_only_the_messages_a_subscriber_failed_on_naming_that_subscriber(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus, log = InProcessBus(), []
+    bus.subscribe("batches", "order:created", "expiration", BatchRecorder(fail=frozenset({"c-2"})))
+    bus.subscribe("single", "order:created", "orders", recorder(log, "single"))
+
+    with caplog.at_level(logging.WARNING):
+        outcomes = bus.publish_all([created(1), created(2), created(3)])
+
+    assert outcomes[0] is None
+    assert outcomes[2] is None
+    failed = outcomes[1]
+    assert isinstance(failed, DeliveryFailed)
+    assert failed.failed == ("batches",)
+    assert failed.message.id == "c-2"
+    # The other subscriber still got every message, the failed one included.
+    assert log == [("single", "c-1"), ("single", "c-2"), ("single", "c-3")]
+    assert sum("c-2" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_batch_subscriber_answering_for_another_number_of_messages_is_an_error() -> None:
+    class Short(BatchRecorder):
+        def deliver_many(self, messages: list[Message]) -> list[Exception | None]:
+            return []
+
+    bus = InProcessBus()
+    bus.subscribe("short", "order:created", "orders", Short())
+
+    with pytest.raises(ValueError, match="answered for 0 of 2"):
+        bus.publish_all([created(1), created(2)])
+
+
+def test_a_closed_bus_refuses_a_batch() -> None:
+    bus = InProcessBus()
+    bus.close()
+
+    with pytest.raises(BusClosed):
+        bus.publish_all([created(1)])

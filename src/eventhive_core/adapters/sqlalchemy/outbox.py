@@ -11,7 +11,7 @@ published again with the same id.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +128,22 @@ class SqlProcessedMessages:
         """Record the pair; return False (and record nothing) when it was already there."""
         values = {"subscriber": subscriber, "message_id": message_id, "processed_at": now}
         return insert_ignoring_conflicts(self._session, processed_messages, values, "subscriber", "message_id")
+
+    def add_many(self, subscriber: str, message_ids: Sequence[str], now: datetime) -> set[str]:
+        """Record each pair not recorded yet, in one statement; return the ids recorded now."""
+        if not message_ids:
+            return set()
+        rows = [
+            {"subscriber": subscriber, "message_id": message_id, "processed_at": now}
+            for message_id in dict.fromkeys(message_ids)  # once each: one row may not conflict with itself
+        ]
+        # Sent with every row at once: SQLAlchemy makes it one multi-row INSERT (insertmanyvalues).
+        statement = (
+            self._session.conflict_aware_insert(processed_messages)
+            .on_conflict_do_nothing(index_elements=["subscriber", "message_id"])
+            .returning(processed_messages.c.message_id)
+        )
+        return set(self._session.execute(statement, rows).scalars())
 
 
 class SqlIdempotencyStore:

@@ -23,7 +23,7 @@ than the database does; this module runs them on the driver instead, and owns ev
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -216,7 +216,9 @@ class PgFastPathSession(SqlSession):
         super().__init__(conn, stripes)
         self._queued: list[tuple[CompiledStatement, dict[str, Any]]] = []
 
-    def execute(self, statement: Executable, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+    def execute(
+        self, statement: Executable, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+    ) -> CursorResult[Any]:
         """Run any statement through SQLAlchemy, after the queued inserts."""
         if self._queued:
             self._send(commit=False)

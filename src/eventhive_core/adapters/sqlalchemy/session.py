@@ -11,7 +11,7 @@ when it is built (``SqlAlchemyStorage(fast_path=...)``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, ClassVar
 
@@ -75,8 +75,10 @@ class SqlSession:
         self.reserved: dict[str, list[int]] = {}
         self._conflict_aware_insert = _CONFLICT_AWARE_INSERTS[conn.dialect.name]
 
-    def execute(self, statement: Executable, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
-        """Run any statement; return SQLAlchemy's result."""
+    def execute(
+        self, statement: Executable, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+    ) -> CursorResult[Any]:
+        """Run any statement, once or (``params`` a list) for each set of values; return SQLAlchemy's result."""
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 
     def first(self, statement: sa.Select[Any] | sa.Insert | sa.Update, params: Mapping[str, Any]) -> Any | None:
