@@ -21,6 +21,13 @@ worker leaves from its serving loop (at once, like gunicorn's quick stop), or, i
 booting, as soon as booting is done, without serving. Later signals are ignored: the worker is
 already on its way out.
 
+It also spreads connections across workers. gunicorn's workers race to accept each new connection
+and a kept-alive connection stays with the worker that won it, so whichever worker happened to be
+awake first can end up holding every client while the others idle (seen here: eight clients, all
+eight on one of two workers, the throughput of one). A worker that already holds a connection per
+thread therefore steps aside for a few milliseconds when a new one arrives, leaving it to a less
+busy worker, and takes it itself if no other worker did in that time.
+
 Use it in your own gunicorn command line with
 ``--worker-class eventhive_flask.serve_worker.ServeWorker`` (it takes ``--threads`` like
 ``gthread``).
@@ -30,6 +37,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -78,11 +87,21 @@ os.register_at_fork(
 
 
 class ServeWorker(ThreadWorker):  # type: ignore[misc]
-    """gunicorn's ``gthread`` worker whose quit signals are never lost and never raise into running code."""
+    """gunicorn's ``gthread`` worker whose quit signals are never lost and never raise into running code.
+
+    Attributes:
+        step_aside_seconds: How long a busy worker leaves a new connection to the other workers
+            before taking it itself (a few milliseconds: long enough for an idle worker to wake).
+    """
+
+    step_aside_seconds: float = 0.005
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stopping = False
+        # Monotonic deadlines: no accepting before the first, no stepping aside before the second.
+        self._aside_until = 0.0
+        self._take_until = 0.0
         if self.ppid == os.getpid():
             # Built by the arbiter, which forks it next (a worker built elsewhere, in a test say,
             # must not hold back the signals of some later, unrelated fork).
@@ -110,6 +129,47 @@ class ServeWorker(ThreadWorker):  # type: ignore[misc]
         self.cfg.worker_int(self)
         # Thread-safe and safe from a handler (a SimpleQueue and a pipe); run by the serving loop.
         self.method_queue.defer(self._leave)
+
+    def accept(self, listener: Any) -> None:
+        """Accept a new connection, unless this worker is busy and another may take it.
+
+        Busy means holding at least one connection per thread. Then the worker stops listening
+        for :attr:`step_aside_seconds` and listens again; a connection still waiting by then is
+        its own to take, at once.
+
+        Args:
+            listener: The listening socket that is ready.
+        """
+        now = time.monotonic()
+        if now < self._take_until:
+            self._take_until = 0.0  # back from stepping aside: this one is ours, the next is judged anew
+        elif self.cfg.workers > 1 and self.nr_conns >= self.cfg.threads:
+            self._aside_until = now + self.step_aside_seconds
+            # Once back, take what waits without stepping aside again, even from a slow pass of the
+            # serving loop: a connection must not bounce between busy workers.
+            self._take_until = self._aside_until + 4 * self.step_aside_seconds
+            super().set_accept_enabled(False)
+            # The serving loop may sleep up to a second with nothing to do: wake it when the time is up.
+            timer = threading.Timer(self.step_aside_seconds, self.method_queue.defer, args=(self._listen_again,))
+            timer.daemon = True
+            timer.start()
+            return
+        super().accept(listener)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """Listen for new connections or stop, except that a worker stepping aside stays deaf until its time is up.
+
+        Args:
+            enabled: Listen (True) or stop (False).
+        """
+        if enabled and time.monotonic() < self._aside_until:
+            return
+        super().set_accept_enabled(enabled)
+
+    def _listen_again(self) -> None:
+        # From the serving loop; it would do the same on its next pass, this pass may be a second away.
+        if self.alive and self.nr_conns < self.worker_connections:
+            self.set_accept_enabled(True)
 
     def _leave(self) -> None:
         # gunicorn's quick stop, from the serving loop: take no more requests and exit; requests

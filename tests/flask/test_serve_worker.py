@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
+import select
+import selectors
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,3 +158,178 @@ def test_ctrl_c_while_a_worker_is_just_forked_stops_gunicorn_without_killing_the
     assert process.returncode == 0, output
     assert "SIGKILL" not in output, output  # gunicorn's worker misses both signals and is killed
     assert "Traceback" not in output, output
+
+
+# --- spreading connections across workers -------------------------------------------------------
+
+
+class _Listening:
+    """A real listening socket on loopback, and clients connecting to it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.clients: list[socket.socket] = []
+
+    def connect(self) -> None:
+        self.clients.append(socket.create_connection(self.sock.getsockname()[:2]))
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def listening() -> Iterator[_Listening]:
+    made = _Listening()
+    yield made
+    made.close()
+
+
+def serving_worker(interrupts: list[Any], listening: _Listening, *, workers: int, threads: int) -> Any:
+    worker = make_worker(interrupts)
+    worker.cfg.set("workers", workers)
+    worker.cfg.set("threads", threads)
+    worker.sockets = [listening.sock]
+    worker.poller = selectors.DefaultSelector()
+    worker.alive = True
+    worker.accepted = []
+    # What gthread does with an accepted connection (hand it to a thread) is not under test here.
+    worker.enqueue_req = worker.accepted.append
+    worker.set_accept_enabled(True)
+    return worker
+
+
+def listens(worker: Any, listening: _Listening) -> bool:
+    return listening.sock in {key.fileobj for key in worker.poller.get_map().values()}
+
+
+def test_a_worker_with_a_free_thread_accepts_a_new_connection_at_once(
+    interrupts: list[Any], listening: _Listening
+) -> None:
+    worker = serving_worker(interrupts, listening, workers=2, threads=4)
+    worker.nr_conns = 3
+    listening.connect()
+
+    worker.accept(listening.sock)
+
+    assert len(worker.accepted) == 1
+    assert worker.nr_conns == 4
+
+
+def test_a_busy_worker_leaves_a_new_connection_to_the_others_then_takes_it_if_nobody_did(
+    interrupts: list[Any], listening: _Listening
+) -> None:
+    worker = serving_worker(interrupts, listening, workers=2, threads=4)
+    worker.nr_conns = 4
+    listening.connect()
+
+    worker.accept(listening.sock)
+
+    assert worker.accepted == []
+    assert not listens(worker, listening)
+    worker.set_accept_enabled(True)  # what the serving loop asks on each pass: not yet
+    assert not listens(worker, listening)
+
+    # The timer wakes the serving loop through its method queue, which runs the callback.
+    deadline = time.monotonic() + 5
+    while not listens(worker, listening) and time.monotonic() < deadline:
+        if select.select([worker.method_queue.fileno()], [], [], 0.05)[0]:
+            worker.method_queue.run_callbacks(None)
+    assert listens(worker, listening)
+    worker.accept(listening.sock)  # the same connection, still waiting: taken now
+    assert len(worker.accepted) == 1
+
+
+def test_a_lone_worker_never_steps_aside(interrupts: list[Any], listening: _Listening) -> None:
+    worker = serving_worker(interrupts, listening, workers=1, threads=1)
+    worker.nr_conns = 5
+    listening.connect()
+
+    worker.accept(listening.sock)
+
+    assert len(worker.accepted) == 1
+    assert listens(worker, listening)
+
+
+def test_connections_made_one_after_another_end_up_shared_evenly_between_two_workers(tmp_path: Path) -> None:
+    # Without stepping aside, whichever worker wakes first takes each connection (seen here: one
+    # and three, or all four on one worker, in every round of several runs).
+    (tmp_path / "pid.py").write_text(
+        textwrap.dedent(
+            """
+            import os
+
+            from eventhive_flask.serve_worker import ServeWorker
+
+
+            class PatientWorker(ServeWorker):
+                step_aside_seconds = 0.3  # plenty for the idle worker to wake, even on a busy machine
+
+
+            def app(environ, start_response):
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [str(os.getpid()).encode()]
+            """
+        )
+    )
+    command = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", "2", "--threads", "2"]
+    command += ["--worker-class", "pid.PatientWorker", "--no-control-socket", "--keep-alive", "30", "pid:app"]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        port = _listening_port(process)
+        splits = []
+        for _ in range(3):
+            connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(4)]
+            pids = []
+            for conn in connections:  # one after another, each kept open with its request answered
+                conn.request("GET", "/")
+                pids.append(conn.getresponse().read().decode())
+            for conn in connections:
+                conn.close()
+            splits.append(sorted(Counter(pids).values()))
+            time.sleep(0.5)  # the workers see the connections close
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        output = process.communicate(timeout=30)[0]
+
+    assert splits == [[2, 2]] * 3, output
+
+
+def _listening_port(process: subprocess.Popen[str]) -> int:
+    # gunicorn prints "Listening at: http://127.0.0.1:PORT" once bound, then boots its workers.
+    assert process.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        if "Listening at:" in line:
+            port = int(line.rsplit(":", 1)[1].split()[0].rstrip(")"))
+            _wait_for_workers(port)
+            return port
+    raise AssertionError("gunicorn did not start")
+
+
+def _wait_for_workers(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            conn.close()
+            time.sleep(0.5)  # the second worker boots too
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("no worker answered")
