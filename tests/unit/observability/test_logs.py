@@ -10,8 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from eventhive_core import ConfigurationError
+from eventhive_core.observability import logs
 from eventhive_core.observability.logs import (
     REDACTED,
     configure_logging,
@@ -203,6 +206,58 @@ def test_secret_looking_text_is_masked_wherever_it_appears(text: str, secret: st
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert scrub_text(text) == text
+
+
+# Pieces of secrets and of ordinary lines, in any order and case: the quick check must let through
+# every text the substitutions would change.
+_PIECES = st.sampled_from(
+    [
+        "eyJ",
+        "eyJhbGciOiJIUzI1NiJ9",
+        ".",
+        "-",
+        "_",
+        " ",
+        ":",
+        "/",
+        "://",
+        "@",
+        "Bearer",
+        "bearer ",
+        "BEARER\t",
+        "tok_",
+        "pm_",
+        "card_",
+        "src_",
+        "visa",
+        "4242",
+        "4242424242424242",
+        "0000",
+        "1",
+        "9",
+        "ann",
+        "pa55",
+        "postgresql+psycopg",
+        "redis://u:p@h",
+        ":pa55@",
+        "order",
+        "01a23776-647a-7099",
+        "(",
+        ")",
+        "é",
+    ]
+)
+
+
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=3)), max_size=12).map("".join))
+@example("x bearer abc")
+@example("redis://u:p@h")
+@example("eyJa.eyJb.c")
+@example("pm_card")
+@example("4242 4242 4242 4242")
+def test_the_quick_check_before_scrubbing_never_skips_a_line_the_substitutions_would_change(text: str) -> None:
+    assert scrub_text(text) == logs._substitute(text)
+    assert scrub_text(text.upper()) == logs._substitute(text.upper())
 
 
 def test_the_formatter_renders_records_it_did_not_configure(configured: None) -> None:
