@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
+from eventhive_core.adapters.sqlalchemy import outbox as outbox_sql
 from eventhive_core.adapters.sqlalchemy import repositories
 from eventhive_core.adapters.sqlalchemy.pg_fast_path import compile_insert, compile_statement, decode_row
 from eventhive_core.adapters.sqlalchemy.session import IncompleteRow, complete_row
@@ -118,3 +119,12 @@ def test_a_row_with_other_columns_than_the_statement_names_is_refused() -> None:
     compiled = compile_statement(repositories._USER_BY_ID, DIALECT)
     with pytest.raises(ValueError, match="Expected columns"):
         decode_row(compiled, ("id", "email"), ("u1", "ann@example.com"))
+
+
+def test_the_relays_claim_is_one_prebuilt_statement_skipping_rows_another_relay_locked() -> None:
+    compiled = compile_statement(outbox_sql._CLAIM, DIALECT)
+    sql = " ".join(compiled.sql.split())
+    assert "FOR UPDATE SKIP LOCKED" in sql
+    assert "LIMIT %(limit)s" in sql
+    assert {name for name, _ in compiled.binds} == {"now", "lease_until", "limit"}
+    assert set(compiled.columns) == set(outbox.c.keys())

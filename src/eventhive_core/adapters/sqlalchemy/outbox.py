@@ -26,7 +26,7 @@ from eventhive_core.ports.storage import IdempotencyRecord
 MAX_ERROR_LENGTH = 2000
 
 
-def _record(row: sa.Row[Any]) -> OutboxRecord:
+def _record(row: Any) -> OutboxRecord:
     return OutboxRecord(
         message=Message(id=row.id, type=row.type, body=row.body),
         occurred_at=row.occurred_at,
@@ -41,6 +41,32 @@ _MARK_SENT = (
     sa.update(outbox)
     .where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
     .values(sent_at=sa.bindparam("now", type_=outbox.c.sent_at.type), claimed_until=None)
+)
+# Built once, values bound by name: the relay claims many times a second in a rush, and building
+# and compiling the statement each time cost more than PostgreSQL's work on it.
+_CLAIMABLE = sa.and_(
+    _UNSENT,
+    sa.or_(
+        outbox.c.claimed_until.is_(None),
+        outbox.c.claimed_until <= sa.bindparam("now", type_=outbox.c.claimed_until.type),
+    ),
+)
+# A CTE runs once: as an IN (...) subquery PostgreSQL may rescan it per row and, skipping nothing
+# it locked itself, hand out more than ``limit`` rows. SQLite drops the row lock.
+_CHOSEN = (
+    sa.select(outbox.c.id)
+    .where(_CLAIMABLE)
+    .order_by(outbox.c.occurred_at, outbox.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+    .with_for_update(skip_locked=True)
+    .cte("claimable")
+)
+# The WHERE repeats the test: a row another relay claimed while we waited drops out.
+_CLAIM = (
+    sa.update(outbox)
+    .where(outbox.c.id == _CHOSEN.c.id, _CLAIMABLE)
+    .values(claimed_until=sa.bindparam("lease_until", type_=outbox.c.claimed_until.type))
+    .returning(*outbox.c)
 )
 
 
@@ -69,19 +95,8 @@ class SqlOutbox:
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRecord]:
         """Claim up to ``limit`` oldest unsent, unclaimed (or lease-expired), not-dead rows until ``lease_until``."""
-        claimable = sa.and_(_UNSENT, sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until <= now))
-        candidates = sa.select(outbox.c.id).where(claimable).order_by(outbox.c.occurred_at, outbox.c.id).limit(limit)
-        # A CTE runs once: as an IN (...) subquery PostgreSQL may rescan it per row and, skipping
-        # nothing it locked itself, hand out more than ``limit`` rows. SQLite drops the row lock.
-        chosen = candidates.with_for_update(skip_locked=True).cte("claimable")
-        # The WHERE repeats the test: a row another relay claimed while we waited drops out.
-        statement = (
-            sa.update(outbox)
-            .where(outbox.c.id == chosen.c.id, claimable)
-            .values(claimed_until=lease_until)
-            .returning(*outbox.c)
-        )
-        records = [_record(row) for row in self._session.execute(statement)]
+        rows = self._session.all(_CLAIM, {"now": now, "lease_until": lease_until, "limit": limit})
+        records = [_record(row) for row in rows]
         return sorted(records, key=lambda r: (r.occurred_at, r.message.id))
 
     def mark_sent(self, message_ids: Collection[str], now: datetime) -> None:

@@ -227,12 +227,18 @@ class PgFastPathSession(SqlSession):
     def first(self, statement: sa.Select[Any] | sa.Insert | sa.Update, params: Mapping[str, Any]) -> Any | None:
         """Run a prebuilt hot SELECT, or statement with RETURNING, on psycopg; return its first row or None."""
         compiled = _compiled_for(statement, self.conn.dialect)
-        _, names, values = self._run(compiled, params)
-        return None if values is None else decode_row(compiled, names, values)
+        _, names, rows = self._run(compiled, params, every=False)
+        return decode_row(compiled, names, rows[0]) if rows else None
+
+    def all(self, statement: sa.Select[Any] | sa.Insert | sa.Update, params: Mapping[str, Any]) -> list[Any]:
+        """Run a prebuilt SELECT, or statement with RETURNING, on psycopg; return every row."""
+        compiled = _compiled_for(statement, self.conn.dialect)
+        _, names, rows = self._run(compiled, params, every=True)
+        return [decode_row(compiled, names, values) for values in rows]
 
     def rowcount(self, statement: sa.Update, params: Mapping[str, Any]) -> int:
         """Run a prebuilt hot UPDATE on psycopg; return how many rows it changed."""
-        rowcount, _, _ = self._run(_compiled_for(statement, self.conn.dialect), params)
+        rowcount, _, _ = self._run(_compiled_for(statement, self.conn.dialect), params, every=False)
         return rowcount
 
     def insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
@@ -257,9 +263,10 @@ class PgFastPathSession(SqlSession):
         super().rollback()
 
     def _run(
-        self, compiled: CompiledStatement, params: Mapping[str, Any]
-    ) -> tuple[int, tuple[str, ...], tuple[Any, ...] | None]:
-        # Returns the row count, the returned columns' names and the first row (None when none).
+        self, compiled: CompiledStatement, params: Mapping[str, Any], *, every: bool
+    ) -> tuple[int, tuple[str, ...], list[tuple[Any, ...]]]:
+        # Returns the row count, the returned columns' names and the first row (or, with
+        # ``every``, all of them): an empty list when there are none.
         if self._queued:
             self._send(commit=False)
         # SQLAlchemy must know a transaction is open, so that its commit and rollback apply.
@@ -272,14 +279,17 @@ class PgFastPathSession(SqlSession):
             with driver.cursor() as cursor:
                 cursor.execute(compiled.sql, bound)
                 if not compiled.columns:
-                    return cursor.rowcount, (), None
+                    return cursor.rowcount, (), []
                 # The names the database gives a statement's columns cannot change while its SQL
                 # does not: read once per statement, as psycopg builds column objects on every read.
                 names = _returned_names.get(compiled.sql)
                 if names is None:
                     description = cursor.description or ()
                     names = _returned_names[compiled.sql] = tuple(column.name for column in description)
-                return cursor.rowcount, names, cursor.fetchone()
+                if every:
+                    return cursor.rowcount, names, cursor.fetchall()
+                row = cursor.fetchone()
+                return cursor.rowcount, names, [] if row is None else [row]
         except self.conn.dialect.loaded_dbapi.Error as error:
             raise self._wrapped(compiled.sql, bound, error) from error
 

@@ -88,6 +88,13 @@ class SqlSession:
         """
         return self.execute(statement, params).first()
 
+    def all(self, statement: sa.Select[Any] | sa.Insert | sa.Update, params: Mapping[str, Any]) -> list[Any]:
+        """Run a prebuilt SELECT, or statement with RETURNING (values bound by name); return every row.
+
+        The rows give their columns as attributes, by name, whichever path ran them.
+        """
+        return list(self.execute(statement, params))
+
     def rowcount(self, statement: sa.Update, params: Mapping[str, Any]) -> int:
         """Run a prebuilt hot UPDATE (a module constant, values bound by name); return how many rows it changed."""
         return self.execute(statement, params).rowcount
