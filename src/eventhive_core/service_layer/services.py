@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from eventhive_core.clock import Clock
@@ -20,6 +20,7 @@ from eventhive_core.ports.auth import PasswordHasher, TokenService
 from eventhive_core.ports.denylist import Denylist
 from eventhive_core.ports.payments import PaymentGateway
 from eventhive_core.ports.storage import Storage
+from eventhive_core.service_layer.known_users import KnownUsers
 from eventhive_core.settings import HiveSettings
 
 #: Chooses the hold's TTL for an order (the ``eventhive_reservation_ttl`` policy hook).
@@ -47,6 +48,7 @@ class Services:
             email is unknown so sign-in takes as long either way.
         denylist: Token ids and user ids refused on top of the storage's own checks, fed by
             ``user:signed_out`` and ``user:banned``; None checks the storage alone.
+        known_users: User ids already seen stored, whose accounts commands need not read again.
     """
 
     storage: Storage
@@ -61,6 +63,7 @@ class Services:
     late_payment: LatePaymentPolicy
     dummy_password_hash: Callable[[], str]
     denylist: Denylist | None = None
+    known_users: KnownUsers = field(default_factory=KnownUsers)
 
     @property
     def owns_orders(self) -> bool:

@@ -64,11 +64,17 @@ def require_known_user(uow: UnitOfWork, services: Services, user_id: str) -> Non
     identity a verified token gave (``authenticate`` checked it, bans and sign-outs included),
     as the original's services trusted the token.
 
+    An id this process has already seen stored (authentication read it a moment ago, as a
+    rule) is not read again: accounts are never deleted (see ``KnownUsers``).
+
     Raises:
         NotAuthorized: This Hive keeps the users and has no user with this id.
     """
-    if _can_issue(services) and uow.users.get(user_id) is None:
+    if not _can_issue(services) or user_id in services.known_users:
+        return
+    if uow.users.get(user_id) is None:
         raise NotAuthorized()
+    services.known_users.add(user_id)
 
 
 def _require_signing_key(services: Services) -> None:
@@ -188,4 +194,5 @@ def authenticate(token: str, services: Services) -> Identity:
         return Identity(claims.user_id, claims.email, claims)
     if user.is_banned:
         raise NotAuthorized()
+    services.known_users.add(user.id)
     return Identity(user.id, user.email, claims)
