@@ -77,6 +77,10 @@ class Subscription(Generic[HandlerT]):
             run one durable consumer per role (NATS) group subscriptions by it.
         handler: The callback.
         plugin: The plugin that registered it, or None for the core's own and when unknown.
+        needs_storage: False for a reaction that writes nothing to storage and is harmless to
+            repeat (the core's expiry scheduling: a timer set twice fires once, an expiry run
+            twice changes nothing the second time). Its deliveries open no unit of work and
+            record no processed-message id, so a duplicate reacts again.
 
     Examples:
         >>> Subscription("audit", "order:created", "orders", print).name
@@ -88,6 +92,7 @@ class Subscription(Generic[HandlerT]):
     role: str
     handler: HandlerT
     plugin: str | None = None
+    needs_storage: bool = True
 
     @property
     def deliver(self) -> HandlerT:

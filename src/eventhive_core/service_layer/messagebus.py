@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar, cast
 
 from eventhive_core.contracts.envelope import Envelope
 from eventhive_core.deprecation import deprecated_names
@@ -32,6 +32,7 @@ __all__ = [
     "COMMAND_ROLES",
     "HANDLERS",
     "MAX_ATTEMPTS",
+    "NO_UNIT_OF_WORK",
     "MessageBus",
     "SubscriberDelivery",
     "SubscriberHandler",
@@ -129,11 +130,15 @@ def on_event(
     role: str,
     event_class: type[EventT],
     react: Callable[[EventT, UnitOfWork], None],
+    *,
+    needs_storage: bool = True,
 ) -> Subscription[SubscriberHandler]:
     """Return a subscriber that hands ``react`` the typed event instead of the envelope.
 
     The envelope is read through its contract (older schema versions are upcast first), so the
     reaction never digs into ``envelope.data``. The event type subscribed to is the class's own.
+    With ``needs_storage=False`` the reaction gets no working unit of work (see
+    :attr:`~eventhive_core.ports.event_bus.Subscription.needs_storage`).
 
     Raises:
         TypeError: (when an event arrives) it does not turn into ``event_class``.
@@ -152,7 +157,7 @@ def on_event(
             raise TypeError(f"Subscriber {name} reacts to {event_class.__name__}, got {type(event).__name__}")
         react(event, uow)
 
-    return Subscription(name=name, event_type=event_class.type, role=role, handler=handler)
+    return Subscription(name=name, event_type=event_class.type, role=role, handler=handler, needs_storage=needs_storage)
 
 
 def make_delivery(subscriber: Subscription[SubscriberHandler], services: Services) -> BatchDelivery:
@@ -165,6 +170,22 @@ def make_delivery(subscriber: Subscription[SubscriberHandler], services: Service
     (``deliver_many``): see :class:`SubscriberDelivery`.
     """
     return counting_failures(subscriber.name, SubscriberDelivery(subscriber, services))
+
+
+class _NoUnitOfWork:
+    """What a subscriber that needs no storage gets for a unit of work: any use of it is a bug."""
+
+    def __repr__(self) -> str:
+        return "NO_UNIT_OF_WORK"
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(
+            f"This subscriber was declared with needs_storage=False and has no unit of work (it used {name!r})"
+        )
+
+
+#: Handed to reactions declared with ``needs_storage=False`` in place of a unit of work.
+NO_UNIT_OF_WORK: Final[UnitOfWork] = cast(UnitOfWork, _NoUnitOfWork())
 
 
 class SubscriberDelivery:
@@ -190,6 +211,10 @@ class SubscriberDelivery:
 
         envelope = parse_message(message)
         with request_id_bound(envelope.request_id):
+            if not self._subscriber.needs_storage:
+                self._subscriber.handler(envelope, NO_UNIT_OF_WORK)
+                self._done(message, "processed")
+                return
             with self._services.storage.unit_of_work() as uow:
                 if not uow.processed.add(self._subscriber.name, message.id, self._services.clock.now()):
                     self._done(message, "duplicate")
@@ -231,6 +256,11 @@ class SubscriberDelivery:
         from eventhive_core.contracts.codec import parse_message
 
         envelopes = [parse_message(message) for message in messages]
+        if not self._subscriber.needs_storage:
+            for envelope in envelopes:
+                with request_id_bound(envelope.request_id):
+                    self._subscriber.handler(envelope, NO_UNIT_OF_WORK)
+            return ["processed"] * len(messages)
         with self._services.storage.unit_of_work() as uow:
             processed = uow.processed
             if not isinstance(processed, BatchProcessedMessages):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from eventhive_core import CreateTicket, PlaceOrder, SignUp
+from eventhive_core import BanUser, CreateTicket, SignUp
 from eventhive_core.adapters.nats import NatsBus
 from eventhive_core.cli.main import cli
+from eventhive_core.service_layer.denylist_feed import DENY_BANNED_USER
 
 from .conftest import stored, wait_until
 from .helpers import Recorder, nats_hive
@@ -59,36 +60,25 @@ def test_events_replay_hands_a_range_to_a_roles_subscribers_and_a_second_run_is_
     sqlite_url: str, other_sqlite_url: str, nats_url: str, nats_prefix: str
 ) -> None:
     with nats_hive(sqlite_url, nats_url, nats_prefix) as publisher:
-        seller = publisher.handle(SignUp(email="seller@example.com", password="password")).user.id
-        buyer = publisher.handle(SignUp(email="buyer@example.com", password="password")).user.id
-        ticket = publisher.handle(CreateTicket(owner_id=seller, title="Gig", price="10", capacity=5))
-        order = publisher.handle(PlaceOrder(ticket_id=ticket.id, buyer_id=buyer, quantity=1))
-        assert publisher.relay_outbox() == 2
-    # The expiration role of a process on its own (empty) database, which never consumed anything.
+        publisher.handle(SignUp(email="mallory@example.com", password="password"))
+        publisher.handle(BanUser(email="mallory@example.com"))
+        assert publisher.relay_outbox() == 1
+    # The auth role of a process on its own (empty) database, which never consumed anything. Its
+    # subscriber records what it handled (scheduling expiry, which records nothing, would react again).
     env = environment(other_sqlite_url, nats_url, nats_prefix)
     runner = CliRunner()
-    args = ["events", "replay", "--role", "expiration", "--subject", "order:created", "--from", "1"]
+    args = ["events", "replay", "--role", "auth", "--subject", "user:banned", "--from", "1"]
     first = runner.invoke(cli, args, env=env)
     assert first.exit_code == 0, first.output
-    assert "Replayed 1 event(s) into role expiration (0 skipped); last sequence 2." in first.output
+    assert "Replayed 1 event(s) into role auth (0 skipped); last sequence 1." in first.output
     again = runner.invoke(cli, [*args[:-1], "2020-01-01T00:00:00Z"], env=env)
     assert again.exit_code == 0, again.output
     assert "Replayed 1 event(s)" in again.output
-    event_id = _order_event_id(nats_url, nats_prefix)
-    assert order.id in stored_body(nats_url, nats_prefix)
+    [(_, headers, body)] = stored(nats_url, nats_prefix, "user.banned")
+    assert b"user:banned" in body
     with nats_hive(other_sqlite_url, nats_url, nats_prefix) as check, check.uow() as uow:
         # The first replay recorded the event for the subscriber: this insert finds it there.
-        assert not uow.processed.add("expiration.schedule_expiry", event_id, check.clock.now())
-
-
-def stored_body(nats_url: str, prefix: str) -> str:
-    [(_, _, body)] = stored(nats_url, prefix, "order.created")
-    return body.decode()
-
-
-def _order_event_id(nats_url: str, prefix: str) -> str:
-    [(_, headers, _)] = stored(nats_url, prefix, "order.created")
-    return headers["Nats-Msg-Id"]
+        assert not uow.processed.add(f"auth.{DENY_BANNED_USER}", headers["Nats-Msg-Id"], check.clock.now())
 
 
 def test_events_commands_refuse_another_bus_naming_the_setting(sqlite_url: str) -> None:

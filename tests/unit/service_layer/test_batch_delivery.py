@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 
 from eventhive_core import CreateTicket, Hive, PlaceOrder, SignUp, hookimpl
-from eventhive_core.contracts.codec import to_message
+from eventhive_core.contracts.codec import parse_message, to_message
 from eventhive_core.contracts.envelope import Envelope
 from eventhive_core.domain.events import OrderCreated
 from eventhive_core.observability import metrics
 from eventhive_core.ports.event_bus import BatchDelivery, Subscription
 from eventhive_core.ports.messages import Message
 from eventhive_core.ports.storage import Storage, UnitOfWork
-from eventhive_core.service_layer.messagebus import SubscriberHandler, make_delivery
+from eventhive_core.service_layer.expiry import SCHEDULE_EXPIRY
+from eventhive_core.service_layer.messagebus import SubscriberHandler, make_delivery, on_event
 from eventhive_core.service_layer.services import Services
 from eventhive_core.testing.fakes import FrozenClock
 from eventhive_core.testing.hives import make_test_hive
@@ -201,11 +202,45 @@ def test_the_relay_delivers_a_batch_of_orders_to_each_subscriber_in_one_unit_of_
         storage = hive.services.storage
         units = count_units_of_work(storage)
         subscribers = [s for s in hive.bus.subscriptions if s.event_type == "order:created"]
+        # Scheduling expiry needs no storage (see its own test below): it opens no unit.
+        storing = [s for s in subscribers if s.name != SCHEDULE_EXPIRY]
+        assert len(storing) == len(subscribers) - 1
 
         assert hive.relay_outbox() == 12
 
         assert log.orders == orders
-        # One claim, one unit per subscriber of order:created, one marking them sent: not one per order.
-        assert len(units) == 2 + len(subscribers)
+        # One claim, one unit per subscriber of order:created that needs storage, one marking them
+        # sent: not one per order.
+        assert len(units) == 2 + len(storing)
         assert hive.relay_outbox() == 0
         assert log.orders == orders  # nothing twice
+
+
+def test_a_subscriber_needing_no_storage_reacts_to_every_delivery_without_a_unit_of_work(
+    counting: tuple[Services, CountingStorage],
+) -> None:
+    services, storage = counting
+    seen: list[str] = []
+    timers = on_event("test.timers", "expiration", OrderCreated, lambda e, uow: seen.append(e.id), needs_storage=False)
+    delivery = make_delivery(timers, services)
+    first, second = order_message(1), order_message(2)
+
+    delivery(first)
+    delivery(first)  # a duplicate reacts again: harmless, by the subscriber's own account
+    assert isinstance(delivery, BatchDelivery)
+    assert delivery.deliver_many([first, second]) == [None, None]
+
+    assert seen == [parse_message(m).data["id"] for m in (first, first, first, second)]
+    assert storage.units == 0
+    with services.storage.unit_of_work() as uow:
+        assert uow.processed.add("test.timers", first.id, services.clock.now())  # never recorded before
+
+
+def test_a_subscriber_needing_no_storage_that_touches_its_unit_of_work_fails_loudly(
+    counting: tuple[Services, CountingStorage],
+) -> None:
+    services, _ = counting
+    bad = on_event("test.bad", "orders", OrderCreated, lambda event, uow: uow.orders, needs_storage=False)
+
+    with pytest.raises(RuntimeError, match="needs_storage=False"):
+        make_delivery(bad, services)(order_message(1))
