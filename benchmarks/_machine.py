@@ -8,6 +8,9 @@ average at its start and end; quote figures whose start load was below 1.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
 
 
 def cpu_model() -> str:
@@ -22,3 +25,63 @@ def cpu_model() -> str:
 def load_average() -> list[float]:
     """Return the 1, 5 and 15 minute load averages, rounded to two decimals."""
     return [round(value, 2) for value in os.getloadavg()]
+
+
+def _processes() -> tuple[dict[int, list[int]], dict[int, float], dict[int, str]]:
+    # Every process's children, CPU seconds (user + system) and name, read once from /proc.
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    names: dict[int, str] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            head, tail = stat.rsplit(")", 1)
+            fields = tail.split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+            names[int(entry)] = head.split("(", 1)[1]
+    return children, times, names
+
+
+def tree_cpu_seconds(roots: Iterable[int], *, with_postgres: bool = False) -> float:
+    """CPU time (user + system) used so far by the processes under ``roots``, themselves included.
+
+    With ``with_postgres`` the local PostgreSQL server's processes count too (its backends,
+    autovacuum workers and checkpointer are nobody's children here).
+    """
+    children, times, names = _processes()
+    todo = list(roots)
+    if with_postgres:
+        todo += [pid for pid, name in names.items() if name == "postgres"]
+    total, seen = 0.0, set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        todo.extend(children.get(pid, []))
+        total += times.get(pid, 0.0)
+    return total
+
+
+def settle(roots: Iterable[int], *, with_postgres: bool = False, timeout: float = 60.0) -> float:
+    """Wait until the processes under ``roots`` use under a tenth of a CPU; return the seconds waited.
+
+    Before each phase of a benchmark: what the last phase left running (events still being
+    consumed, PostgreSQL's autovacuum after a burst of writes) would otherwise slow the next
+    phase, whichever side it belongs to; only a side that always runs first would escape it.
+    """
+    roots = list(roots)
+    began = time.monotonic()
+    before = tree_cpu_seconds(roots, with_postgres=with_postgres)
+    while time.monotonic() - began < timeout:
+        time.sleep(0.5)
+        now = tree_cpu_seconds(roots, with_postgres=with_postgres)
+        if now - before < 0.05:
+            break
+        before = now
+    return round(time.monotonic() - began, 1)

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 # benchmarks/ is on sys.path when a script runs; http_reserve's module level needs nothing but the stdlib.
-from _machine import cpu_model, load_average
+from _machine import cpu_model, load_average, settle
 from http_reserve import DEFAULT_URL, _admin, _free_port, _request, _tree_memory_mb, _wait_healthy
 
 from eventhive_flask.testing import UNREACHED_RATE_LIMITS
@@ -96,44 +96,6 @@ def _wait_quiet(max_load: float, timeout: float) -> tuple[bool, float]:
             announced = True
         time.sleep(5)
     return True, time.monotonic() - began
-
-
-def _tree_cpu_seconds(roots: list[int]) -> float:
-    """CPU time (user + system) used so far by the processes under ``roots``, themselves included."""
-    children: dict[int, list[int]] = {}
-    times: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
-    total, todo = 0.0, list(roots)
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
-        total += times.get(pid, 0.0)
-    return total
-
-
-def _settle(roots: list[int], timeout: float = 60.0) -> float:
-    """Wait until the servers under ``roots`` use under a tenth of a CPU; return the seconds waited.
-
-    The split answers an order before its event has crossed NATS: the tickets and expiration
-    services are still consuming a phase's events after it ends, and would slow the next phase.
-    """
-    began = time.monotonic()
-    before = _tree_cpu_seconds(roots)
-    while time.monotonic() - began < timeout:
-        time.sleep(0.5)
-        now = _tree_cpu_seconds(roots)
-        if now - before < 0.05:
-            break
-        before = now
-    return round(time.monotonic() - began, 1)
 
 
 class Split:
@@ -407,12 +369,12 @@ def main() -> None:
             targets[side] = _prepare(runner.port, args.concurrency)
             _drive(runner.port, *targets[side], 1.0)  # warm-up: pools, caches, nginx's workers
         # Wait after starting: the servers' own start-up (migrations, imports) must not count as load either.
-        _settle(roots)
+        settle(roots)
         quiet, waited = _wait_quiet(args.max_load, args.quiet_timeout)
         load_measure = load_average()
         for round_no in range(args.rounds):
             for side, runner in sides.items():
-                settled[side].append(_settle(roots))
+                settled[side].append(settle(roots))
                 result = _drive(runner.port, *targets[side], args.seconds)
                 phases[side].append(result)
                 _log(
