@@ -241,9 +241,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
             "Both servers run under gunicorn with 2 workers on fresh PostgreSQL databases; N client threads with "
             "keep-alive connections `POST /api/orders` for one unit of their own ticket. `eventhive serve` is the "
             "whole platform (auth, validation, the reservation, the outbox, rate limits and metrics on); the bare "
-            "app does the same SQL by hand in Flask. Phases alternate, both servers and PostgreSQL go quiet before "
-            "each (autovacuum after a phase's writes would slow the next), and each side keeps its best phase "
-            "(requests per second, and the p50 and p95 latency of that phase)."
+            "app does the same SQL by hand in Flask. After an unmeasured phase of each, phases alternate with each "
+            "side going first every other round, both servers and PostgreSQL go quiet before each, and each side "
+            "keeps its best phase (requests per second, and the p50 and p95 latency of that phase)."
         ),
     ),
     Benchmark(
