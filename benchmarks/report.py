@@ -524,8 +524,31 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_all(names: Sequence[str], levels: Sequence[int], quick: bool, timeout: float, log_dir: Path) -> dict[str, Any]:
-    """Run the named benchmarks at ``levels``; return the results document (``docs/performance/results.json``)."""
+def wait_for_quiet(limit: float, *, timeout: float, sleep: Callable[[float], None] = time.sleep) -> float:
+    """Wait until the 1-minute load is under ``limit`` or ``timeout`` seconds passed; return the seconds waited.
+
+    A run lifts the load of a 2-core machine to 2 or 3, and the 1-minute average takes about a
+    minute to fall back: the next run would start busy, and a busy machine flatters ratios.
+    """
+    waited = 0.0
+    while os.getloadavg()[0] >= limit and waited < timeout:
+        sleep(5.0)
+        waited += 5.0
+    return waited
+
+
+def run_all(
+    names: Sequence[str],
+    levels: Sequence[int],
+    quick: bool,
+    timeout: float,
+    log_dir: Path,
+    quiet_timeout: float = 0.0,
+) -> dict[str, Any]:
+    """Run the named benchmarks at ``levels``; return the results document (``docs/performance/results.json``).
+
+    Before each run it waits up to ``quiet_timeout`` seconds for the 1-minute load to fall under 1.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
     runs = plan(names, levels)
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -537,6 +560,8 @@ def run_all(names: Sequence[str], levels: Sequence[int], quick: bool, timeout: f
             label = benchmark.name if level is None else f"{benchmark.name} at {level}"
             bar.step(label)
             if benchmark.name not in absent:
+                if quiet_timeout > 0:
+                    wait_for_quiet(BUSY_LOAD, timeout=quiet_timeout)
                 record = run_one(benchmark, level, quick, timeout, log_dir)
                 if record.get("scope") == "benchmark":
                     absent.add(benchmark.name)
@@ -836,6 +861,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the page (its plots and results go beside it)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds one run may take at most")
     parser.add_argument("--logs", type=Path, help="folder for each run's stderr (default: a temporary folder)")
+    parser.add_argument(
+        "--quiet-timeout",
+        type=float,
+        help="seconds to wait before each run for a 1-minute load under 1 (default 180, 0 with --quick)",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
     results_path = out.with_suffix("") / "results.json"
@@ -847,7 +877,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = args.only or list(BY_NAME)
         log_dir = args.logs or Path(f"/tmp/eventhive-report-{datetime.now(UTC):%Y%m%d-%H%M%S}")
         print(f"each run's stderr goes to {log_dir}/", file=sys.stderr)
-        results = run_all(names, levels, args.quick, args.timeout, log_dir)
+        quiet = args.quiet_timeout if args.quiet_timeout is not None else (0.0 if args.quick else 180.0)
+        results = run_all(names, levels, args.quick, args.timeout, log_dir, quiet)
         if args.only and results_path.is_file():
             results = merge(json.loads(results_path.read_text()), results)
         results_path.parent.mkdir(parents=True, exist_ok=True)

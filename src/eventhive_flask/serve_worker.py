@@ -150,7 +150,7 @@ class ServeWorker(ThreadWorker):  # type: ignore[misc]
             self._take_until = self._aside_until + 4 * self.step_aside_seconds
             super().set_accept_enabled(False)
             # The serving loop may sleep up to a second with nothing to do: wake it when the time is up.
-            timer = threading.Timer(self.step_aside_seconds, self.method_queue.defer, args=(self._listen_again,))
+            timer = threading.Timer(self.step_aside_seconds, self._wake_to_listen)
             timer.daemon = True
             timer.start()
             return
@@ -165,6 +165,11 @@ class ServeWorker(ThreadWorker):  # type: ignore[misc]
         if enabled and time.monotonic() < self._aside_until:
             return
         super().set_accept_enabled(enabled)
+
+    def _wake_to_listen(self) -> None:
+        # From the timer's thread. A worker on its way out may have closed the queue's pipe already.
+        if self.alive:
+            self.method_queue.defer(self._listen_again)
 
     def _listen_again(self) -> None:
         # From the serving loop; it would do the same on its next pass, this pass may be a second away.

@@ -234,3 +234,19 @@ def test_rerunning_only_some_benchmarks_keeps_the_others_results(report: ModuleT
     assert [run["benchmark"] for run in merged["runs"]].count("reserve_hot_ticket") == 2
     assert merged["started_at"] == "2026-01-01T00:00:00+00:00"  # the kept runs are older than the fresh one
     assert merged["quick"] is True  # one quick run makes the page a smoke run
+
+
+def test_each_run_waits_for_the_load_to_fall_under_one_and_gives_up_at_its_timeout(
+    report: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads = iter([2.5, 1.7, 1.1, 0.8])
+    monkeypatch.setattr(report.os, "getloadavg", lambda: (next(loads), 0.0, 0.0))
+    slept: list[float] = []
+
+    assert report.wait_for_quiet(1.0, timeout=60, sleep=slept.append) == 15.0
+    assert slept == [5.0, 5.0, 5.0]
+
+    monkeypatch.setattr(report.os, "getloadavg", lambda: (3.0, 0.0, 0.0))
+    slept.clear()
+    assert report.wait_for_quiet(1.0, timeout=12, sleep=slept.append) == 15.0
+    assert len(slept) == 3
