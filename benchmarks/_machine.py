@@ -47,25 +47,32 @@ def _processes() -> tuple[dict[int, list[int]], dict[int, float], dict[int, str]
     return children, times, names
 
 
-def tree_cpu_seconds(roots: Iterable[int], *, with_postgres: bool = False) -> float:
-    """CPU time (user + system) used so far by the processes under ``roots``, themselves included.
+def process_tree(roots: Iterable[int], *, with_postgres: bool = False) -> list[int]:
+    """Return the processes under ``roots``, themselves included, as they are now.
 
-    With ``with_postgres`` the local PostgreSQL server's processes count too (its backends,
+    With ``with_postgres`` the local PostgreSQL server's processes are included too (its backends,
     autovacuum workers and checkpointer are nobody's children here).
     """
-    children, times, names = _processes()
+    children, _, names = _processes()
     todo = list(roots)
     if with_postgres:
         todo += [pid for pid, name in names.items() if name == "postgres"]
-    total, seen = 0.0, set()
+    found: list[int] = []
+    seen: set[int] = set()
     while todo:
         pid = todo.pop()
         if pid in seen:
             continue
         seen.add(pid)
+        found.append(pid)
         todo.extend(children.get(pid, []))
-        total += times.get(pid, 0.0)
-    return total
+    return found
+
+
+def tree_cpu_seconds(roots: Iterable[int], *, with_postgres: bool = False) -> float:
+    """CPU time (user + system) used so far by the processes under ``roots`` (see :func:`process_tree`)."""
+    _, times, _ = _processes()
+    return sum(times.get(pid, 0.0) for pid in process_tree(roots, with_postgres=with_postgres))
 
 
 def settle(roots: Iterable[int], *, with_postgres: bool = False, timeout: float = 60.0) -> float:

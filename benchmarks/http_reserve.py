@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from _http_load import Call, timed  # benchmarks/ is on sys.path when a script runs
-from _machine import settle
+from _machine import process_tree, settle
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 JWT_SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
@@ -185,19 +185,8 @@ def _tree_memory_mb(pid: int) -> tuple[float, float]:
     RSS counts pages the forked workers share with the master once per process, so it
     overstates what the tree really uses; PSS does not.
     """
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-    rss_kb, pss_kb, todo = 0, 0, [pid]
-    while todo:
-        current = todo.pop()
-        todo.extend(children.get(current, []))
+    rss_kb, pss_kb = 0, 0
+    for current in process_tree([pid]):
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):

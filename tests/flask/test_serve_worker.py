@@ -134,15 +134,7 @@ def test_ctrl_c_while_a_worker_is_just_forked_stops_gunicorn_without_killing_the
     command = [sys.executable, "-m", "gunicorn", "-c", str(tmp_path / "conf.py"), "--bind", "127.0.0.1:0"]
     command += ["--worker-class", "eventhive_flask.serve_worker.ServeWorker", "--graceful-timeout", "3"]
     command += ["--no-control-socket", "hello:app"]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = _gunicorn(command, tmp_path)
     try:
         deadline = time.monotonic() + 30
         while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -276,15 +268,7 @@ def test_connections_made_one_after_another_end_up_shared_evenly_between_two_wor
     )
     command = [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", "2", "--threads", "2"]
     command += ["--worker-class", "pid.PatientWorker", "--no-control-socket", "--keep-alive", "30", "pid:app"]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = _gunicorn(command, tmp_path)
     try:
         port = _listening_port(process)
         splits = []
@@ -333,3 +317,16 @@ def _wait_for_workers(port: int) -> None:
         except OSError:
             time.sleep(0.05)
     raise AssertionError("no worker answered")
+
+
+def _gunicorn(command: list[str], folder: Path) -> subprocess.Popen[str]:
+    """Start gunicorn in its own session, importing from ``folder``, its output merged and readable."""
+    return subprocess.Popen(
+        command,
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
