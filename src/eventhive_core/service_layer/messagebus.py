@@ -179,6 +179,9 @@ class _NoUnitOfWork:
         return "NO_UNIT_OF_WORK"
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            # Introspection (doctest, copy, inspect.unwrap) asks for dunders: answer as any object would.
+            raise AttributeError(name)
         raise RuntimeError(
             f"This subscriber was declared with needs_storage=False and has no unit of work (it used {name!r})"
         )
