@@ -39,6 +39,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -86,6 +87,35 @@ os.register_at_fork(
 )
 
 
+class _Waker:
+    """A daemon thread that calls ``wake()`` once the deadline ``until()`` gives has passed, each time it is armed.
+
+    The serving loop may sleep up to a second with nothing to do; a worker stepping aside must
+    listen again when its pause ends all the same.
+    """
+
+    def __init__(self, until: Callable[[], float], wake: Callable[[], None]) -> None:
+        self._until = until
+        self._wake = wake
+        self._armed = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def arm(self) -> None:
+        """Call ``wake()`` once the current deadline has passed (a later arming waits for its own)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="eventhive-accept-waker", daemon=True)
+            self._thread.start()
+        self._armed.set()
+
+    def _run(self) -> None:
+        while True:
+            self._armed.wait()
+            self._armed.clear()
+            while (left := self._until() - time.monotonic()) > 0:
+                time.sleep(left)
+            self._wake()
+
+
 class ServeWorker(ThreadWorker):  # type: ignore[misc]
     """gunicorn's ``gthread`` worker whose quit signals are never lost and never raise into running code.
 
@@ -102,6 +132,7 @@ class ServeWorker(ThreadWorker):  # type: ignore[misc]
         # Monotonic deadlines: no accepting before the first, no stepping aside before the second.
         self._aside_until = 0.0
         self._take_until = 0.0
+        self._accept_waker: _Waker | None = None
         if self.ppid == os.getpid():
             # Built by the arbiter, which forks it next (a worker built elsewhere, in a test say,
             # must not hold back the signals of some later, unrelated fork).
@@ -134,8 +165,9 @@ class ServeWorker(ThreadWorker):  # type: ignore[misc]
         """Accept a new connection, unless this worker is busy and another may take it.
 
         Busy means holding at least one connection per thread. Then the worker stops listening
-        for :attr:`step_aside_seconds` and listens again; a connection still waiting by then is
-        its own to take, at once.
+        for :attr:`step_aside_seconds` (less if it holds fewer connections meanwhile; 0 turns
+        stepping aside off) and listens again; a connection still waiting by then is its own to
+        take, at once.
 
         Args:
             listener: The listening socket that is ready.
@@ -143,18 +175,31 @@ class ServeWorker(ThreadWorker):  # type: ignore[misc]
         now = time.monotonic()
         if now < self._take_until:
             self._take_until = 0.0  # back from stepping aside: this one is ours, the next is judged anew
-        elif self.cfg.workers > 1 and self.nr_conns >= self.cfg.threads:
+        elif self.step_aside_seconds > 0 and self.cfg.workers > 1 and self.nr_conns >= self.cfg.threads:
             self._aside_until = now + self.step_aside_seconds
             # Once back, take what waits without stepping aside again, even from a slow pass of the
             # serving loop: a connection must not bounce between busy workers.
             self._take_until = self._aside_until + 4 * self.step_aside_seconds
             super().set_accept_enabled(False)
-            # The serving loop may sleep up to a second with nothing to do: wake it when the time is up.
-            timer = threading.Timer(self.step_aside_seconds, self._wake_to_listen)
-            timer.daemon = True
-            timer.start()
+            self._waker().arm()
             return
         super().accept(listener)
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        """Finish a request as gthread does; stepping aside ends once fewer connections than threads are held.
+
+        A closed connection frees a thread for the one waiting: with clients that connect for each
+        request (a proxy without upstream keep-alive), waiting out the whole pause would leave that
+        thread idle (seen here: 7% fewer requests per second).
+
+        Args:
+            conn: The connection whose request ended.
+            fs: The future of the request's handling.
+        """
+        super().finish_request(conn, fs)
+        if self.nr_conns < self.cfg.threads and time.monotonic() < self._aside_until:
+            self._aside_until = 0.0
+            self._listen_again()
 
     def set_accept_enabled(self, enabled: bool) -> None:
         """Listen for new connections or stop, except that a worker stepping aside stays deaf until its time is up.
@@ -166,8 +211,15 @@ class ServeWorker(ThreadWorker):  # type: ignore[misc]
             return
         super().set_accept_enabled(enabled)
 
+    def _waker(self) -> _Waker:
+        # One thread per worker, made the first time it steps aside (a thread per pause cost 4%
+        # more CPU a request with clients that connect for every request).
+        if self._accept_waker is None:
+            self._accept_waker = _Waker(lambda: self._aside_until, self._wake_to_listen)
+        return self._accept_waker
+
     def _wake_to_listen(self) -> None:
-        # From the timer's thread. A worker on its way out may have closed the queue's pipe already.
+        # From the waker's thread. A worker on its way out may have closed the queue's pipe already.
         if self.alive:
             self.method_queue.defer(self._listen_again)
 

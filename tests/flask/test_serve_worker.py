@@ -15,6 +15,7 @@ import textwrap
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -234,8 +235,12 @@ def test_a_busy_worker_leaves_a_new_connection_to_the_others_then_takes_it_if_no
     assert len(worker.accepted) == 1
 
 
-def test_a_lone_worker_never_steps_aside(interrupts: list[Any], listening: _Listening) -> None:
-    worker = serving_worker(interrupts, listening, workers=1, threads=1)
+@pytest.mark.parametrize(("workers", "step_aside"), [(1, 0.005), (2, 0.0)], ids=["a lone worker", "turned off"])
+def test_a_worker_never_steps_aside_alone_or_when_turned_off(
+    interrupts: list[Any], listening: _Listening, workers: int, step_aside: float
+) -> None:
+    worker = serving_worker(interrupts, listening, workers=workers, threads=1)
+    worker.step_aside_seconds = step_aside
     worker.nr_conns = 5
     listening.connect()
 
@@ -330,3 +335,35 @@ def _gunicorn(command: list[str], folder: Path) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
+
+
+class _ClosingConnection:
+    """What gthread's finish_request needs of a connection whose response closed it."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self, graceful: bool = False) -> None:
+        self.closed = True
+
+
+def test_a_worker_stepping_aside_listens_again_as_soon_as_a_closed_connection_frees_a_thread(
+    interrupts: list[Any], listening: _Listening
+) -> None:
+    worker = serving_worker(interrupts, listening, workers=2, threads=2)
+    worker.step_aside_seconds = 60.0  # only the freed thread can end this pause
+    worker.nr_conns = 2
+    listening.connect()
+    worker.accept(listening.sock)
+    assert not listens(worker, listening)
+
+    done: Future[bool] = Future()
+    done.set_result(False)  # the response closed its connection
+    connection = _ClosingConnection()
+    worker.finish_request(connection, done)
+
+    assert connection.closed
+    assert worker.nr_conns == 1
+    assert listens(worker, listening)
+    worker.accept(listening.sock)  # the waiting connection: taken at once
+    assert len(worker.accepted) == 1
