@@ -190,7 +190,8 @@ class ServeWorker(ThreadWorker):  # type: ignore[misc]
 
         A closed connection frees a thread for the one waiting: with clients that connect for each
         request (a proxy without upstream keep-alive), waiting out the whole pause would leave that
-        thread idle (seen here: 7% fewer requests per second).
+        thread idle. (Stepping aside cost such clients 7% of requests per second with a timer thread
+        per pause and no early end, 5% with the waker and this.)
 
         Args:
             conn: The connection whose request ended.
