@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -47,13 +47,9 @@ def _processes() -> tuple[dict[int, list[int]], dict[int, float], dict[int, str]
     return children, times, names
 
 
-def process_tree(roots: Iterable[int], *, with_postgres: bool = False) -> list[int]:
-    """Return the processes under ``roots``, themselves included, as they are now.
-
-    With ``with_postgres`` the local PostgreSQL server's processes are included too (its backends,
-    autovacuum workers and checkpointer are nobody's children here).
-    """
-    children, _, names = _processes()
+def _walk(
+    roots: Iterable[int], children: dict[int, list[int]], names: dict[int, str], *, with_postgres: bool
+) -> list[int]:
     todo = list(roots)
     if with_postgres:
         todo += [pid for pid, name in names.items() if name == "postgres"]
@@ -69,10 +65,47 @@ def process_tree(roots: Iterable[int], *, with_postgres: bool = False) -> list[i
     return found
 
 
+def process_tree(roots: Iterable[int], *, with_postgres: bool = False) -> list[int]:
+    """Return the processes under ``roots``, themselves included, as they are now.
+
+    With ``with_postgres`` the local PostgreSQL server's processes are included too (its backends,
+    autovacuum workers and checkpointer are nobody's children here).
+    """
+    children, _, names = _processes()
+    return _walk(roots, children, names, with_postgres=with_postgres)
+
+
 def tree_cpu_seconds(roots: Iterable[int], *, with_postgres: bool = False) -> float:
     """CPU time (user + system) used so far by the processes under ``roots`` (see :func:`process_tree`)."""
-    _, times, _ = _processes()
-    return sum(times.get(pid, 0.0) for pid in process_tree(roots, with_postgres=with_postgres))
+    children, times, names = _processes()  # one read of /proc for the tree and its times
+    return sum(times.get(pid, 0.0) for pid in _walk(roots, children, names, with_postgres=with_postgres))
+
+
+def wait_for_quiet(
+    max_load: float,
+    *,
+    timeout: float,
+    say: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[bool, float]:
+    """Wait until the 1-minute load is under ``max_load``; return whether it got there, and the seconds waited.
+
+    Another job's CPU would be billed to whichever side happens to run beside it, and a run lifts
+    the load of a 2-core machine to 2 or 3 for about a minute after it ends: measuring starts on a
+    quiet machine. After ``timeout`` it measures anyway (``say`` is told, and the caller's report
+    should say so too).
+    """
+    waited = 0.0
+    while (load := os.getloadavg()[0]) >= max_load:
+        if waited >= timeout:
+            if say is not None:
+                say(f"load still {load:.2f} after {timeout:.0f} s: measuring anyway")
+            return False, waited
+        if say is not None and not waited:
+            say(f"waiting for a quiet machine (1-minute load {load:.2f}, want < {max_load})")
+        sleep(5.0)
+        waited += 5.0
+    return True, waited
 
 
 def settle(roots: Iterable[int], *, with_postgres: bool = False, timeout: float = 60.0) -> float:

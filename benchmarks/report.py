@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from _machine import cpu_model, load_average  # benchmarks/ is on sys.path when a script runs
+from _machine import cpu_model, load_average, wait_for_quiet  # benchmarks/ is on sys.path when a script runs
 from _postgres import psycopg_dsn
 
 HERE = Path(__file__).resolve().parent
@@ -522,19 +522,6 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "postgresql": postgresql,
     }
-
-
-def wait_for_quiet(limit: float, *, timeout: float, sleep: Callable[[float], None] = time.sleep) -> float:
-    """Wait until the 1-minute load is under ``limit`` or ``timeout`` seconds passed; return the seconds waited.
-
-    A run lifts the load of a 2-core machine to 2 or 3, and the 1-minute average takes about a
-    minute to fall back: the next run would start busy, and a busy machine flatters ratios.
-    """
-    waited = 0.0
-    while os.getloadavg()[0] >= limit and waited < timeout:
-        sleep(5.0)
-        waited += 5.0
-    return waited
 
 
 def run_all(

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 # benchmarks/ is on sys.path when a script runs; http_reserve's module level needs nothing but the stdlib.
-from _machine import cpu_model, load_average, settle
+from _machine import cpu_model, load_average, settle, wait_for_quiet
 from http_reserve import DEFAULT_URL, _admin, _free_port, _request, _tree_memory_mb, _wait_healthy
 
 from eventhive_flask.testing import UNREACHED_RATE_LIMITS
@@ -77,25 +77,6 @@ def _log(message: str) -> None:
 
 
 # --- the machine and the processes -------------------------------------------------------------
-
-
-def _wait_quiet(max_load: float, timeout: float) -> tuple[bool, float]:
-    """Wait until the 1-minute load average is below ``max_load``; return whether it got there, and the wait.
-
-    Another job's CPU would be billed to whichever side happens to run beside it, so measuring
-    starts on a quiet machine; after ``timeout`` it measures anyway and the report says so.
-    """
-    began = time.monotonic()
-    announced = False
-    while load_average()[0] >= max_load:
-        if time.monotonic() - began >= timeout:
-            _log(f"load still {load_average()[0]} after {timeout:.0f} s: measuring anyway")
-            return False, time.monotonic() - began
-        if not announced:
-            _log(f"waiting for a quiet machine (1-minute load {load_average()[0]}, want < {max_load})")
-            announced = True
-        time.sleep(5)
-    return True, time.monotonic() - began
 
 
 class Split:
@@ -370,7 +351,7 @@ def main() -> None:
             _drive(runner.port, *targets[side], 1.0)  # warm-up: pools, caches, nginx's workers
         # Wait after starting: the servers' own start-up (migrations, imports) must not count as load either.
         settle(roots)
-        quiet, waited = _wait_quiet(args.max_load, args.quiet_timeout)
+        quiet, waited = wait_for_quiet(args.max_load, timeout=args.quiet_timeout, say=_log)
         load_measure = load_average()
         for round_no in range(args.rounds):
             for side, runner in sides.items():

@@ -243,10 +243,10 @@ def test_each_run_waits_for_the_load_to_fall_under_one_and_gives_up_at_its_timeo
     monkeypatch.setattr(report.os, "getloadavg", lambda: (next(loads), 0.0, 0.0))
     slept: list[float] = []
 
-    assert report.wait_for_quiet(1.0, timeout=60, sleep=slept.append) == 15.0
+    assert report.wait_for_quiet(1.0, timeout=60, sleep=slept.append) == (True, 15.0)
     assert slept == [5.0, 5.0, 5.0]
 
     monkeypatch.setattr(report.os, "getloadavg", lambda: (3.0, 0.0, 0.0))
     slept.clear()
-    assert report.wait_for_quiet(1.0, timeout=12, sleep=slept.append) == 15.0
+    assert report.wait_for_quiet(1.0, timeout=12, sleep=slept.append) == (False, 15.0)
     assert len(slept) == 3

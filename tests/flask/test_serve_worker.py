@@ -225,7 +225,7 @@ def test_a_busy_worker_leaves_a_new_connection_to_the_others_then_takes_it_if_no
     worker.set_accept_enabled(True)  # what the serving loop asks on each pass: not yet
     assert not listens(worker, listening)
 
-    # The timer wakes the serving loop through its method queue, which runs the callback.
+    # The waker thread wakes the serving loop through its method queue, which runs the callback.
     deadline = time.monotonic() + 5
     while not listens(worker, listening) and time.monotonic() < deadline:
         if select.select([worker.method_queue.fileno()], [], [], 0.05)[0]:
